@@ -1,0 +1,17 @@
+import { defineConfig } from 'tsup';
+
+// One build, two module formats: ESM first, CommonJS for require() users.
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    express: 'adapters/express/index.ts',
+    koa: 'adapters/koa/index.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: true,
+  clean: true,
+  sourcemap: true,
+  target: 'node20',
+  platform: 'node',
+  splitting: true,
+});
