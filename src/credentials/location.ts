@@ -1,0 +1,154 @@
+import { ConfigError } from '../errors.js';
+import { cookieValues, withCookie, withoutCookie } from '../http/cookies.js';
+import { deleteHeader, headerOccurrences, setHeader } from '../http/headers.js';
+import { queryValues, withoutQueryParameter, withQueryParameter } from '../http/query.js';
+import type { RequestHost } from '../http/request-host.js';
+
+/**
+ * Where a credential travels, shared by every inbound scheme and by backendAuth:
+ * a header (with an optional scheme prefix such as `Bearer `), a query parameter or a cookie.
+ */
+export type CredentialLocation =
+  | { header: { name: string; prefix?: string } }
+  | { queryParameter: { name: string } }
+  | { cookie: { name: string } };
+
+/** What was found at a location. */
+export type CredentialReading =
+  | { kind: 'absent' }
+  | { kind: 'found'; value: string }
+  /** The credential was sent more than once: RFC 6750 forbids it and we never guess. */
+  | { kind: 'repeated' };
+
+/** A location checked once at start-up: reads, strips and writes one credential. */
+export interface Locator {
+  readonly location: CredentialLocation;
+  /** For messages: `header "authorization" (Bearer)`, `query parameter "access_token"`. */
+  readonly description: string;
+  read(host: RequestHost): CredentialReading;
+  strip(host: RequestHost): void;
+  write(host: RequestHost, value: string): void;
+}
+
+const ABSENT: CredentialReading = { kind: 'absent' };
+const REPEATED: CredentialReading = { kind: 'repeated' };
+const TOKEN_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function requireName(name: unknown, field: string): string {
+  if (typeof name !== 'string' || !TOKEN_NAME.test(name)) {
+    throw new ConfigError(field, 'must be a non-empty name made of token characters');
+  }
+  return name;
+}
+
+function single(values: readonly string[]): CredentialReading {
+  if (values.length === 0) return ABSENT;
+  if (values.length > 1) return REPEATED;
+  return { kind: 'found', value: values[0]!.trim() };
+}
+
+function headerLocator(name: string, prefix: string | undefined): Locator {
+  const key = name.toLowerCase();
+  const scheme = prefix?.trim().toLowerCase();
+  const lowerPrefix = prefix?.toLowerCase();
+  return {
+    location: { header: prefix === undefined ? { name } : { name, prefix } },
+    description: prefix === undefined ? `header "${key}"` : `header "${key}" (${prefix.trim()})`,
+    read(host) {
+      const values = headerOccurrences(host.message, key);
+      if (values.length !== 1 || lowerPrefix === undefined) return single(values);
+      const value = values[0]!.trim();
+      // A header carrying another scheme (Basic where we expect Bearer) is not our credential.
+      if (
+        value.length >= lowerPrefix.length &&
+        value.slice(0, lowerPrefix.length).toLowerCase() === lowerPrefix
+      ) {
+        return { kind: 'found', value: value.slice(lowerPrefix.length).trim() };
+      }
+      if (value.toLowerCase() === scheme) return { kind: 'found', value: '' };
+      return ABSENT;
+    },
+    strip(host) {
+      deleteHeader(host.message, key);
+    },
+    write(host, value) {
+      setHeader(host.message, key, prefix === undefined ? value : `${prefix}${value}`);
+    },
+  };
+}
+
+function queryLocator(name: string): Locator {
+  return {
+    location: { queryParameter: { name } },
+    description: `query parameter "${name}"`,
+    read(host) {
+      return single(queryValues(host.message.url ?? '', name));
+    },
+    strip(host) {
+      host.editUrl((url) => withoutQueryParameter(url, name));
+    },
+    write(host, value) {
+      host.editUrl((url) => withQueryParameter(url, name, value));
+    },
+  };
+}
+
+function cookieLocator(name: string): Locator {
+  return {
+    location: { cookie: { name } },
+    description: `cookie "${name}"`,
+    read(host) {
+      const header = host.message.headers.cookie;
+      return single(cookieValues(header, name));
+    },
+    strip(host) {
+      const header = host.message.headers.cookie;
+      if (header === undefined) return;
+      const rest = withoutCookie(header, name);
+      if (rest === undefined) deleteHeader(host.message, 'cookie');
+      else setHeader(host.message, 'cookie', rest);
+    },
+    write(host, value) {
+      setHeader(host.message, 'cookie', withCookie(host.message.headers.cookie, name, value));
+    },
+  };
+}
+
+/** The default for bearer credentials: `Authorization: Bearer <token>`. */
+export const BEARER_LOCATION: CredentialLocation = { header: { name: 'authorization', prefix: 'Bearer ' } };
+
+/** Validates a location at start-up; `field` names the option in error messages. */
+export function locator(
+  location: CredentialLocation | undefined,
+  field: string,
+  fallback = BEARER_LOCATION,
+): Locator {
+  const chosen: unknown = location ?? fallback;
+  if (typeof chosen !== 'object' || chosen === null) {
+    throw new ConfigError(
+      field,
+      'must be { header: { name, prefix } }, { queryParameter: { name } } or { cookie: { name } }',
+    );
+  }
+  const keys = Object.keys(chosen);
+  if (keys.length !== 1) {
+    throw new ConfigError(field, 'must name exactly one of header, queryParameter or cookie');
+  }
+  if ('header' in chosen) {
+    const header = (chosen as { header: { name?: unknown; prefix?: unknown } }).header ?? {};
+    const name = requireName(header.name, `${field}.header.name`);
+    if (header.prefix !== undefined && (typeof header.prefix !== 'string' || header.prefix.trim() === '')) {
+      throw new ConfigError(`${field}.header.prefix`, 'must be a non-empty string such as "Bearer "');
+    }
+    return headerLocator(name, header.prefix as string | undefined);
+  }
+  if ('queryParameter' in chosen) {
+    const query = (chosen as { queryParameter: { name?: unknown } }).queryParameter ?? {};
+    return queryLocator(requireName(query.name, `${field}.queryParameter.name`));
+  }
+  if ('cookie' in chosen) {
+    const cookie = (chosen as { cookie: { name?: unknown } }).cookie ?? {};
+    return cookieLocator(requireName(cookie.name, `${field}.cookie.name`));
+  }
+  throw new ConfigError(field, `unknown location kind "${keys[0]}"`);
+}

@@ -1,0 +1,45 @@
+/**
+ * Every refusal portcullis makes is an `AuthError`: a status, a stable machine-readable `code`,
+ * a human `description` that never contains a credential, and the headers (challenges,
+ * `Retry-After`) the response must carry.
+ *
+ * Apps that render errors themselves receive it through Express `next(err)` or a Koa throw;
+ * `expose` is always true because every field was written for the client to read.
+ *
+ * @example
+ * ```ts
+ * app.use((err, req, res, next) => {
+ *   if (err instanceof AuthError) return res.status(err.status).set(err.headers).json({ error: err.code });
+ *   next(err);
+ * });
+ * ```
+ */
+export class AuthError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly description: string;
+  readonly headers: Record<string, string | string[]>;
+  readonly expose = true;
+
+  constructor(
+    status: number,
+    code: string,
+    description: string,
+    headers: Record<string, string | string[]> = {},
+  ) {
+    super(description);
+    this.name = 'AuthError';
+    this.status = status;
+    this.code = code;
+    this.description = description;
+    this.headers = headers;
+  }
+}
+
+/** Thrown at start-up for an option that cannot work; the message names the field. */
+export class ConfigError extends Error {
+  constructor(field: string, problem: string) {
+    super(`portcullis: invalid option \`${field}\`: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}

@@ -1,0 +1,33 @@
+import type { IncomingMessage } from 'node:http';
+
+// Node folds repeated headers into `message.headers` (and silently keeps only the first
+// Authorization), so the raw list is the only place a repeated credential header shows up.
+
+/** Every value sent for the header `name` (any case), in order. */
+export function headerOccurrences(message: IncomingMessage, name: string): string[] {
+  const raw = message.rawHeaders;
+  const wanted = name.toLowerCase();
+  const values: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = raw[i]!;
+    if (key.length === wanted.length && key.toLowerCase() === wanted) values.push(raw[i + 1]!);
+  }
+  return values;
+}
+
+/** Removes the header everywhere Node keeps it, so neither the app nor a proxy sees it. */
+export function deleteHeader(message: IncomingMessage, name: string): void {
+  const wanted = name.toLowerCase();
+  delete message.headers[wanted];
+  const raw = message.rawHeaders;
+  for (let i = raw.length - 2; i >= 0; i -= 2) {
+    if (raw[i]!.toLowerCase() === wanted) raw.splice(i, 2);
+  }
+}
+
+/** Sets the header to exactly one value, replacing any the client sent. */
+export function setHeader(message: IncomingMessage, name: string, value: string): void {
+  deleteHeader(message, name);
+  message.headers[name.toLowerCase()] = value;
+  message.rawHeaders.push(name, value);
+}

@@ -1,0 +1,111 @@
+import { type Authenticator, credentialError } from './authenticator.js';
+import { type AuthError, ConfigError } from './errors.js';
+import type { RequestHost } from './http/request-host.js';
+import { type Auth, mergeAuth, rememberInboundCredential } from './identity.js';
+import { applyMode, MODES, type Mode, type Outcome } from './modes.js';
+
+/** Options every inbound middleware shares. */
+export interface InboundOptions {
+  /** `strict` (default): a credential is required. See the modes table in the README. */
+  mode?: Mode;
+  /** Exact request paths that skip this middleware entirely. */
+  publicPaths?: readonly string[];
+  /**
+   * Hand refusals to the app's own error handling instead of answering: Express receives
+   * `next(err)`, Koa a thrown {@link AuthError} (status, code, headers, expose). Default false.
+   */
+  delegateErrors?: boolean;
+}
+
+/** What the adapter does next: refuse with `error`, or go on with `auth` (undefined: unchanged). */
+export type InboundResult = { error: AuthError } | { error?: undefined; auth: Auth | undefined };
+
+const UNCHANGED: InboundResult = { auth: undefined };
+
+/**
+ * An inbound middleware without its framework: one authenticator plus the behaviour every
+ * scheme shares (public paths, reading the credential, modes, stripping, identity).
+ */
+export class Inbound {
+  readonly authenticator: Authenticator;
+  readonly mode: Mode;
+  private readonly publicPaths: ReadonlySet<string>;
+
+  constructor(authenticator: Authenticator, options: InboundOptions = {}) {
+    const mode = options.mode ?? 'strict';
+    if (!MODES.includes(mode)) throw new ConfigError('mode', `must be one of ${MODES.join(', ')}`);
+    if (options.publicPaths !== undefined && !Array.isArray(options.publicPaths)) {
+      throw new ConfigError('publicPaths', 'must be an array of exact paths such as ["/health"]');
+    }
+    for (const path of options.publicPaths ?? []) {
+      if (typeof path !== 'string' || !path.startsWith('/')) {
+        throw new ConfigError('publicPaths', `"${String(path)}" is not a path starting with "/"`);
+      }
+    }
+    this.authenticator = authenticator;
+    this.mode = mode;
+    this.publicPaths = new Set(options.publicPaths ?? []);
+  }
+
+  /** True when this request's path skips authentication. */
+  isPublic(host: RequestHost): boolean {
+    return this.publicPaths.size > 0 && this.publicPaths.has(host.path);
+  }
+
+  /** What the credential at this scheme's location amounts to, before the mode is applied. */
+  async outcome(host: RequestHost): Promise<Outcome> {
+    const authn = this.authenticator;
+    const reading = authn.locator.read(host);
+    if (reading.kind === 'absent') {
+      return {
+        kind: 'absent',
+        error: credentialError(authn, 'credentials_missing', 'Authentication is required'),
+      };
+    }
+    if (reading.kind === 'repeated') {
+      const error = credentialError(authn, 'invalid_request', 'The credential was sent more than once', 400);
+      return { kind: 'malformed', error };
+    }
+    if (reading.value === '') {
+      return { kind: 'invalid', error: credentialError(authn, 'invalid_request', 'The credential is empty') };
+    }
+    try {
+      const verdict = await authn.authenticate(reading.value, host);
+      return verdict.ok
+        ? { kind: 'valid', identity: verdict.identity, credential: reading.value }
+        : { kind: 'invalid', error: verdict.error };
+    } catch {
+      // A scheme must never turn hostile input into a 500, nor echo what went wrong inside it.
+      return {
+        kind: 'invalid',
+        error: credentialError(authn, 'invalid_credentials', 'The credential was not accepted'),
+      };
+    }
+  }
+
+  /** Runs the scheme for one request and settles it: strips what it consumed, merges identity. */
+  async handle(host: RequestHost, existing: Auth | undefined): Promise<InboundResult> {
+    if (this.isPublic(host)) return UNCHANGED;
+    const decision = applyMode(this.mode, await this.outcome(host));
+    return settle(this.authenticator, host, existing, decision);
+  }
+
+  close(): Promise<void> {
+    return this.authenticator.close();
+  }
+}
+
+/** Turns a decision into what the adapter applies; the one place credentials are stripped. */
+export function settle(
+  authenticator: Authenticator,
+  host: RequestHost,
+  existing: Auth | undefined,
+  decision: ReturnType<typeof applyMode>,
+): InboundResult {
+  if (decision.action === 'reject') return { error: decision.error };
+  if (decision.action === 'pass') return UNCHANGED;
+  authenticator.locator.strip(host);
+  const auth = mergeAuth(existing, decision.identity);
+  rememberInboundCredential(auth, decision.credential);
+  return { auth };
+}

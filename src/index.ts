@@ -1,0 +1,32 @@
+/**
+ * portcullis core: framework-agnostic authentication. Most apps import an adapter instead:
+ * `portcullis/express` or `portcullis/koa`.
+ *
+ * @packageDocumentation
+ */
+export {
+  type Authenticator,
+  challengeHeader,
+  credentialError,
+  unavailableError,
+  type Verdict,
+} from './authenticator.js';
+export { basicChallenge, bearerChallenge } from './challenge.js';
+export {
+  BEARER_LOCATION,
+  type CredentialLocation,
+  type CredentialReading,
+  type Locator,
+  locator,
+} from './credentials/location.js';
+export { AuthError, ConfigError } from './errors.js';
+export { pathOf } from './http/paths.js';
+export { parseQuery, queryString, withoutQueryParameter, withQueryParameter } from './http/query.js';
+export { type Rejection, renderRejection } from './http/rejection.js';
+export type { RequestHost } from './http/request-host.js';
+export { type Auth, type AuthPart, inboundCredential, mergeAuth } from './identity.js';
+export { Inbound, type InboundOptions, type InboundResult } from './inbound.js';
+export { jwtAuthenticator } from './jwt/authenticator.js';
+export type { JwksOption, JwtAuthOptions, JwtProviderOptions } from './jwt/options.js';
+export { consoleLogger, type Logger } from './logger.js';
+export { applyMode, type Decision, type Mode, type Outcome } from './modes.js';

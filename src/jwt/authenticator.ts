@@ -1,0 +1,127 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { type Authenticator, credentialError, unavailableError, type Verdict } from '../authenticator.js';
+import { bearerChallenge, isSafeRealm } from '../challenge.js';
+import { locator } from '../credentials/location.js';
+import { ConfigError } from '../errors.js';
+import type { AuthPart } from '../identity.js';
+import { consoleLogger } from '../logger.js';
+import type { JwtAuthOptions, JwtProviderOptions } from './options.js';
+import { Provider } from './provider.js';
+import { scopesFromClaims } from './scopes.js';
+import { verifyWithKeys } from './verify.js';
+
+const PROVIDER_FIELDS = ['issuer', 'audiences', 'jwks', 'secret'] as const;
+const SHARED_FIELDS = ['algorithms', 'clockSkewSeconds', 'requiredClaims', 'scopeClaim'] as const;
+
+function providerOptions(options: JwtAuthOptions): { options: JwtProviderOptions; field: string }[] {
+  if (options.providers === undefined) {
+    return [{ options: options as JwtProviderOptions, field: '' }];
+  }
+  if (!Array.isArray(options.providers) || options.providers.length === 0) {
+    throw new ConfigError('providers', 'must be a non-empty array');
+  }
+  for (const name of PROVIDER_FIELDS) {
+    if (options[name] !== undefined)
+      throw new ConfigError(name, 'belongs inside each entry of `providers` when `providers` is set');
+  }
+  // Top-level validation settings are defaults every provider may override.
+  const shared: Partial<JwtProviderOptions> = {};
+  for (const name of SHARED_FIELDS)
+    if (options[name] !== undefined) Object.assign(shared, { [name]: options[name] });
+  return options.providers.map((provider, index) => ({
+    options: { ...shared, ...provider },
+    field: `providers[${index}].`,
+  }));
+}
+
+/** The jwt scheme as an {@link Authenticator}: the whole of `jwtAuth()` except the adapter. */
+export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
+  const logger = options.logger ?? consoleLogger;
+  const realm = options.realm ?? 'api';
+  if (!isSafeRealm(realm))
+    throw new ConfigError('realm', 'must be 1-200 printable characters without quotes or backslashes');
+  const maxTokenLength = options.maxTokenLength ?? 16_384;
+  if (!Number.isInteger(maxTokenLength) || maxTokenLength < 64)
+    throw new ConfigError('maxTokenLength', 'must be an integer >= 64');
+  const tokenLocator = locator(options.location, 'location');
+
+  const providers: Provider[] = [];
+  try {
+    for (const { options: provider, field } of providerOptions(options))
+      providers.push(new Provider(provider, field, logger));
+  } catch (error) {
+    for (const provider of providers) provider.close();
+    throw error;
+  }
+  const byIssuer = new Map<string, Provider[]>();
+  for (const provider of providers)
+    byIssuer.set(provider.issuer, [...(byIssuer.get(provider.issuer) ?? []), provider]);
+
+  const authenticator: Authenticator = {
+    method: 'jwt',
+    locator: tokenLocator,
+    missingStatus: 401,
+    challenge: (problem) => bearerChallenge(realm, problem),
+    async authenticate(token): Promise<Verdict> {
+      const reject = (code: string, description: string): Verdict => ({
+        ok: false,
+        error: credentialError(authenticator, code, description),
+      });
+      if (token.length > maxTokenLength) return reject('invalid_token', 'The token is too long');
+      const parts = token.split('.').length;
+      if (parts === 5) return reject('invalid_token', 'Encrypted tokens are not accepted');
+      if (parts !== 3) return reject('invalid_token', 'The token is malformed');
+
+      // Unverified reads, only to pick the issuer and key; nothing here is trusted or fetched.
+      let alg: unknown;
+      let kid: unknown;
+      let issuer: unknown;
+      try {
+        ({ alg, kid } = decodeProtectedHeader(token));
+        ({ iss: issuer } = decodeJwt(token));
+      } catch {
+        return reject('invalid_token', 'The token is malformed');
+      }
+      if (typeof alg !== 'string') return reject('invalid_token', 'The token is malformed');
+      if (kid !== undefined && typeof kid !== 'string')
+        return reject('invalid_token', 'The token is malformed');
+      const candidates = typeof issuer === 'string' ? byIssuer.get(issuer) : undefined;
+      if (candidates === undefined) return reject('invalid_token', "The token's issuer is not accepted");
+      // Two issuers' providers may share a kid; one issuer may have several providers.
+      const ordered =
+        kid === undefined
+          ? candidates
+          : [...candidates].sort((a, b) => Number(b.knowsKid(kid)) - Number(a.knowsKid(kid)));
+
+      let unavailableFor: number | undefined;
+      for (const provider of ordered) {
+        if (!provider.algorithms.includes(alg)) continue;
+        const lookup = await provider.keysFor(kid, alg);
+        if (lookup.kind === 'unavailable') {
+          unavailableFor = lookup.retryAfterSeconds;
+          continue;
+        }
+        if (lookup.kind === 'unknown') continue;
+        const check = await verifyWithKeys(token, lookup.keys, provider);
+        if (!check.ok) return reject(check.problem.code, check.problem.description);
+        const claims = check.claims as Record<string, unknown>;
+        const identity: AuthPart = {
+          scopes: scopesFromClaims(claims, provider.scopeClaim),
+          method: 'jwt',
+          jwt: claims,
+        };
+        if (typeof claims.sub === 'string') identity.subject = claims.sub;
+        return { ok: true, identity };
+      }
+      if (unavailableFor !== undefined) return { ok: false, error: unavailableError(unavailableFor) };
+      if (!candidates.some((provider) => provider.algorithms.includes(alg))) {
+        return reject('invalid_token', "The token's algorithm is not accepted");
+      }
+      return reject('invalid_token', 'The token was signed by an unknown key');
+    },
+    async close() {
+      for (const provider of providers) provider.close();
+    },
+  };
+  return authenticator;
+}

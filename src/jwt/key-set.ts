@@ -1,0 +1,98 @@
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { keyFitsAlgorithm } from './algorithms.js';
+
+/** One imported public key of a JWKS. */
+export interface VerificationKey {
+  readonly kid: string | undefined;
+  /** The JWK's own `alg`, when it pins one. */
+  readonly alg: string | undefined;
+  readonly key: KeyObject;
+}
+
+const MIN_RSA_BITS = 2048;
+
+/**
+ * The usable keys of one JWKS, imported once. Keys that cannot be used for signature
+ * verification (symmetric, encryption-only, malformed, weak RSA) are skipped and counted.
+ */
+export class KeySet {
+  readonly keys: readonly VerificationKey[];
+  readonly skipped: number;
+  private readonly byKid: Map<string, VerificationKey[]>;
+
+  private constructor(keys: VerificationKey[], skipped: number) {
+    this.keys = keys;
+    this.skipped = skipped;
+    this.byKid = new Map();
+    for (const key of keys) {
+      if (key.kid === undefined) continue;
+      const list = this.byKid.get(key.kid) ?? [];
+      list.push(key);
+      this.byKid.set(key.kid, list);
+    }
+  }
+
+  /** Parses a JWKS object or its JSON text; throws when it is not a JWKS at all. */
+  static parse(input: unknown): KeySet {
+    let document = input;
+    if (typeof document === 'string') {
+      try {
+        document = JSON.parse(document);
+      } catch {
+        throw new Error('is not valid JSON');
+      }
+    }
+    const keys = (document as { keys?: unknown } | null)?.keys;
+    if (typeof document !== 'object' || document === null || !Array.isArray(keys)) {
+      throw new Error('is not a JWKS (an object with a "keys" array)');
+    }
+    const usable: VerificationKey[] = [];
+    let skipped = 0;
+    for (const jwk of keys) {
+      const key = importVerificationKey(jwk);
+      if (key === undefined) skipped++;
+      else usable.push(key);
+    }
+    return new KeySet(usable, skipped);
+  }
+
+  hasKid(kid: string): boolean {
+    return this.byKid.has(kid);
+  }
+
+  /** The keys that may verify a token with this `kid` (or, without one, any fitting key) and `alg`. */
+  candidates(kid: string | undefined, alg: string): VerificationKey[] {
+    const pool = kid === undefined ? this.keys : (this.byKid.get(kid) ?? []);
+    return pool.filter((key) => (key.alg === undefined || key.alg === alg) && keyFitsAlgorithm(key.key, alg));
+  }
+}
+
+function importVerificationKey(jwk: unknown): VerificationKey | undefined {
+  if (typeof jwk !== 'object' || jwk === null) return undefined;
+  const { kty, kid, alg, use, key_ops: keyOps } = jwk as Record<string, unknown>;
+  // Symmetric keys never come from a JWKS: that is how HS256-with-a-public-key attacks start.
+  if (kty !== 'RSA' && kty !== 'EC' && kty !== 'OKP') return undefined;
+  if (use !== undefined && use !== 'sig') return undefined;
+  if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) return undefined;
+  if (kid !== undefined && typeof kid !== 'string') return undefined;
+  if (alg !== undefined && typeof alg !== 'string') return undefined;
+  let key: KeyObject;
+  try {
+    const {
+      d: _d,
+      p: _p,
+      q: _q,
+      dp: _dp,
+      dq: _dq,
+      qi: _qi,
+      oth: _oth,
+      ...publicPart
+    } = jwk as Record<string, unknown>;
+    key = createPublicKey({ key: publicPart as JsonWebKey, format: 'jwk' });
+  } catch {
+    return undefined;
+  }
+  if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS)
+    return undefined;
+  return { kid, alg, key };
+}

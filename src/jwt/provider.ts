@@ -1,0 +1,189 @@
+import type { KeyObject } from 'node:crypto';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, isAsymmetric, isHmac } from './algorithms.js';
+import { FileKeySource } from './file-key-source.js';
+import { KeySet } from './key-set.js';
+import { type KeySource, StaticKeySource } from './key-source.js';
+import type { JwksOption, JwtProviderOptions } from './options.js';
+import {
+  DEFAULT_REMOTE_TIMING,
+  discoverJwksUrl,
+  isAllowedKeyUrl,
+  RemoteKeySource,
+} from './remote-key-source.js';
+
+/** The keys a token may be verified with, or why there are none. */
+export type KeyLookup =
+  | { kind: 'keys'; keys: readonly (KeyObject | Uint8Array)[] }
+  | { kind: 'unknown' }
+  | { kind: 'unavailable'; retryAfterSeconds: number };
+
+/** One issuer, its validation rules and its keys, checked once at start-up. */
+export class Provider {
+  readonly issuer: string;
+  readonly audiences: readonly string[] | undefined;
+  readonly algorithms: readonly string[];
+  readonly clockSkewSeconds: number;
+  readonly requiredClaims: readonly string[];
+  readonly scopeClaim: string | undefined;
+  private readonly source: KeySource | undefined;
+  private readonly secret: Uint8Array | undefined;
+
+  constructor(options: JwtProviderOptions, field: string, logger: Logger) {
+    if (typeof options.issuer !== 'string' || options.issuer === '') {
+      throw new ConfigError(`${field}issuer`, 'is required: tokens are only accepted from a known issuer');
+    }
+    this.issuer = options.issuer;
+    this.audiences = checkStrings(options.audiences, `${field}audiences`);
+    this.requiredClaims = checkStrings(options.requiredClaims, `${field}requiredClaims`) ?? ['exp'];
+    this.scopeClaim = options.scopeClaim;
+    if (this.scopeClaim !== undefined && (typeof this.scopeClaim !== 'string' || this.scopeClaim === '')) {
+      throw new ConfigError(`${field}scopeClaim`, 'must be a claim name');
+    }
+    const skew = options.clockSkewSeconds ?? 30;
+    if (typeof skew !== 'number' || !Number.isFinite(skew) || skew < 0 || skew > 600) {
+      throw new ConfigError(`${field}clockSkewSeconds`, 'must be a number of seconds between 0 and 600');
+    }
+    this.clockSkewSeconds = skew;
+
+    const algorithms = checkStrings(options.algorithms, `${field}algorithms`) ?? [...ASYMMETRIC_ALGORITHMS];
+    if (algorithms.length === 0)
+      throw new ConfigError(`${field}algorithms`, 'must list at least one algorithm');
+    for (const alg of algorithms) {
+      if (!isAsymmetric(alg) && !isHmac(alg)) {
+        throw new ConfigError(`${field}algorithms`, `"${alg}" is not a supported signature algorithm`);
+      }
+    }
+    this.algorithms = algorithms;
+    const hmac = algorithms.filter(isHmac);
+
+    if (options.secret !== undefined) {
+      if (options.jwks !== undefined) {
+        throw new ConfigError(
+          `${field}secret`,
+          'cannot be combined with jwks in one provider; use two providers',
+        );
+      }
+      if (hmac.length !== algorithms.length) {
+        throw new ConfigError(`${field}algorithms`, 'with a secret, list only HS256, HS384 or HS512');
+      }
+      const secret =
+        typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
+      if (!(secret instanceof Uint8Array))
+        throw new ConfigError(`${field}secret`, 'must be a string or a Uint8Array');
+      for (const alg of hmac) {
+        const minimum = HMAC_ALGORITHMS[alg]!;
+        if (secret.byteLength < minimum) {
+          throw new ConfigError(
+            `${field}secret`,
+            `is ${secret.byteLength} bytes; ${alg} needs at least ${minimum}`,
+          );
+        }
+      }
+      this.secret = secret;
+      return;
+    }
+    if (hmac.length > 0) {
+      throw new ConfigError(
+        `${field}algorithms`,
+        `${hmac.join(', ')} need an explicit \`secret\`; keys from a JWKS are never used for HMAC`,
+      );
+    }
+    this.source = keySource(options.jwks, options.issuer, field, logger);
+  }
+
+  /** The keys that may verify a token with this kid and alg; refetches once for an unknown kid. */
+  async keysFor(kid: string | undefined, alg: string): Promise<KeyLookup> {
+    if (this.secret !== undefined) return { kind: 'keys', keys: [this.secret] };
+    const source = this.source!;
+    let set = source.current();
+    if (set === undefined) {
+      await source.ready();
+      set = source.current();
+      if (set === undefined) return { kind: 'unavailable', retryAfterSeconds: source.retryAfterSeconds() };
+    }
+    let candidates = set.candidates(kid, alg);
+    if (candidates.length === 0 && kid !== undefined && !set.hasKid(kid)) {
+      await source.refreshForUnknownKid();
+      candidates = source.current()?.candidates(kid, alg) ?? [];
+    }
+    if (candidates.length === 0) return { kind: 'unknown' };
+    return { kind: 'keys', keys: candidates.map((candidate) => candidate.key) };
+  }
+
+  /** Whether this provider currently knows the kid (to choose between providers of one issuer). */
+  knowsKid(kid: string): boolean {
+    return this.secret !== undefined || (this.source?.current()?.hasKid(kid) ?? false);
+  }
+
+  close(): void {
+    this.source?.close();
+  }
+}
+
+function checkStrings(value: readonly string[] | undefined, field: string): readonly string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || item === '')) {
+    throw new ConfigError(field, 'must be an array of non-empty strings');
+  }
+  return value;
+}
+
+function keySource(jwks: JwksOption | undefined, issuer: string, field: string, logger: Logger): KeySource {
+  if (jwks === undefined) {
+    if (!isAllowedKeyUrl(issuer)) {
+      throw new ConfigError(
+        `${field}jwks`,
+        'is required unless the issuer is an https URL (for OIDC discovery)',
+      );
+    }
+    let discovered: string | undefined;
+    const timing = DEFAULT_REMOTE_TIMING;
+    const resolve = async () => {
+      discovered ??= await discoverJwksUrl(issuer, timing.timeoutMs);
+      return discovered;
+    };
+    return new RemoteKeySource(resolve, `jwks of ${issuer} (discovery)`, timing, logger);
+  }
+  if (typeof jwks !== 'object' || jwks === null)
+    throw new ConfigError(`${field}jwks`, 'must be { url }, { file } or { inline }');
+  if ('url' in jwks) {
+    let url: URL;
+    try {
+      url = new URL(jwks.url);
+    } catch {
+      throw new ConfigError(`${field}jwks.url`, 'is not a URL');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:')
+      throw new ConfigError(`${field}jwks.url`, 'must be http(s)');
+    if (!isAllowedKeyUrl(jwks.url))
+      logger.warn(`${field}jwks.url is plain http: keys can be forged in transit`);
+    const timing = { ...DEFAULT_REMOTE_TIMING };
+    if (jwks.timeoutMs !== undefined) timing.timeoutMs = positive(jwks.timeoutMs, `${field}jwks.timeoutMs`);
+    if (jwks.cooldownSeconds !== undefined) {
+      timing.cooldownMs = positive(jwks.cooldownSeconds, `${field}jwks.cooldownSeconds`) * 1000;
+    }
+    const target = jwks.url;
+    return new RemoteKeySource(async () => target, `jwks ${target}`, timing, logger);
+  }
+  if ('file' in jwks) {
+    if (typeof jwks.file !== 'string' || jwks.file === '')
+      throw new ConfigError(`${field}jwks.file`, 'must be a path');
+    return new FileKeySource(jwks.file, `${field}jwks.file`, logger);
+  }
+  if ('inline' in jwks) {
+    try {
+      return new StaticKeySource(KeySet.parse(jwks.inline));
+    } catch (error) {
+      throw new ConfigError(`${field}jwks.inline`, (error as Error).message);
+    }
+  }
+  throw new ConfigError(`${field}jwks`, 'must be { url }, { file } or { inline }');
+}
+
+function positive(value: number, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new ConfigError(field, 'must be a positive number');
+  return value;
+}
