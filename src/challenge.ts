@@ -34,5 +34,10 @@ export function basicChallenge(realm: string): string {
 
 /** Realms end up inside a header: refuse what could break out of the quoted string. */
 export function isSafeRealm(realm: string): boolean {
-  return realm.length > 0 && realm.length <= 200 && !/[\u0000-\u001f\u007f"\\]/.test(realm);
+  if (realm.length === 0 || realm.length > 200) return false;
+  for (const char of realm) {
+    const code = char.charCodeAt(0);
+    if (code < 0x20 || code === 0x7f || char === '"' || char === '\\') return false;
+  }
+  return true;
 }

@@ -29,7 +29,6 @@ import {
 export * from '../../src/index.js';
 
 declare global {
-  // biome-ignore lint/style/noNamespace: Express's request type is extended by declaration merging.
   namespace Express {
     interface Request {
       /** What portcullis authenticated (see DESIGN.md section 3). */
