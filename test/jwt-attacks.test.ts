@@ -27,7 +27,6 @@ let ec: TestKey; // the issuer's ES256 key, published in the JWKS
 let attacker: TestKey; // a key the attacker controls, never published
 let realPrivate: KeyObject;
 let ecPrivate: KeyObject;
-let attackerPrivate: KeyObject;
 /** The attacker's own JWKS server, named by jku / x5u headers: it must never be asked. */
 let attackerServer: JwksServer;
 
@@ -37,7 +36,6 @@ beforeAll(async () => {
   [real, ec, attacker] = await Promise.all([makeKey('RS256'), makeKey('ES256'), makeKey('RS256')]);
   realPrivate = KeyObject.from(real.privateKey as unknown as webcrypto.CryptoKey);
   ecPrivate = KeyObject.from(ec.privateKey as unknown as webcrypto.CryptoKey);
-  attackerPrivate = KeyObject.from(attacker.privateKey as unknown as webcrypto.CryptoKey);
   attackerServer = new JwksServer();
   attackerServer.document = jwks(attacker);
   await attackerServer.start();
@@ -191,7 +189,23 @@ const attacks: Attack[] = [
   { name: 'missing exp', token: () => sign(real, {}, { expiresIn: null }) },
   {
     name: 'exp that is not a number',
-    token: () => sign(real, { exp: `${now() + 300}` }, { expiresIn: null }),
+    token: () =>
+      rawSign(
+        'RS256',
+        { alg: 'RS256', kid: real.kid },
+        json64(goodClaims({ exp: `${now() + 300}` })),
+        realPrivate,
+      ),
+  },
+  {
+    name: 'exp of 1e400 (Infinity after JSON.parse: "never expires"), correctly signed',
+    token: () =>
+      rawSign(
+        'RS256',
+        { alg: 'RS256', kid: real.kid },
+        b64(JSON.stringify(goodClaims({ exp: 0 })).replace('"exp":0', '"exp":1e400')),
+        realPrivate,
+      ),
   },
   {
     name: 'payload that is not JSON, correctly signed',

@@ -56,6 +56,11 @@ export async function verifyWithKeys(
         clockTolerance: provider.clockSkewSeconds,
         requiredClaims: [...provider.requiredClaims],
       });
+      // JSON.parse turns 1e400 into Infinity, which jose reads as "never expires".
+      for (const claim of ['exp', 'nbf', 'iat'] as const) {
+        if (payload[claim] !== undefined && !Number.isFinite(payload[claim]))
+          return invalid(CLAIM_PROBLEMS[claim]!);
+      }
       return { ok: true, claims: payload };
     } catch (error) {
       last = problemOf(error);
