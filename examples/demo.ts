@@ -87,7 +87,10 @@ function startKoa(issuer: DemoIssuer, upstream: string, port: number) {
   return { app, middlewares: [headerToken, queryToken], port };
 }
 
-function listen(handler: Parameters<typeof import('node:http').createServer>[1], port: number): Promise<Server> {
+function listen(
+  handler: Parameters<typeof import('node:http').createServer>[1],
+  port: number,
+): Promise<Server> {
   return import('node:http').then(
     ({ createServer }) =>
       new Promise<Server>((resolve, reject) => {

@@ -31,20 +31,15 @@ export class Inbound {
   readonly mode: Mode;
   private readonly publicPaths: ReadonlySet<string>;
 
-  constructor(authenticator: Authenticator, options: InboundOptions = {}) {
-    const mode = options.mode ?? 'strict';
-    if (!MODES.includes(mode)) throw new ConfigError('mode', `must be one of ${MODES.join(', ')}`);
-    if (options.publicPaths !== undefined && !Array.isArray(options.publicPaths)) {
-      throw new ConfigError('publicPaths', 'must be an array of exact paths such as ["/health"]');
-    }
-    for (const path of options.publicPaths ?? []) {
-      if (typeof path !== 'string' || !path.startsWith('/')) {
-        throw new ConfigError('publicPaths', `"${String(path)}" is not a path starting with "/"`);
-      }
-    }
-    this.authenticator = authenticator;
-    this.mode = mode;
+  /**
+   * Shared options are checked before `build` runs, so a refused option never leaves a
+   * scheme's file watcher or JWKS refresh loop running with nobody able to close it.
+   */
+  constructor(options: InboundOptions, build: () => Authenticator) {
+    validateInboundOptions(options);
+    this.mode = options.mode ?? 'strict';
     this.publicPaths = new Set(options.publicPaths ?? []);
+    this.authenticator = build();
   }
 
   /** True when this request's path skips authentication. */
@@ -92,6 +87,19 @@ export class Inbound {
 
   close(): Promise<void> {
     return this.authenticator.close();
+  }
+}
+
+function validateInboundOptions(options: InboundOptions): void {
+  const mode = options.mode ?? 'strict';
+  if (!MODES.includes(mode)) throw new ConfigError('mode', `must be one of ${MODES.join(', ')}`);
+  if (options.publicPaths !== undefined && !Array.isArray(options.publicPaths)) {
+    throw new ConfigError('publicPaths', 'must be an array of exact paths such as ["/health"]');
+  }
+  for (const path of options.publicPaths ?? []) {
+    if (typeof path !== 'string' || !path.startsWith('/')) {
+      throw new ConfigError('publicPaths', `"${String(path)}" is not a path starting with "/"`);
+    }
   }
 }
 

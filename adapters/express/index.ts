@@ -96,5 +96,5 @@ export function expressInbound(inbound: Inbound, options: InboundOptions): Expre
  * ```
  */
 export function jwtAuth(options: JwtAuthOptions): ExpressAuthMiddleware {
-  return expressInbound(new Inbound(jwtAuthenticator(options), options), options);
+  return expressInbound(new Inbound(options, () => jwtAuthenticator(options)), options);
 }

@@ -90,5 +90,5 @@ export function koaInbound(inbound: Inbound, options: InboundOptions): KoaAuthMi
  * ```
  */
 export function jwtAuth(options: JwtAuthOptions): KoaAuthMiddleware {
-  return koaInbound(new Inbound(jwtAuthenticator(options), options), options);
+  return koaInbound(new Inbound(options, () => jwtAuthenticator(options)), options);
 }

@@ -94,6 +94,7 @@ export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
           : [...candidates].sort((a, b) => Number(b.knowsKid(kid)) - Number(a.knowsKid(kid)));
 
       let unavailableFor: number | undefined;
+      let keyMismatch = false;
       for (const provider of ordered) {
         if (!provider.algorithms.includes(alg)) continue;
         const lookup = await provider.keysFor(kid, alg);
@@ -103,7 +104,14 @@ export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
         }
         if (lookup.kind === 'unknown') continue;
         const check = await verifyWithKeys(token, lookup.keys, provider);
-        if (!check.ok) return reject(check.problem.code, check.problem.description);
+        if (!check.ok) {
+          // One issuer may have several providers (say, during a migration): try the next.
+          if (check.keyMismatch === true) {
+            keyMismatch = true;
+            continue;
+          }
+          return reject(check.problem.code, check.problem.description);
+        }
         const claims = check.claims as Record<string, unknown>;
         const identity: AuthPart = {
           scopes: scopesFromClaims(claims, provider.scopeClaim),
@@ -113,6 +121,7 @@ export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
         if (typeof claims.sub === 'string') identity.subject = claims.sub;
         return { ok: true, identity };
       }
+      if (keyMismatch) return reject('invalid_token', "The token's signature is not valid");
       if (unavailableFor !== undefined) return { ok: false, error: unavailableError(unavailableFor) };
       if (!candidates.some((provider) => provider.algorithms.includes(alg))) {
         return reject('invalid_token', "The token's algorithm is not accepted");

@@ -160,9 +160,10 @@ function keySource(jwks: JwksOption | undefined, issuer: string, field: string, 
     if (!isAllowedKeyUrl(jwks.url))
       logger.warn(`${field}jwks.url is plain http: keys can be forged in transit`);
     const timing = { ...DEFAULT_REMOTE_TIMING };
-    if (jwks.timeoutMs !== undefined) timing.timeoutMs = positive(jwks.timeoutMs, `${field}jwks.timeoutMs`);
+    if (jwks.timeoutMs !== undefined)
+      timing.timeoutMs = bounded(jwks.timeoutMs, 60_000, `${field}jwks.timeoutMs`);
     if (jwks.cooldownSeconds !== undefined) {
-      timing.cooldownMs = positive(jwks.cooldownSeconds, `${field}jwks.cooldownSeconds`) * 1000;
+      timing.cooldownMs = bounded(jwks.cooldownSeconds, 3600, `${field}jwks.cooldownSeconds`) * 1000;
     }
     const target = jwks.url;
     return new RemoteKeySource(async () => target, `jwks ${target}`, timing, logger);
@@ -182,8 +183,10 @@ function keySource(jwks: JwksOption | undefined, issuer: string, field: string, 
   throw new ConfigError(`${field}jwks`, 'must be { url }, { file } or { inline }');
 }
 
-function positive(value: number, field: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
-    throw new ConfigError(field, 'must be a positive number');
+// Bounded so no timer ever exceeds Node's 2^31 ms limit (beyond it a timer fires at once).
+function bounded(value: number, max: number, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
+    throw new ConfigError(field, `must be a number greater than 0 and at most ${max}`);
+  }
   return value;
 }

@@ -7,7 +7,10 @@ export interface TokenProblem {
   description: string;
 }
 
-export type TokenCheck = { ok: true; claims: JWTPayload } | { ok: false; problem: TokenProblem };
+/** `keyMismatch`: every key failed on the signature, so another provider's keys may still fit. */
+export type TokenCheck =
+  | { ok: true; claims: JWTPayload }
+  | { ok: false; problem: TokenProblem; keyMismatch?: boolean };
 
 const invalid = (description: string): TokenCheck => ({
   ok: false,
@@ -46,7 +49,11 @@ export async function verifyWithKeys(
   keys: readonly Parameters<typeof jwtVerify>[1][],
   provider: Provider,
 ): Promise<TokenCheck> {
-  let last: TokenCheck = invalid("The token's signature is not valid");
+  const mismatch: TokenCheck = {
+    ok: false,
+    problem: { code: 'invalid_token', description: "The token's signature is not valid" },
+    keyMismatch: true,
+  };
   for (const key of keys) {
     try {
       const { payload } = await jwtVerify(token, key as Uint8Array, {
@@ -63,9 +70,8 @@ export async function verifyWithKeys(
       }
       return { ok: true, claims: payload };
     } catch (error) {
-      last = problemOf(error);
-      if (!(error instanceof errors.JWSSignatureVerificationFailed)) return last;
+      if (!(error instanceof errors.JWSSignatureVerificationFailed)) return problemOf(error);
     }
   }
-  return last;
+  return mismatch;
 }

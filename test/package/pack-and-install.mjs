@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), 'portcullis-pack-'));
-const run = (command, args, cwd) => execFileSync(command, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+const run = (command, args, cwd) =>
+  execFileSync(command, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
 let passed = 0;
 let failed = 0;
 const check = (name, fn) => {
@@ -32,7 +33,16 @@ try {
   // express and koa come from the local npm cache the project install filled.
   run(
     'npm',
-    ['install', '--silent', '--prefer-offline', '--no-audit', '--no-fund', join(work, tarball), 'express@5', 'koa@3'],
+    [
+      'install',
+      '--silent',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      join(work, tarball),
+      'express@5',
+      'koa@3',
+    ],
     consumer,
   );
 
@@ -85,7 +95,15 @@ try {
     writeFileSync(
       join(consumer, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [join(root, 'node_modules/@types')] },
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          types: ['node'],
+          typeRoots: [join(root, 'node_modules/@types')],
+        },
         files: ['esm.mts', 'cjs.cts'],
       }),
     );
