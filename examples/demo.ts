@@ -4,6 +4,7 @@ import express from 'express';
 import Koa from 'koa';
 import * as forExpress from '../adapters/express/index.js';
 import * as forKoa from '../adapters/koa/index.js';
+import type { JwtAuthOptions } from '../src/index.js';
 import { forward } from './forward.js';
 import { type DemoIssuer, startIssuer } from './issuer.js';
 import { startEchoUpstream } from './upstream.js';
@@ -36,15 +37,20 @@ export const ROUTES = {
   sse: '/sse',
 } as const;
 
+/** The same jwtAuth options for both gateways: the issuer's keys are found by OIDC discovery. */
+function jwtOptions(issuer: DemoIssuer): { header: JwtAuthOptions; query: JwtAuthOptions } {
+  const common = { issuer: issuer.url, audiences: [AUDIENCE] };
+  return {
+    header: { ...common, publicPaths: [ROUTES.health] },
+    // EventSource cannot send headers, so this route takes the token from the query string.
+    query: { ...common, location: { queryParameter: { name: 'access_token' } } },
+  };
+}
+
 function startExpress(issuer: DemoIssuer, upstream: string, port: number) {
   const { jwtAuth } = forExpress;
-  const headerToken = jwtAuth({ issuer: issuer.url, audiences: [AUDIENCE], publicPaths: [ROUTES.health] });
-  // EventSource cannot send headers, so this route takes the token from the query string.
-  const queryToken = jwtAuth({
-    issuer: issuer.url,
-    audiences: [AUDIENCE],
-    location: { queryParameter: { name: 'access_token' } },
-  });
+  const headerToken = jwtAuth(jwtOptions(issuer).header);
+  const queryToken = jwtAuth(jwtOptions(issuer).query);
   const app = express();
   app.get(ROUTES.sse, queryToken, (req, res) => {
     res.json({ gateway: 'express', subject: req.auth?.subject, urlSeenByApp: req.originalUrl });
@@ -62,12 +68,8 @@ function startExpress(issuer: DemoIssuer, upstream: string, port: number) {
 
 function startKoa(issuer: DemoIssuer, upstream: string, port: number) {
   const { jwtAuth } = forKoa;
-  const headerToken = jwtAuth({ issuer: issuer.url, audiences: [AUDIENCE], publicPaths: [ROUTES.health] });
-  const queryToken = jwtAuth({
-    issuer: issuer.url,
-    audiences: [AUDIENCE],
-    location: { queryParameter: { name: 'access_token' } },
-  });
+  const headerToken = jwtAuth(jwtOptions(issuer).header);
+  const queryToken = jwtAuth(jwtOptions(issuer).query);
   const app = new Koa();
   app.use(async (ctx, next) => {
     if (ctx.path !== ROUTES.sse) return next();

@@ -2,21 +2,23 @@ import { type WatchedFile, watchFile } from '../config/watched-file.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { KeySet } from './key-set.js';
-import type { KeySource } from './key-source.js';
+import { StaticKeySource } from './key-source.js';
 
 /** A JWKS file, re-read when it changes; a bad new version keeps the last good keys. */
-export class FileKeySource implements KeySource {
-  private keys: KeySet;
+export class FileKeySource extends StaticKeySource {
   private readonly file: WatchedFile;
 
   constructor(path: string, field: string, logger: Logger) {
+    // The watcher is made before `super`, so its callback reaches the instance through this.
+    const self: { source?: FileKeySource } = {};
     let file: WatchedFile;
     try {
       file = watchFile(
         path,
         (text) => {
+          if (self.source === undefined) return;
           try {
-            this.keys = KeySet.parse(text);
+            self.source.keys = KeySet.parse(text);
           } catch (error) {
             logger.warn(`${field} ${path} ${(error as Error).message}; keeping the previous keys`);
           }
@@ -26,24 +28,19 @@ export class FileKeySource implements KeySource {
     } catch {
       throw new ConfigError(field, `cannot read ${path}`);
     }
-    this.file = file;
+    let initial: KeySet;
     try {
-      this.keys = KeySet.parse(file.initial);
+      initial = KeySet.parse(file.initial);
     } catch (error) {
       file.close();
       throw new ConfigError(field, `${path} ${(error as Error).message}`);
     }
+    super(initial);
+    this.file = file;
+    self.source = this;
   }
 
-  current(): KeySet {
-    return this.keys;
-  }
-  async ready(): Promise<void> {}
-  async refreshForUnknownKid(): Promise<void> {}
-  retryAfterSeconds(): number {
-    return 1;
-  }
-  close(): void {
+  override close(): void {
     this.file.close();
   }
 }
