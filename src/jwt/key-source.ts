@@ -15,7 +15,7 @@ export interface KeySource {
 
 /** Keys given in the options: they never change. */
 export class StaticKeySource implements KeySource {
-  constructor(protected keys: KeySet) {}
+  constructor(private readonly keys: KeySet) {}
   current(): KeySet {
     return this.keys;
   }

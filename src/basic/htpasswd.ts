@@ -1,0 +1,74 @@
+import { parseHash, type StoredHash } from './hashes.js';
+
+/** Rules an htpasswd file is loaded under. */
+export interface HtpasswdRules {
+  /** DES crypt (8-character passwords, 12-bit salt) only when true. */
+  allowWeakHashes: boolean;
+  /** bcrypt costs above this are refused at load: one check would cost seconds. */
+  maxBcryptCost: number;
+}
+
+/** The users of one htpasswd file, and the hash unknown users are checked against. */
+export interface Htpasswd {
+  users: ReadonlyMap<string, StoredHash>;
+  /** An entry of the file's most common kind and cost: unknown users cost the same. */
+  decoy: StoredHash | undefined;
+  /** Users listed more than once (the first entry wins, as in Apache). */
+  duplicates: readonly string[];
+}
+
+const MAX_SHA_CRYPT_ROUNDS = 1_000_000;
+
+/**
+ * Parses htpasswd text: CRLF or LF, a UTF-8 BOM, blank lines and `#` comments are fine.
+ * Anything else that is not `user:hash` with a known hash throws, naming the line (the
+ * hash itself never appears in the message: it may be a plaintext password).
+ */
+export function parseHtpasswd(text: string, rules: HtpasswdRules): Htpasswd {
+  const users = new Map<string, StoredHash>();
+  const duplicates: string[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  lines.forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const where = `line ${index + 1}`;
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new Error(`${where} is not "user:hash"`);
+    const user = line.slice(0, colon);
+    const stored = parseHash(line.slice(colon + 1));
+    if (stored === undefined) {
+      throw new Error(`${where} (user "${user}") holds a plaintext or unknown hash; use htpasswd -B`);
+    }
+    if (stored.kind === 'des' && !rules.allowWeakHashes) {
+      throw new Error(`${where} (user "${user}") uses DES crypt; rehash it or set allowWeakHashes: true`);
+    }
+    if (stored.kind === 'bcrypt' && stored.cost > rules.maxBcryptCost) {
+      throw new Error(`${where} (user "${user}") has bcrypt cost ${stored.cost}, above maxBcryptCost ${rules.maxBcryptCost}`);
+    }
+    if (stored.kind === 'sha-crypt' && (stored.params.rounds ?? 0) > MAX_SHA_CRYPT_ROUNDS) {
+      throw new Error(`${where} (user "${user}") has more than ${MAX_SHA_CRYPT_ROUNDS} rounds`);
+    }
+    if (users.has(user)) duplicates.push(user);
+    else users.set(user, stored);
+  });
+  return { users, decoy: mostCommon(users.values()), duplicates };
+}
+
+function costOf(stored: StoredHash): string {
+  if (stored.kind === 'bcrypt') return `bcrypt:${stored.cost}`;
+  if (stored.kind === 'sha-crypt') return `sha-crypt:${stored.params.variant}:${stored.params.rounds ?? 0}`;
+  return stored.kind;
+}
+
+function mostCommon(hashes: Iterable<StoredHash>): StoredHash | undefined {
+  const counts = new Map<string, { count: number; first: StoredHash }>();
+  for (const stored of hashes) {
+    const key = costOf(stored);
+    const entry = counts.get(key);
+    if (entry) entry.count++;
+    else counts.set(key, { count: 1, first: stored });
+  }
+  let best: { count: number; first: StoredHash } | undefined;
+  for (const entry of counts.values()) if (best === undefined || entry.count > best.count) best = entry;
+  return best?.first;
+}
