@@ -90,7 +90,8 @@ export class Inbound {
   }
 }
 
-function validateInboundOptions(options: InboundOptions): void {
+/** Checks the options every inbound middleware shares; throws a ConfigError naming the field. */
+export function validateInboundOptions(options: InboundOptions): void {
   const mode = options.mode ?? 'strict';
   if (!MODES.includes(mode)) throw new ConfigError('mode', `must be one of ${MODES.join(', ')}`);
   if (options.publicPaths !== undefined && !Array.isArray(options.publicPaths)) {

@@ -4,6 +4,9 @@
  *
  * @packageDocumentation
  */
+export { type AnyAuthOptions, AnyInbound, anyAuthArguments, inboundOf, withInbound } from './any.js';
+export { type ApiKeyAuthOptions, type ApiKeyManager, apiKeyAuthenticator } from './apikey/authenticator.js';
+export type { ApiKeyInfo, ApiKeyRecord } from './apikey/records.js';
 export {
   type Authenticator,
   challengeHeader,
@@ -11,6 +14,7 @@ export {
   unavailableError,
   type Verdict,
 } from './authenticator.js';
+export { type BasicAuthOptions, basicAuthenticator } from './basic/authenticator.js';
 export { basicChallenge, bearerChallenge } from './challenge.js';
 export {
   BEARER_LOCATION,
@@ -19,7 +23,15 @@ export {
   type Locator,
   locator,
 } from './credentials/location.js';
+export { AuthResult, type CustomIdentity } from './custom/auth-result.js';
+export {
+  type AuthProvider,
+  type CustomAuthOptions,
+  type CustomAuthRequest,
+  customAuthenticator,
+} from './custom/authenticator.js';
 export { AuthError, ConfigError } from './errors.js';
+export { apiKeyInbound, basicInbound, customInbound, type InboundHandler, jwtInbound } from './factories.js';
 export { pathOf } from './http/paths.js';
 export { parseQuery, queryString, withoutQueryParameter, withQueryParameter } from './http/query.js';
 export { type Rejection, renderRejection } from './http/rejection.js';

@@ -311,7 +311,8 @@ describe.each(all)('jwtAuth keys on $name', (framework) => {
       expect(await statusEventually(url, third, 200, FILE_POLL)).toBe(200);
 
       await writeFile(path, '{"keys": [');
-      const noticed = () => logger.messages.some((message) => message.includes('keeping the previous version'));
+      const noticed = () =>
+        logger.messages.some((message) => message.includes('keeping the previous version'));
       expect(await eventually(noticed, FILE_POLL)).toBe(true);
       for (const token of [first, second, third]) expect((await get(url, token)).status).toBe(200);
 

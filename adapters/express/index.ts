@@ -15,15 +15,28 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  type AnyAuthOptions,
+  AnyInbound,
+  type ApiKeyAuthOptions,
+  type ApiKeyManager,
   type Auth,
+  type AuthProvider,
+  anyAuthArguments,
+  apiKeyInbound,
+  type BasicAuthOptions,
+  basicInbound,
+  type CustomAuthOptions,
+  customInbound,
   Inbound,
+  type InboundHandler,
   type InboundOptions,
   type JwtAuthOptions,
-  jwtAuthenticator,
+  jwtInbound,
   pathOf,
   queryString,
   type RequestHost,
   renderRejection,
+  withInbound,
 } from '../../src/index.js';
 
 export * from '../../src/index.js';
@@ -68,8 +81,8 @@ function requestHost(req: ExpressRequest): RequestHost {
   };
 }
 
-/** Wraps a core {@link Inbound} as Express middleware. */
-export function expressInbound(inbound: Inbound, options: InboundOptions): ExpressAuthMiddleware {
+/** Wraps a core inbound handler as Express middleware. */
+export function expressInbound(inbound: InboundHandler, options: InboundOptions): ExpressAuthMiddleware {
   const delegate = options.delegateErrors === true;
   const middleware = (req: ExpressRequest, res: ServerResponse, next: (error?: unknown) => void) => {
     inbound.handle(requestHost(req), req.auth).then((result) => {
@@ -84,7 +97,8 @@ export function expressInbound(inbound: Inbound, options: InboundOptions): Expre
       res.end(rejection.body);
     }, next);
   };
-  return Object.assign(middleware, { close: () => inbound.close() });
+  const made = Object.assign(middleware, { close: () => inbound.close() });
+  return inbound instanceof Inbound ? withInbound(made, inbound) : made;
 }
 
 /**
@@ -96,5 +110,65 @@ export function expressInbound(inbound: Inbound, options: InboundOptions): Expre
  * ```
  */
 export function jwtAuth(options: JwtAuthOptions): ExpressAuthMiddleware {
-  return expressInbound(new Inbound(options, () => jwtAuthenticator(options)), options);
+  return expressInbound(jwtInbound(options), options);
+}
+
+/**
+ * HTTP Basic against an htpasswd file (apr1, bcrypt, {SHA}, SHA-crypt), re-read when it changes.
+ *
+ * @example
+ * ```ts
+ * app.use('/admin', basicAuth({ htpasswd: { file: '/etc/gateway/htpasswd' }, realm: 'Admin' }));
+ * ```
+ */
+export function basicAuth(options: BasicAuthOptions): ExpressAuthMiddleware {
+  return expressInbound(basicInbound(options), options);
+}
+
+/** API key middleware; `add`, `revoke` and `list` manage keys at run time. */
+export type ExpressApiKeyMiddleware = ExpressAuthMiddleware & ApiKeyManager;
+
+/**
+ * API keys looked up by SHA-256 digest, with scopes, metadata, expiry and revocation.
+ *
+ * @example
+ * ```ts
+ * const keys = apiKeyAuth({ keys: [{ name: 'ci', keyHash: 'sha256:...', scopes: ['deploy'] }], location: { header: { name: 'x-api-key' } } });
+ * app.use('/v1', keys);
+ * keys.revoke('ci');
+ * ```
+ */
+export function apiKeyAuth(options: ApiKeyAuthOptions): ExpressApiKeyMiddleware {
+  const { inbound, keys } = apiKeyInbound(options);
+  return Object.assign(expressInbound(inbound, options), {
+    add: keys.add.bind(keys),
+    revoke: keys.revoke.bind(keys),
+    list: keys.list.bind(keys),
+  });
+}
+
+/**
+ * Your own check: `provider.authenticate(credential, request)` returns an `AuthResult`.
+ *
+ * @example
+ * ```ts
+ * app.use(customAuth({ authenticate: async (token) => (token === 'open-sesame' ? AuthResult.ok({ subject: 'ali' }) : AuthResult.denied()) }));
+ * ```
+ */
+export function customAuth(provider: AuthProvider, options: CustomAuthOptions = {}): ExpressAuthMiddleware {
+  return expressInbound(customInbound(provider, options), options);
+}
+
+/**
+ * The first scheme that authenticates wins; only its credential is stripped. An options object
+ * (`mode`, `publicPaths`, `delegateErrors`) may come last.
+ *
+ * @example
+ * ```ts
+ * app.use(anyAuth(apiKeyAuth({ keys }), jwtAuth({ issuer })));
+ * ```
+ */
+export function anyAuth(...members: (ExpressAuthMiddleware | AnyAuthOptions)[]): ExpressAuthMiddleware {
+  const { members: inbounds, options } = anyAuthArguments(members);
+  return expressInbound(new AnyInbound(inbounds, options), options);
 }

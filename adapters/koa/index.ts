@@ -15,14 +15,27 @@
  */
 import type { IncomingMessage } from 'node:http';
 import {
+  type AnyAuthOptions,
+  AnyInbound,
+  type ApiKeyAuthOptions,
+  type ApiKeyManager,
   type Auth,
+  type AuthProvider,
+  anyAuthArguments,
+  apiKeyInbound,
+  type BasicAuthOptions,
+  basicInbound,
+  type CustomAuthOptions,
+  customInbound,
   Inbound,
+  type InboundHandler,
   type InboundOptions,
   type JwtAuthOptions,
-  jwtAuthenticator,
+  jwtInbound,
   pathOf,
   type RequestHost,
   renderRejection,
+  withInbound,
 } from '../../src/index.js';
 
 export * from '../../src/index.js';
@@ -62,8 +75,8 @@ function requestHost(ctx: KoaContext): RequestHost {
   };
 }
 
-/** Wraps a core {@link Inbound} as Koa middleware. */
-export function koaInbound(inbound: Inbound, options: InboundOptions): KoaAuthMiddleware {
+/** Wraps a core inbound handler as Koa middleware. */
+export function koaInbound(inbound: InboundHandler, options: InboundOptions): KoaAuthMiddleware {
   const delegate = options.delegateErrors === true;
   const middleware = async (ctx: KoaContext, next: () => Promise<unknown>) => {
     const result = await inbound.handle(requestHost(ctx), ctx.state.auth);
@@ -78,7 +91,8 @@ export function koaInbound(inbound: Inbound, options: InboundOptions): KoaAuthMi
     for (const [name, value] of Object.entries(rejection.headers)) ctx.set(name, value);
     ctx.body = rejection.body;
   };
-  return Object.assign(middleware, { close: () => inbound.close() });
+  const made = Object.assign(middleware, { close: () => inbound.close() });
+  return inbound instanceof Inbound ? withInbound(made, inbound) : made;
 }
 
 /**
@@ -90,5 +104,65 @@ export function koaInbound(inbound: Inbound, options: InboundOptions): KoaAuthMi
  * ```
  */
 export function jwtAuth(options: JwtAuthOptions): KoaAuthMiddleware {
-  return koaInbound(new Inbound(options, () => jwtAuthenticator(options)), options);
+  return koaInbound(jwtInbound(options), options);
+}
+
+/**
+ * HTTP Basic against an htpasswd file (apr1, bcrypt, {SHA}, SHA-crypt), re-read when it changes.
+ *
+ * @example
+ * ```ts
+ * app.use(basicAuth({ htpasswd: { file: '/etc/gateway/htpasswd' }, realm: 'Admin' }));
+ * ```
+ */
+export function basicAuth(options: BasicAuthOptions): KoaAuthMiddleware {
+  return koaInbound(basicInbound(options), options);
+}
+
+/** API key middleware; `add`, `revoke` and `list` manage keys at run time. */
+export type KoaApiKeyMiddleware = KoaAuthMiddleware & ApiKeyManager;
+
+/**
+ * API keys looked up by SHA-256 digest, with scopes, metadata, expiry and revocation.
+ *
+ * @example
+ * ```ts
+ * const keys = apiKeyAuth({ keys: [{ name: 'ci', keyHash: 'sha256:...', scopes: ['deploy'] }], location: { header: { name: 'x-api-key' } } });
+ * app.use(keys);
+ * keys.revoke('ci');
+ * ```
+ */
+export function apiKeyAuth(options: ApiKeyAuthOptions): KoaApiKeyMiddleware {
+  const { inbound, keys } = apiKeyInbound(options);
+  return Object.assign(koaInbound(inbound, options), {
+    add: keys.add.bind(keys),
+    revoke: keys.revoke.bind(keys),
+    list: keys.list.bind(keys),
+  });
+}
+
+/**
+ * Your own check: `provider.authenticate(credential, request)` returns an `AuthResult`.
+ *
+ * @example
+ * ```ts
+ * app.use(customAuth({ authenticate: async (token) => (token === 'open-sesame' ? AuthResult.ok({ subject: 'ali' }) : AuthResult.denied()) }));
+ * ```
+ */
+export function customAuth(provider: AuthProvider, options: CustomAuthOptions = {}): KoaAuthMiddleware {
+  return koaInbound(customInbound(provider, options), options);
+}
+
+/**
+ * The first scheme that authenticates wins; only its credential is stripped. An options object
+ * (`mode`, `publicPaths`, `delegateErrors`) may come last.
+ *
+ * @example
+ * ```ts
+ * app.use(anyAuth(apiKeyAuth({ keys }), jwtAuth({ issuer })));
+ * ```
+ */
+export function anyAuth(...members: (KoaAuthMiddleware | AnyAuthOptions)[]): KoaAuthMiddleware {
+  const { members: inbounds, options } = anyAuthArguments(members);
+  return koaInbound(new AnyInbound(inbounds, options), options);
 }

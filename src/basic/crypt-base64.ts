@@ -13,7 +13,10 @@ export function encode24(high: number, mid: number, low: number, count: number):
 }
 
 /** Encodes a digest by a crypt scheme's byte order: triples of indexes (-1 = a zero byte). */
-export function encodeDigest(digest: Uint8Array, order: readonly (readonly [number, number, number, number])[]): string {
+export function encodeDigest(
+  digest: Uint8Array,
+  order: readonly (readonly [number, number, number, number])[],
+): string {
   const at = (index: number) => (index < 0 ? 0 : digest[index]!);
   return order.map(([a, b, c, count]) => encode24(at(a), at(b), at(c), count)).join('');
 }

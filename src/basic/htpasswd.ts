@@ -43,7 +43,9 @@ export function parseHtpasswd(text: string, rules: HtpasswdRules): Htpasswd {
       throw new Error(`${where} (user "${user}") uses DES crypt; rehash it or set allowWeakHashes: true`);
     }
     if (stored.kind === 'bcrypt' && stored.cost > rules.maxBcryptCost) {
-      throw new Error(`${where} (user "${user}") has bcrypt cost ${stored.cost}, above maxBcryptCost ${rules.maxBcryptCost}`);
+      throw new Error(
+        `${where} (user "${user}") has bcrypt cost ${stored.cost}, above maxBcryptCost ${rules.maxBcryptCost}`,
+      );
     }
     if (stored.kind === 'sha-crypt' && (stored.params.rounds ?? 0) > MAX_SHA_CRYPT_ROUNDS) {
       throw new Error(`${where} (user "${user}") has more than ${MAX_SHA_CRYPT_ROUNDS} rounds`);

@@ -25,7 +25,8 @@ export function md5Crypt(password: Uint8Array, salt: string, magic = '$apr1$'): 
   const magicBytes = Buffer.from(magic, 'utf8');
   const alternate = md5(password, saltBytes, password);
   const parts: Uint8Array[] = [password, magicBytes, saltBytes];
-  for (let left = password.length; left > 0; left -= 16) parts.push(alternate.subarray(0, Math.min(16, left)));
+  for (let left = password.length; left > 0; left -= 16)
+    parts.push(alternate.subarray(0, Math.min(16, left)));
   const zero = Buffer.from([0]);
   const first = password.subarray(0, 1);
   for (let bits = password.length; bits > 0; bits >>= 1) parts.push(bits & 1 ? zero : first);

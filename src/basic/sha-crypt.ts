@@ -88,7 +88,10 @@ export async function shaCrypt(password: Buffer, params: ShaCryptParams): Promis
   for (let bits = password.length; bits > 0; bits >>= 1) aParts.push(bits & 1 ? alternate : password);
   let current = digest(...aParts);
 
-  const pBytes = repeated(digest(...Array.from({ length: password.length }, () => password)), password.length);
+  const pBytes = repeated(
+    digest(...Array.from({ length: password.length }, () => password)),
+    password.length,
+  );
   const sBytes = repeated(digest(...Array.from({ length: 16 + current[0]! }, () => salt)), salt.length);
 
   for (let round = 0; round < rounds; round++) {

@@ -1,7 +1,7 @@
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
 import type { Logger } from '../logger.js';
-import type { KeySource } from './key-source.js';
 import { KeySet } from './key-set.js';
+import type { KeySource } from './key-source.js';
 
 /** A JWKS file, re-read when it changes; a bad new version keeps the last good keys. */
 export class FileKeySource implements KeySource {

@@ -1,0 +1,103 @@
+import { challengeHeader } from './authenticator.js';
+import { AuthError, ConfigError } from './errors.js';
+import type { RequestHost } from './http/request-host.js';
+import type { Auth } from './identity.js';
+import {
+  Inbound,
+  type InboundOptions,
+  type InboundResult,
+  settle,
+  validateInboundOptions,
+} from './inbound.js';
+import { applyMode, type Mode, type Outcome } from './modes.js';
+
+/** Options of `anyAuth()`, given as its last argument. */
+export type AnyAuthOptions = InboundOptions;
+
+/**
+ * Several schemes, the first that authenticates wins and only its credential is stripped.
+ * When none does: a presented-but-invalid credential is refused as its scheme refuses it (a
+ * 503 from a key source that is down comes first: the credential may well be valid); with
+ * nothing presented, one 401 carries every scheme's challenge.
+ */
+export class AnyInbound {
+  readonly mode: Mode;
+  private readonly publicPaths: ReadonlySet<string>;
+
+  constructor(
+    readonly members: readonly Inbound[],
+    options: AnyAuthOptions = {},
+  ) {
+    validateInboundOptions(options);
+    if (members.length === 0) throw new ConfigError('anyAuth', 'needs at least one middleware');
+    this.mode = options.mode ?? 'strict';
+    this.publicPaths = new Set(options.publicPaths ?? []);
+  }
+
+  async handle(host: RequestHost, existing: Auth | undefined): Promise<InboundResult> {
+    if (this.publicPaths.has(host.path)) return { auth: undefined };
+    const refusals: Outcome[] = [];
+    for (const member of this.members) {
+      const outcome = await member.outcome(host);
+      if (outcome.kind === 'valid' || outcome.kind === 'malformed') {
+        return settle(member.authenticator, host, existing, applyMode(this.mode, outcome));
+      }
+      refusals.push(outcome);
+    }
+    const invalid = refusals.filter((outcome) => outcome.kind === 'invalid');
+    const chosen = invalid.find((outcome) => outcome.error.status === 503) ?? invalid[0] ?? this.absent();
+    const decision = applyMode(this.mode, chosen);
+    return decision.action === 'reject' ? { error: decision.error } : { auth: undefined };
+  }
+
+  /** Nothing presented: one response carrying every scheme's challenge. */
+  private absent(): Outcome {
+    const headers: Record<string, string[]> = {};
+    for (const { authenticator } of this.members) {
+      const name = challengeHeader(authenticator);
+      const challenge = authenticator.challenge();
+      const list = headers[name] ?? [];
+      if (!list.includes(challenge)) list.push(challenge);
+      headers[name] = list;
+    }
+    const status = this.members.every((m) => m.authenticator.missingStatus === 407) ? 407 : 401;
+    return {
+      kind: 'absent',
+      error: new AuthError(status, 'credentials_missing', 'Authentication is required', headers),
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.members.map((member) => member.close()));
+  }
+}
+
+// Each adapter's middleware carries its core Inbound under this symbol, so anyAuth can take
+// the middlewares the user already made (with their options) and run them as one.
+const INBOUND = Symbol.for('portcullis.inbound');
+
+/** Marks an adapter middleware with the Inbound it runs. */
+export function withInbound<T extends object>(middleware: T, inbound: Inbound): T {
+  Object.defineProperty(middleware, INBOUND, { value: inbound, enumerable: false });
+  return middleware;
+}
+
+/** The Inbound behind a middleware made by `jwtAuth`, `basicAuth`, `apiKeyAuth` or `customAuth`. */
+export function inboundOf(middleware: unknown, index: number): Inbound {
+  const inbound = (middleware as { [INBOUND]?: unknown } | null)?.[INBOUND];
+  if (!(inbound instanceof Inbound)) {
+    throw new ConfigError(
+      `anyAuth argument ${index + 1}`,
+      'must be made by jwtAuth, basicAuth, apiKeyAuth or customAuth',
+    );
+  }
+  return inbound;
+}
+
+/** Splits `anyAuth(mw1, mw2, ..., options?)` into members and options. */
+export function anyAuthArguments(args: readonly unknown[]): { members: Inbound[]; options: AnyAuthOptions } {
+  const last = args.at(-1);
+  const hasOptions = typeof last === 'object' && last !== null && typeof last !== 'function';
+  const middlewares = hasOptions ? args.slice(0, -1) : args;
+  return { members: middlewares.map(inboundOf), options: hasOptions ? (last as AnyAuthOptions) : {} };
+}

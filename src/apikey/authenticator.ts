@@ -1,0 +1,178 @@
+import { timingSafeEqual } from 'node:crypto';
+import { type Authenticator, credentialError, type Verdict } from '../authenticator.js';
+import { bearerChallenge, isSafeRealm } from '../challenge.js';
+import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
+import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
+import { ConfigError } from '../errors.js';
+import type { InboundOptions } from '../inbound.js';
+import { consoleLogger, type Logger } from '../logger.js';
+import { KeyIndex } from './key-index.js';
+import {
+  type ApiKeyInfo,
+  type ApiKeyRecord,
+  digestOf,
+  infoOf,
+  isUsable,
+  type StoredApiKey,
+  storeRecord,
+} from './records.js';
+
+/** Options of `apiKeyAuth()`. */
+export interface ApiKeyAuthOptions extends InboundOptions {
+  /** Key records, or `{ file }`: a JSON array of records, re-read when it changes. */
+  keys: readonly ApiKeyRecord[] | { file: string };
+  /** Default `Authorization: Bearer`; commonly `{ header: { name: 'x-api-key' } }`. */
+  location?: CredentialLocation;
+  /** The realm in `WWW-Authenticate`. Default "api". */
+  realm?: string;
+  logger?: Logger;
+}
+
+/** Keys managed at run time; every change applies from the next request on. */
+export interface ApiKeyManager {
+  /** Adds a key (same checks as at start-up); throws on a duplicate name or key. */
+  add(record: ApiKeyRecord): void;
+  /** Revokes a key by name; returns false when there is no such key. */
+  revoke(name: string): boolean;
+  /** Every key, without secrets. */
+  list(): ApiKeyInfo[];
+}
+
+/**
+ * The keys in force: those from the options (or file) plus run-time additions, minus run-time
+ * revocations. Run-time changes survive a reload of the file.
+ */
+class KeyStore implements ApiKeyManager {
+  private index: KeyIndex;
+  private readonly added: StoredApiKey[] = [];
+  private readonly revoked = new Set<string>();
+
+  constructor(private readonly configured: () => readonly StoredApiKey[]) {
+    this.index = this.build();
+  }
+
+  lookup(digest: string): StoredApiKey | undefined {
+    return this.index.byDigest.get(digest);
+  }
+
+  rebuild(): void {
+    this.index = this.build();
+  }
+
+  add(record: ApiKeyRecord): void {
+    const stored = storedOrThrow(record, 'record');
+    const next = [...this.added, stored];
+    try {
+      this.index = this.build(next);
+    } catch (error) {
+      throw new ConfigError('record', (error as Error).message);
+    }
+    this.added.push(stored);
+  }
+
+  revoke(name: string): boolean {
+    if (!this.index.byName.has(name)) return false;
+    this.revoked.add(name);
+    this.rebuild();
+    return true;
+  }
+
+  list(): ApiKeyInfo[] {
+    return [...this.index.byName.values()].map(infoOf);
+  }
+
+  private build(added: readonly StoredApiKey[] = this.added): KeyIndex {
+    const all = [...this.configured(), ...added].map((key) =>
+      this.revoked.has(key.name) ? { ...key, revoked: true } : key,
+    );
+    return new KeyIndex(all);
+  }
+}
+
+function storedOrThrow(record: ApiKeyRecord, field: string): StoredApiKey {
+  try {
+    return storeRecord(record, field);
+  } catch (error) {
+    throw new ConfigError(field, (error as Error).message);
+  }
+}
+
+/** For keys outside `Authorization: Bearer`: names where the key is expected. */
+function apiKeyChallenge(realm: string, location: CredentialLocation): string {
+  if ('header' in location) return `ApiKey realm="${realm}", header="${location.header.name.toLowerCase()}"`;
+  if ('queryParameter' in location) return `ApiKey realm="${realm}", query="${location.queryParameter.name}"`;
+  return `ApiKey realm="${realm}", cookie="${location.cookie.name}"`;
+}
+
+/** The apiKey scheme as an {@link Authenticator}, with its run-time key manager. */
+export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticator & { keys: ApiKeyManager } {
+  const logger = options.logger ?? consoleLogger;
+  const realm = options.realm ?? 'api';
+  if (!isSafeRealm(realm))
+    throw new ConfigError('realm', 'must be 1-200 printable characters without quotes or backslashes');
+  const keyLocator = locator(options.location, 'location', BEARER_LOCATION);
+  const bearer =
+    'header' in keyLocator.location && keyLocator.location.header.prefix?.trim().toLowerCase() === 'bearer';
+
+  let file: ReloadingFile<readonly StoredApiKey[]> | undefined;
+  let configured: readonly StoredApiKey[] = [];
+  const source = options.keys;
+  if (Array.isArray(source)) {
+    configured = source.map((record, index) => storedOrThrow(record, `keys[${index}]`));
+    try {
+      new KeyIndex(configured);
+    } catch (error) {
+      throw new ConfigError('keys', (error as Error).message);
+    }
+  } else if (typeof source === 'object' && source !== null && 'file' in source) {
+    // Checked whole on every reload: a file with duplicates is refused and the last good set stays.
+    const parse = (text: string) => {
+      const stored = KeyIndex.fromJson(text);
+      new KeyIndex(stored);
+      return stored;
+    };
+    file = reloadingFile(source.file, 'keys.file', parse, logger, () => store.rebuild());
+  } else {
+    throw new ConfigError('keys', 'must be an array of key records or { file }');
+  }
+  const store = new KeyStore(() => file?.value ?? configured);
+
+  const authenticator = {
+    method: 'apiKey',
+    locator: keyLocator,
+    missingStatus: 401 as const,
+    keys: store as ApiKeyManager,
+    challenge: (problem?: { code: string; description: string }) =>
+      bearer
+        ? bearerChallenge(realm, problem)
+        : KEY_SCHEME_CHALLENGE(realm, keyLocator.description.replace(/"/g, "'")),
+    authenticate(key: string): Verdict {
+      const digest = digestOf(key);
+      const found = store.lookup(digest);
+      // The map lookup is by digest; the explicit comparison keeps the check constant-time
+      // even if a map implementation ever compared keys byte by byte.
+      const matches =
+        found !== undefined && timingSafeEqual(Buffer.from(found.digest, 'hex'), Buffer.from(digest, 'hex'));
+      if (!matches || !isUsable(found, Date.now())) {
+        // Unknown, expired and revoked get one answer: no oracle for which keys exist.
+        return {
+          ok: false,
+          error: credentialError(authenticator, 'invalid_credentials', 'The API key is not valid'),
+        };
+      }
+      return {
+        ok: true,
+        identity: {
+          subject: found.name,
+          scopes: [...found.scopes],
+          method: 'apiKey',
+          apiKey: { name: found.name, scopes: [...found.scopes], metadata: { ...found.metadata } },
+        },
+      };
+    },
+    async close() {
+      file?.close();
+    },
+  };
+  return authenticator;
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+
+/** An API key as configured: exactly one of `key` (plaintext) or `keyHash`. */
+export interface ApiKeyRecord {
+  /** Unique; becomes `auth.subject` and `auth.apiKey.name`. */
+  name: string;
+  /** The key itself: hashed at start-up and not kept. */
+  key?: string;
+  /** `sha256:<64 hex digits>`: the SHA-256 of the key, for configurations that never hold it. */
+  keyHash?: string;
+  /** Default `["*"]` (every scope). */
+  scopes?: readonly string[];
+  metadata?: Record<string, unknown>;
+  /** A Date or an ISO 8601 string; after it the key is refused. */
+  expiresAt?: Date | string;
+  revoked?: boolean;
+}
+
+/** A key as stored: its digest, never the key. */
+export interface StoredApiKey {
+  readonly name: string;
+  /** Hex SHA-256 of the key. */
+  readonly digest: string;
+  readonly scopes: readonly string[];
+  readonly metadata: Record<string, unknown>;
+  readonly expiresAt: Date | undefined;
+  readonly revoked: boolean;
+}
+
+/** What `list()` shows of a key: everything but the key and its digest. */
+export interface ApiKeyInfo {
+  name: string;
+  scopes: string[];
+  metadata: Record<string, unknown>;
+  expiresAt?: string;
+  revoked: boolean;
+}
+
+/** Hex SHA-256 of a presented key. */
+export function digestOf(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+const KEY_HASH = /^sha256:([0-9a-fA-F]{64})$/;
+
+/** Checks one record; `where` names it in messages, e.g. `keys[3]`. Throws plain Errors. */
+export function storeRecord(record: ApiKeyRecord, where: string): StoredApiKey {
+  if (typeof record !== 'object' || record === null) throw new Error(`${where} must be an object`);
+  const { name, key, keyHash, scopes = ['*'], metadata = {}, expiresAt, revoked = false } = record;
+  if (typeof name !== 'string' || name === '') throw new Error(`${where}.name must be a non-empty string`);
+  if ((key === undefined) === (keyHash === undefined))
+    throw new Error(`${where} needs exactly one of key and keyHash`);
+  let digest: string;
+  if (key !== undefined) {
+    if (typeof key !== 'string' || key.length < 8)
+      throw new Error(`${where}.key must be a string of at least 8 characters`);
+    digest = digestOf(key);
+  } else {
+    const match = typeof keyHash === 'string' ? KEY_HASH.exec(keyHash) : null;
+    if (!match) throw new Error(`${where}.keyHash must be "sha256:" and 64 hex digits`);
+    digest = match[1]!.toLowerCase();
+  }
+  if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string' || scope === '')) {
+    throw new Error(`${where}.scopes must be an array of non-empty strings`);
+  }
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    throw new Error(`${where}.metadata must be an object`);
+  }
+  let expiry: Date | undefined;
+  if (expiresAt !== undefined) {
+    expiry =
+      expiresAt instanceof Date
+        ? new Date(expiresAt.getTime())
+        : new Date(typeof expiresAt === 'string' ? expiresAt : Number.NaN);
+    if (Number.isNaN(expiry.getTime()))
+      throw new Error(`${where}.expiresAt must be a Date or an ISO 8601 string`);
+  }
+  if (typeof revoked !== 'boolean') throw new Error(`${where}.revoked must be true or false`);
+  return { name, digest, scopes: [...scopes], metadata: { ...metadata }, expiresAt: expiry, revoked };
+}
+
+/** Whether a stored key may authenticate now. */
+export function isUsable(stored: StoredApiKey, now: number): boolean {
+  return !stored.revoked && (stored.expiresAt === undefined || stored.expiresAt.getTime() > now);
+}
+
+export function infoOf(stored: StoredApiKey): ApiKeyInfo {
+  const info: ApiKeyInfo = {
+    name: stored.name,
+    scopes: [...stored.scopes],
+    metadata: { ...stored.metadata },
+    revoked: stored.revoked,
+  };
+  if (stored.expiresAt !== undefined) info.expiresAt = stored.expiresAt.toISOString();
+  return info;
+}

@@ -1,0 +1,135 @@
+import { type Authenticator, credentialError, unavailableError, type Verdict } from '../authenticator.js';
+import { basicChallenge, isSafeRealm } from '../challenge.js';
+import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
+import { type CredentialLocation, locator } from '../credentials/location.js';
+import { ConfigError } from '../errors.js';
+import type { InboundOptions } from '../inbound.js';
+import { consoleLogger, type Logger } from '../logger.js';
+import { PoolBusyError } from './bcrypt-pool.js';
+import { decodeBasic } from './credentials.js';
+import { verifyPassword } from './hashes.js';
+import { type Htpasswd, type HtpasswdRules, parseHtpasswd } from './htpasswd.js';
+
+/** Options of `basicAuth()`. */
+export interface BasicAuthOptions extends InboundOptions {
+  /** The htpasswd file's text, or `{ file }` to read it and re-read it when it changes. */
+  htpasswd: string | { file: string };
+  /** Default "Restricted". */
+  realm?: string;
+  /**
+   * Default `Authorization: Basic`. `{ header: { name: 'proxy-authorization', prefix: 'Basic ' } }`
+   * makes it a proxy credential: 407 with `Proxy-Authenticate`.
+   */
+  location?: CredentialLocation;
+  /** Accept DES crypt entries. Default false. */
+  allowWeakHashes?: boolean;
+  /** bcrypt entries above this cost are refused at load. Default 14. */
+  maxBcryptCost?: number;
+  logger?: Logger;
+}
+
+const BASIC_LOCATION: CredentialLocation = { header: { name: 'authorization', prefix: 'Basic ' } };
+
+function loadUsers(
+  options: BasicAuthOptions,
+  rules: HtpasswdRules,
+  logger: Logger,
+): { current(): Htpasswd; close(): void } {
+  const warnDuplicates = (parsed: Htpasswd) => {
+    if (parsed.duplicates.length > 0) {
+      logger.warn(
+        `htpasswd lists ${parsed.duplicates.map((u) => `"${u}"`).join(', ')} more than once; the first entry wins`,
+      );
+    }
+  };
+  const source = options.htpasswd;
+  if (typeof source === 'string') {
+    let parsed: Htpasswd;
+    try {
+      parsed = parseHtpasswd(source, rules);
+    } catch (error) {
+      throw new ConfigError('htpasswd', (error as Error).message);
+    }
+    warnDuplicates(parsed);
+    return { current: () => parsed, close() {} };
+  }
+  if (typeof source !== 'object' || source === null || !('file' in source)) {
+    throw new ConfigError('htpasswd', "must be the file's text or { file }");
+  }
+  const file: ReloadingFile<Htpasswd> = reloadingFile(
+    source.file,
+    'htpasswd.file',
+    (text) => parseHtpasswd(text, rules),
+    logger,
+    warnDuplicates,
+  );
+  warnDuplicates(file.value);
+  return { current: () => file.value, close: () => file.close() };
+}
+
+/** The basic scheme as an {@link Authenticator}: the whole of `basicAuth()` except the adapter. */
+export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
+  const logger = options.logger ?? consoleLogger;
+  const realm = options.realm ?? 'Restricted';
+  if (!isSafeRealm(realm))
+    throw new ConfigError('realm', 'must be 1-200 printable characters without quotes or backslashes');
+  const maxBcryptCost = options.maxBcryptCost ?? 14;
+  if (!Number.isInteger(maxBcryptCost) || maxBcryptCost < 4 || maxBcryptCost > 31) {
+    throw new ConfigError('maxBcryptCost', 'must be an integer from 4 to 31');
+  }
+  const credentialLocator = locator(options.location, 'location', BASIC_LOCATION);
+  const proxy =
+    'header' in credentialLocator.location &&
+    credentialLocator.location.header.name.toLowerCase() === 'proxy-authorization';
+  const users = loadUsers(
+    options,
+    { allowWeakHashes: options.allowWeakHashes === true, maxBcryptCost },
+    logger,
+  );
+
+  const authenticator: Authenticator = {
+    method: 'basic',
+    locator: credentialLocator,
+    missingStatus: proxy ? 407 : 401,
+    challenge: () => basicChallenge(realm),
+    async authenticate(encoded): Promise<Verdict> {
+      const refuse = (): Verdict => ({
+        ok: false,
+        error: credentialError(
+          authenticator,
+          'invalid_credentials',
+          'The user name or password is not correct',
+        ),
+      });
+      const credentials = decodeBasic(encoded);
+      if (credentials === undefined) return refuse();
+      const { users: known, decoy } = users.current();
+      const stored = known.get(credentials.username);
+      try {
+        // An unknown user is checked against a real entry of the file's usual kind and cost,
+        // and refused whatever the result: unknown and known users take the same time.
+        const matches = await verifyPassword(stored ?? decoy ?? FALLBACK_DECOY, credentials.password);
+        if (stored === undefined || !matches) return refuse();
+      } catch (error) {
+        if (error instanceof PoolBusyError) return { ok: false, error: unavailableError(1) };
+        throw error;
+      }
+      return {
+        ok: true,
+        identity: {
+          subject: credentials.username,
+          scopes: [],
+          method: 'basic',
+          basicAuth: { username: credentials.username },
+        },
+      };
+    },
+    async close() {
+      users.close();
+    },
+  };
+  return authenticator;
+}
+
+// For an empty file: a {SHA} of nothing anybody can send, so the path is still a real check.
+const FALLBACK_DECOY = { kind: 'sha1', hash: '{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA=' } as const;
