@@ -143,9 +143,7 @@ export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticator &
     missingStatus: 401 as const,
     keys: store as ApiKeyManager,
     challenge: (problem?: { code: string; description: string }) =>
-      bearer
-        ? bearerChallenge(realm, problem)
-        : KEY_SCHEME_CHALLENGE(realm, keyLocator.description.replace(/"/g, "'")),
+      bearer ? bearerChallenge(realm, problem) : apiKeyChallenge(realm, keyLocator.location),
     authenticate(key: string): Verdict {
       const digest = digestOf(key);
       const found = store.lookup(digest);
