@@ -1,10 +1,11 @@
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Koa from 'koa';
 import * as forExpress from '../adapters/express/index.js';
 import * as forKoa from '../adapters/koa/index.js';
-import type { JwtAuthOptions } from '../src/index.js';
+import type { ApiKeyAuthOptions, BasicAuthOptions, JwtAuthOptions } from '../src/index.js';
+import { type DemoCredentials, demoCredentials } from './credentials.js';
 import { forward } from './forward.js';
 import { type DemoIssuer, startIssuer } from './issuer.js';
 import { startEchoUpstream } from './upstream.js';
@@ -24,6 +25,7 @@ export interface Demo {
   urls: { express: string; koa: string; upstream: string };
   /** A token valid for an hour, for the printed curl lines. */
   token: string;
+  credentials: DemoCredentials;
   /** Ready-to-paste commands, one per demo route and gateway. */
   curls(): string[];
   close(): Promise<void>;
@@ -35,72 +37,106 @@ export const ROUTES = {
   me: '/me',
   api: '/api/hello',
   sse: '/sse',
+  basic: '/basic/me',
+  apiKey: '/keys/me',
+  any: '/any/me',
 } as const;
 
-/** The same jwtAuth options for both gateways: the issuer's keys are found by OIDC discovery. */
-function jwtOptions(issuer: DemoIssuer): { header: JwtAuthOptions; query: JwtAuthOptions } {
-  const common = { issuer: issuer.url, audiences: [AUDIENCE] };
+/** The options every gateway uses: one place, so Express and Koa run the same policy. */
+function policies(issuer: DemoIssuer, credentials: DemoCredentials) {
+  const jwt = { issuer: issuer.url, audiences: [AUDIENCE] } satisfies JwtAuthOptions;
   return {
-    header: { ...common, publicPaths: [ROUTES.health] },
+    header: { ...jwt, publicPaths: [ROUTES.health] } satisfies JwtAuthOptions,
     // EventSource cannot send headers, so this route takes the token from the query string.
-    query: { ...common, location: { queryParameter: { name: 'access_token' } } },
+    query: { ...jwt, location: { queryParameter: { name: 'access_token' } } } satisfies JwtAuthOptions,
+    jwt,
+    basic: { htpasswd: credentials.htpasswd, realm: 'portcullis demo' } satisfies BasicAuthOptions,
+    apiKey: {
+      keys: credentials.apiKeys,
+      location: { header: { name: 'x-api-key' } },
+    } satisfies ApiKeyAuthOptions,
+    // agents-gateway's "composite" mode: an API key or an OAuth2/JWT token, both as Bearer.
+    bearerKey: { keys: credentials.apiKeys } satisfies ApiKeyAuthOptions,
   };
 }
 
-function startExpress(issuer: DemoIssuer, upstream: string, port: number) {
-  const { jwtAuth } = forExpress;
-  const headerToken = jwtAuth(jwtOptions(issuer).header);
-  const queryToken = jwtAuth(jwtOptions(issuer).query);
+type Policies = ReturnType<typeof policies>;
+
+function expressGateway(p: Policies, upstream: string) {
+  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth } = forExpress;
+  const mw = {
+    header: jwtAuth(p.header),
+    query: jwtAuth(p.query),
+    basic: basicAuth(p.basic),
+    apiKey: apiKeyAuth(p.apiKey),
+    any: anyAuth(apiKeyAuth(p.bearerKey), jwtAuth(p.jwt)),
+  };
   const app = express();
-  app.get(ROUTES.sse, queryToken, (req, res) => {
+  const identity: express.RequestHandler = (req, res) => {
+    res.json({ gateway: 'express', auth: req.auth });
+  };
+  app.get(ROUTES.sse, mw.query, (req, res) => {
     res.json({ gateway: 'express', subject: req.auth?.subject, urlSeenByApp: req.originalUrl });
   });
-  app.use(headerToken);
+  app.get(ROUTES.basic, mw.basic, identity);
+  app.get(ROUTES.apiKey, mw.apiKey, identity);
+  app.get(ROUTES.any, mw.any, identity);
+  app.use(mw.header);
   app.get(ROUTES.health, (_req, res) => {
     res.json({ ok: true });
   });
-  app.get(ROUTES.me, (req, res) => {
-    res.json({ gateway: 'express', auth: req.auth });
-  });
+  app.get(ROUTES.me, identity);
   app.use('/api', (req, res) => forward(upstream, req, res, req.originalUrl));
-  return { app, middlewares: [headerToken, queryToken], port };
+  return { handler: app as RequestListener, middlewares: Object.values(mw) };
 }
 
-function startKoa(issuer: DemoIssuer, upstream: string, port: number) {
-  const { jwtAuth } = forKoa;
-  const headerToken = jwtAuth(jwtOptions(issuer).header);
-  const queryToken = jwtAuth(jwtOptions(issuer).query);
+function koaGateway(p: Policies, upstream: string) {
+  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth } = forKoa;
+  const mw = {
+    header: jwtAuth(p.header),
+    query: jwtAuth(p.query),
+    basic: basicAuth(p.basic),
+    apiKey: apiKeyAuth(p.apiKey),
+    any: anyAuth(apiKeyAuth(p.bearerKey), jwtAuth(p.jwt)),
+  };
   const app = new Koa();
+  const identity = async (ctx: Koa.Context) => {
+    ctx.body = { gateway: 'koa', auth: ctx.state.auth };
+  };
+  // A route table without a router dependency: path -> the middleware that guards it.
+  const guarded: Record<string, typeof mw.basic> = {
+    [ROUTES.basic]: mw.basic,
+    [ROUTES.apiKey]: mw.apiKey,
+    [ROUTES.any]: mw.any,
+  };
   app.use(async (ctx, next) => {
-    if (ctx.path !== ROUTES.sse) return next();
-    await queryToken(ctx, async () => {
-      ctx.body = { gateway: 'koa', subject: ctx.state.auth?.subject, urlSeenByApp: ctx.originalUrl };
-    });
+    if (ctx.path === ROUTES.sse) {
+      return mw.query(ctx, async () => {
+        ctx.body = { gateway: 'koa', subject: ctx.state.auth?.subject, urlSeenByApp: ctx.originalUrl };
+      });
+    }
+    const guard = guarded[ctx.path];
+    if (guard !== undefined) return guard(ctx, () => identity(ctx));
+    return next();
   });
-  app.use(headerToken);
+  app.use(mw.header);
   app.use(async (ctx) => {
     if (ctx.path === ROUTES.health) ctx.body = { ok: true };
-    else if (ctx.path === ROUTES.me) ctx.body = { gateway: 'koa', auth: ctx.state.auth };
+    else if (ctx.path === ROUTES.me) await identity(ctx);
     else if (ctx.path.startsWith('/api/')) {
       ctx.respond = false;
       forward(upstream, ctx.req, ctx.res, ctx.originalUrl);
     } else ctx.status = 404;
   });
-  return { app, middlewares: [headerToken, queryToken], port };
+  return { handler: app.callback(), middlewares: Object.values(mw) };
 }
 
-function listen(
-  handler: Parameters<typeof import('node:http').createServer>[1],
-  port: number,
-): Promise<Server> {
-  return import('node:http').then(
-    ({ createServer }) =>
-      new Promise<Server>((resolve, reject) => {
-        const server = createServer(handler);
-        server.once('error', reject);
-        server.listen(port, '127.0.0.1', () => resolve(server));
-      }),
-  );
+function listen(handler: RequestListener, port: number): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    const server = createServer(handler);
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
 }
 
 const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -109,16 +145,20 @@ const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as Addre
 export async function startDemo(ports: DemoPorts): Promise<Demo> {
   const issuer = await startIssuer(ports.issuer, AUDIENCE);
   const upstream = await startEchoUpstream(ports.upstream);
-  const ex = startExpress(issuer, upstream.url, ports.express);
-  const ko = startKoa(issuer, upstream.url, ports.koa);
-  const expressServer = await listen(ex.app, ex.port);
-  const koaServer = await listen(ko.app.callback(), ko.port);
+  const credentials = demoCredentials();
+  const p = policies(issuer, credentials);
+  const ex = expressGateway(p, upstream.url);
+  const ko = koaGateway(p, upstream.url);
+  const expressServer = await listen(ex.handler, ports.express);
+  const koaServer = await listen(ko.handler, ports.koa);
   const token = await issuer.mint();
   const urls = { express: urlOf(expressServer), koa: urlOf(koaServer), upstream: upstream.url };
+  const { username, password } = credentials.basicUser;
   return {
     issuer,
     urls,
     token,
+    credentials,
     curls() {
       const lines: string[] = [];
       for (const base of [urls.express, urls.koa]) {
@@ -127,6 +167,10 @@ export async function startDemo(ports: DemoPorts): Promise<Demo> {
           `curl -s ${base}${ROUTES.me} -H "Authorization: Bearer $TOKEN"`,
           `curl -s ${base}${ROUTES.api} -H "Authorization: Bearer $TOKEN"`,
           `curl -s "${base}${ROUTES.sse}?access_token=$TOKEN"`,
+          `curl -s ${base}${ROUTES.basic} -u ${username}:${password}`,
+          `curl -s ${base}${ROUTES.apiKey} -H "x-api-key: $API_KEY"`,
+          `curl -s ${base}${ROUTES.any} -H "Authorization: Bearer $API_KEY"`,
+          `curl -s ${base}${ROUTES.any} -H "Authorization: Bearer $TOKEN"`,
           `curl -si ${base}${ROUTES.me}`,
         );
       }

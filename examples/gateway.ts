@@ -14,9 +14,12 @@ console.log(`portcullis demo
   issuer (OIDC)    ${demo.issuer.url}
   echo upstream    ${demo.urls.upstream}
 
-A token from the embedded issuer (valid for one hour):
+A token from the embedded issuer (valid for one hour) and the demo API key:
 
 TOKEN=${demo.token}
+API_KEY=${demo.credentials.apiKey}
+
+Basic users: ${demo.credentials.basicUser.username} / ${demo.credentials.basicUser.password} (bcrypt), user / password (apr1).
 
 Then try (the last line of each block shows the 401 without a token):
 

@@ -16,7 +16,7 @@ describe.each(['express', 'koa'] as const)('demo gateway (%s)', (gateway) => {
 
   it('prints curl lines for every route', () => {
     const lines = demo.curls().filter((line) => line.includes(base()));
-    expect(lines).toHaveLength(5);
+    expect(lines).toHaveLength(9);
   });
 
   it('serves the public health check without a token', async () => {
@@ -44,6 +44,39 @@ describe.each(['express', 'koa'] as const)('demo gateway (%s)', (gateway) => {
     const res = await request(base()).get(`${ROUTES.sse}?access_token=${demo.token}&x=1`);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ gateway, subject: 'demo-user', urlSeenByApp: `${ROUTES.sse}?x=1` });
+  });
+
+  it('lets a Basic user in on the basicAuth route, and only with the right password', async () => {
+    const { username, password } = demo.credentials.basicUser;
+    const res = await request(base()).get(ROUTES.basic).auth(username, password);
+    expect(res.status).toBe(200);
+    expect(res.body.auth).toMatchObject({ subject: username, method: 'basic', basicAuth: { username } });
+    const apr1 = await request(base()).get(ROUTES.basic).auth('user', 'password');
+    expect(apr1.status).toBe(200);
+    const wrong = await request(base()).get(ROUTES.basic).auth(username, 'not-it');
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers['www-authenticate']).toBe('Basic realm="portcullis demo", charset="UTF-8"');
+  });
+
+  it('takes the API key from x-api-key on the apiKeyAuth route', async () => {
+    const res = await request(base()).get(ROUTES.apiKey).set('x-api-key', demo.credentials.apiKey);
+    expect(res.status).toBe(200);
+    expect(res.body.auth).toMatchObject({ subject: 'demo-client', method: 'apiKey', scopes: ['chat:read'] });
+    expect(JSON.stringify(res.body)).not.toContain(demo.credentials.apiKey);
+    expect((await request(base()).get(ROUTES.apiKey).set('x-api-key', 'pk_demo_wrong')).status).toBe(401);
+  });
+
+  it('accepts an API key or a JWT as Bearer on the anyAuth route', async () => {
+    const key = await request(base())
+      .get(ROUTES.any)
+      .set('Authorization', `Bearer ${demo.credentials.apiKey}`);
+    expect(key.status).toBe(200);
+    expect(key.body.auth.method).toBe('apiKey');
+    const jwt = await request(base()).get(ROUTES.any).set('Authorization', `Bearer ${demo.token}`);
+    expect(jwt.status).toBe(200);
+    expect(jwt.body.auth).toMatchObject({ method: 'jwt', subject: 'demo-user' });
+    const none = await request(base()).get(ROUTES.any);
+    expect(none.status).toBe(401);
   });
 
   it('answers 401 with a Bearer challenge without a token', async () => {
