@@ -14,4 +14,6 @@ export default defineConfig({
   target: 'node20',
   platform: 'node',
   splitting: true,
+  // import.meta.url (used to find bcryptjs for the hashing workers) in the CommonJS build too.
+  shims: true,
 });

@@ -1,22 +1,49 @@
 /**
  * One benchmark app, in its own process: `BENCH_ROW` names it, `BENCH_JWKS` carries the
- * public keys. Prints `listening <port>` once ready.
+ * public keys, `BENCH_HTPASSWD` the htpasswd text. Prints `listening <port>` once ready.
+ * Every app also serves GET /stats (no auth): its event-loop delay since the last /stats.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import express from 'express';
 import Koa from 'koa';
 import * as forExpress from '../adapters/express/index.js';
 import * as forKoa from '../adapters/koa/index.js';
-import { AUDIENCE, ISSUER } from './constants.js';
+import { APR1_LINE, AUDIENCE, apiKeyOf, ISSUER } from './constants.js';
 
 const row = process.env.BENCH_ROW ?? 'express-bare';
 const jwksJson = process.env.BENCH_JWKS ?? '{"keys":[]}';
-const jwtOptions = { issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwksJson } };
+const htpasswd = process.env.BENCH_HTPASSWD ?? `${APR1_LINE}\n`;
+const keyCount = Number(/apikey-(\d+)/.exec(row)?.[1] ?? 10);
+
+const options = {
+  jwt: { issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwksJson } },
+  basic: { htpasswd, publicPaths: ['/stats'] },
+  apiKey: {
+    keys: Array.from({ length: keyCount }, (_, i) => ({ name: `client-${i}`, key: apiKeyOf(i) })),
+    location: { header: { name: 'x-api-key' } },
+  },
+};
+
+const delay = monitorEventLoopDelay({ resolution: 1 });
+delay.enable();
+const stats = () => {
+  const ms = (ns: number) => Math.round((ns / 1e6) * 10) / 10;
+  const report = { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) };
+  delay.reset();
+  return report;
+};
 
 function expressApp() {
+  const lib = forExpress;
   const app = express();
-  if (row === 'express-jwt') app.use(forExpress.jwtAuth(jwtOptions));
+  app.get('/stats', (_req, res) => {
+    res.json(stats());
+  });
+  if (row.includes('-jwt')) app.use(lib.jwtAuth(options.jwt));
+  if (row.includes('-basic')) app.use(lib.basicAuth(options.basic));
+  if (row.includes('-apikey')) app.use(lib.apiKeyAuth(options.apiKey));
   app.get('/', (req, res) => {
     res.json({ ok: true, subject: req.auth?.subject ?? null });
   });
@@ -24,8 +51,15 @@ function expressApp() {
 }
 
 function koaApp() {
+  const lib = forKoa;
   const app = new Koa();
-  if (row === 'koa-jwt') app.use(forKoa.jwtAuth(jwtOptions));
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/stats') ctx.body = stats();
+    else await next();
+  });
+  if (row.includes('-jwt')) app.use(lib.jwtAuth(options.jwt));
+  if (row.includes('-basic')) app.use(lib.basicAuth(options.basic));
+  if (row.includes('-apikey')) app.use(lib.apiKeyAuth(options.apiKey));
   app.use((ctx) => {
     ctx.body = { ok: true, subject: ctx.state.auth?.subject ?? null };
   });

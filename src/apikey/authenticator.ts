@@ -59,6 +59,11 @@ class KeyStore implements ApiKeyManager {
     this.index = this.build();
   }
 
+  /** Throws when `configured` clashes (same name or same key) with a key added at run time. */
+  checkAgainstAdded(configured: readonly StoredApiKey[]): void {
+    new KeyIndex([...configured, ...this.added]);
+  }
+
   add(record: ApiKeyRecord): void {
     const stored = storedOrThrow(record, 'record');
     const next = [...this.added, stored];
@@ -116,6 +121,8 @@ export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticator &
 
   let file: ReloadingFile<readonly StoredApiKey[]> | undefined;
   let configured: readonly StoredApiKey[] = [];
+  // Made first (empty, rebuilt below) so a file reload can be checked against run-time additions.
+  const store = new KeyStore(() => file?.value ?? configured);
   const source = options.keys;
   if (Array.isArray(source)) {
     configured = source.map((record, index) => storedOrThrow(record, `keys[${index}]`));
@@ -126,16 +133,20 @@ export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticator &
     }
   } else if (typeof source === 'object' && source !== null && 'file' in source) {
     // Checked whole on every reload: a file with duplicates is refused and the last good set stays.
+    // A version that clashes with a key added at run time is refused the same way: otherwise
+    // rebuild() would throw from the watcher's timer (an unhandled rejection) with the file's
+    // value already replaced, leaving the index stale and add()/revoke() throwing from then on.
     const parse = (text: string) => {
       const stored = KeyIndex.fromJson(text);
       new KeyIndex(stored);
+      store.checkAgainstAdded(stored);
       return stored;
     };
     file = reloadingFile(source.file, 'keys.file', parse, logger, () => store.rebuild());
   } else {
     throw new ConfigError('keys', 'must be an array of key records or { file }');
   }
-  const store = new KeyStore(() => file?.value ?? configured);
+  store.rebuild();
 
   const authenticator = {
     method: 'apiKey',

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 // API only yields every 100 ms. Run on the event loop, a client flooding wrong passwords would
 // stall every other request. So checks run in worker threads; the event loop only posts
 // messages. The pool is shared by every basicAuth in the process, started on first use, and
-// its threads are unref'd so they never keep the process alive.
+// its threads are unref'd while idle so they never keep the process alive.
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -55,6 +55,7 @@ class BcryptPool {
       if (worker === undefined) return;
       const job = this.queue.shift()!;
       this.busy.set(worker, job.id);
+      worker.ref();
       worker.postMessage(job);
     }
   }
@@ -63,8 +64,8 @@ class BcryptPool {
     if (this.workers.length >= this.size) return undefined;
     const bcryptPath = createRequire(import.meta.url).resolve('bcryptjs');
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath } });
-    worker.unref();
     worker.on('message', ({ id, ok }: { id: number; ok: boolean }) => {
+      worker.unref();
       this.busy.delete(worker);
       this.pending.get(id)?.resolve(ok);
       this.pending.delete(id);
@@ -73,6 +74,9 @@ class BcryptPool {
     });
     worker.on('error', () => this.retire(worker));
     worker.on('exit', () => this.retire(worker));
+    // Unref'd only now: attaching a 'message' listener refs the worker's port again. It is
+    // ref'd while it holds a job (so a pending check is answered) and unref'd when idle.
+    worker.unref();
     this.workers.push(worker);
     return worker;
   }

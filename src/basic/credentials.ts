@@ -10,7 +10,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 function hasControlCharacter(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
+    // C0, DEL and the C1 range: none belongs in a user name or password typed by a person.
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true;
   }
   return false;
 }

@@ -6,12 +6,15 @@ import { ConfigError } from '../errors.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { AuthPart } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
+import { consoleLogger, type Logger } from '../logger.js';
 import { AuthResult } from './auth-result.js';
 
 /** What a custom provider sees of the request (read-only by contract). */
 export interface CustomAuthRequest {
   method: string;
+  /** The full path the app routes on, without the query. */
   path: string;
+  /** `path` and the query string, as the client sent them. */
   url: string;
   headers: IncomingHttpHeaders;
 }
@@ -28,6 +31,8 @@ export interface CustomAuthOptions extends InboundOptions {
   location?: CredentialLocation;
   /** The realm in `WWW-Authenticate`. Default "api". */
   realm?: string;
+  /** Told when the provider throws (never the error's text). Default: console.warn. */
+  logger?: Logger;
 }
 
 const GENERIC_DENIAL = 'The credential was not accepted';
@@ -51,6 +56,7 @@ export function customAuthenticator(provider: AuthProvider, options: CustomAuthO
   if (!isSafeRealm(realm))
     throw new ConfigError('realm', 'must be 1-200 printable characters without quotes or backslashes');
   const credentialLocator = locator(options.location, 'location', BEARER_LOCATION);
+  const logger = options.logger ?? consoleLogger;
 
   const authenticator: Authenticator = {
     method: 'custom',
@@ -58,17 +64,25 @@ export function customAuthenticator(provider: AuthProvider, options: CustomAuthO
     missingStatus: 401,
     challenge: (problem) => bearerChallenge(realm, problem),
     async authenticate(credential: string, host: RequestHost): Promise<Verdict> {
+      // `host.path` is the full path (Express originalUrl, Koa originalUrl), but under a mount
+      // (Express `app.use('/api', mw)`, koa-mount) Node's `message.url` is relative to the mount:
+      // `url` is rebuilt from the full path and the query so the provider sees the two agree.
+      const target = host.message.url ?? '/';
+      const query = target.indexOf('?');
       const request: CustomAuthRequest = {
         method: host.message.method ?? 'GET',
         path: host.path,
-        url: host.message.url ?? '/',
+        url: query === -1 ? host.path : `${host.path}${target.slice(query)}`,
         headers: host.message.headers,
       };
       let result: unknown;
       try {
         result = await provider.authenticate(credential, request);
-      } catch {
-        // A provider's exception text may carry anything (a DSN, the token): never shown.
+      } catch (error) {
+        // A provider's exception text may carry anything (a DSN, the token): it is neither
+        // shown nor logged; the operator learns that it threw, and what kind of error it was.
+        const kind = error instanceof Error ? error.name : typeof error;
+        logger.warn(`customAuth provider threw (${kind}); the request was refused`);
         result = undefined;
       }
       if (!(result instanceof AuthResult) || !result.ok) {

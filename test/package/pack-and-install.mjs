@@ -8,8 +8,14 @@ import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '../..');
 const work = mkdtempSync(join(tmpdir(), 'portcullis-pack-'));
+// A step that hangs (say, a process kept alive by a leaked handle) fails after two minutes.
 const run = (command, args, cwd) =>
-  execFileSync(command, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  execFileSync(command, args, {
+    cwd,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 let passed = 0;
 let failed = 0;
 const check = (name, fn) => {
@@ -82,6 +88,24 @@ try {
         server.close();
       }`;
     run('node', ['--input-type=module', '-e', source], consumer);
+  });
+  check('CommonJS: basicAuth checks a bcrypt password in its worker thread', () => {
+    // The hashing workers locate bcryptjs from import.meta.url: this proves the CJS shim.
+    const source = `
+      const http = require('node:http'); const express = require('express');
+      const bcrypt = require('${join(root, 'node_modules/bcryptjs/umd/index.js').replace(/\\/g, '/')}');
+      const { basicAuth } = require('portcullis/express');
+      const app = express();
+      app.use(basicAuth({ htpasswd: 'ann:' + bcrypt.hashSync('pw-of-ann', 4) + '\\n' }));
+      app.use((req, res) => res.end(req.auth.subject));
+      const server = http.createServer(app).listen(0, '127.0.0.1', async () => {
+        const url = 'http://127.0.0.1:' + server.address().port + '/';
+        const good = await fetch(url, { headers: { authorization: 'Basic ' + Buffer.from('ann:pw-of-ann').toString('base64') } });
+        const bad = await fetch(url, { headers: { authorization: 'Basic ' + Buffer.from('ann:nope').toString('base64') } });
+        server.close();
+        if (good.status !== 200 || (await good.text()) !== 'ann' || bad.status !== 401) process.exit(1);
+      });`;
+    run('node', ['-e', source], consumer);
   });
   check('type declarations resolve for ESM and CommonJS consumers', () => {
     writeFileSync(
