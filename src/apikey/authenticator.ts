@@ -59,7 +59,7 @@ class KeyStore implements ApiKeyManager {
     this.index = this.build();
   }
 
-  /** Throws when `configured` clashes (same name or same key) with a key added at run time. */
+  /** Throws when `configured` repeats a name or key, in itself or against a run-time addition. */
   checkAgainstAdded(configured: readonly StoredApiKey[]): void {
     new KeyIndex([...configured, ...this.added]);
   }
@@ -138,7 +138,6 @@ export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticator &
     // value already replaced, leaving the index stale and add()/revoke() throwing from then on.
     const parse = (text: string) => {
       const stored = KeyIndex.fromJson(text);
-      new KeyIndex(stored);
       store.checkAgainstAdded(stored);
       return stored;
     };
