@@ -14,6 +14,9 @@ export {
   unavailableError,
   type Verdict,
 } from './authenticator.js';
+export { type AuthorizeOptions, authorizer, type RequestCheck, type Rule } from './authz/authorize.js';
+export { type ForwardIdentityOptions, identityForwarder } from './authz/forward-identity.js';
+export { scopeRequirement } from './authz/scopes.js';
 export { type BasicAuthOptions, basicAuthenticator } from './basic/authenticator.js';
 export { basicChallenge, bearerChallenge } from './challenge.js';
 export {

@@ -20,22 +20,28 @@ import {
   type ApiKeyAuthOptions,
   type ApiKeyManager,
   type Auth,
+  type AuthorizeOptions,
   type AuthProvider,
   anyAuthArguments,
   apiKeyInbound,
+  authorizer,
   type BasicAuthOptions,
   basicInbound,
   type CustomAuthOptions,
   customInbound,
+  type ForwardIdentityOptions,
   Inbound,
   type InboundHandler,
   type InboundOptions,
+  identityForwarder,
   type JwtAuthOptions,
   jwtInbound,
   pathOf,
   queryString,
+  type RequestCheck,
   type RequestHost,
   renderRejection,
+  scopeRequirement,
   withInbound,
 } from '../../src/index.js';
 
@@ -171,4 +177,64 @@ export function customAuth(provider: AuthProvider, options: CustomAuthOptions = 
 export function anyAuth(...members: (ExpressAuthMiddleware | AnyAuthOptions)[]): ExpressAuthMiddleware {
   const { members: inbounds, options } = anyAuthArguments(members);
   return expressInbound(new AnyInbound(inbounds, options), options);
+}
+
+/** Wraps a core check (authorize, requireScopes, forwardIdentity) as Express middleware. */
+export function expressCheck(
+  step: RequestCheck,
+  options: { delegateErrors?: boolean } = {},
+): ExpressMiddleware {
+  return (req, res, next) => {
+    const error = step.check(requestHost(req), req.auth);
+    if (error === undefined) return next();
+    if (options.delegateErrors === true) return next(error);
+    const rejection = renderRejection(error);
+    res.statusCode = rejection.status;
+    for (const [name, value] of Object.entries(rejection.headers)) res.setHeader(name, value);
+    res.end(rejection.body);
+  };
+}
+
+/** Plain Express middleware. */
+export type ExpressMiddleware = (
+  req: ExpressRequest,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+) => void;
+
+/**
+ * CEL rules over `request`, `jwt`, `basicAuth`, `apiKey` and `auth`; 403 `access_denied` when
+ * they refuse. Errors in a rule never grant access.
+ *
+ * @example
+ * ```ts
+ * app.use(jwtAuth({ issuer }), authorize({ rules: ['request.path == "/admin" && jwt.groups.contains("admins")', { deny: 'request.method == "DELETE"' }] }));
+ * ```
+ */
+export function authorize(options: AuthorizeOptions): ExpressMiddleware {
+  return expressCheck(authorizer(options), options);
+}
+
+/**
+ * 403 `insufficient_scope` unless `req.auth.scopes` holds every scope (`"*"` holds all).
+ *
+ * @example
+ * ```ts
+ * app.post('/agents', requireScopes('agents:write'), handler);
+ * ```
+ */
+export function requireScopes(...scopes: string[]): ExpressMiddleware {
+  return expressCheck(scopeRequirement(scopes));
+}
+
+/**
+ * Sets identity headers for the upstream from CEL expressions, after removing any the client sent.
+ *
+ * @example
+ * ```ts
+ * app.use(forwardIdentity({ headers: { 'x-user-id': 'auth.subject', 'x-user-email': 'jwt.email' } }));
+ * ```
+ */
+export function forwardIdentity(options: ForwardIdentityOptions): ExpressMiddleware {
+  return expressCheck(identityForwarder(options));
 }

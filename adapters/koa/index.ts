@@ -20,21 +20,27 @@ import {
   type ApiKeyAuthOptions,
   type ApiKeyManager,
   type Auth,
+  type AuthorizeOptions,
   type AuthProvider,
   anyAuthArguments,
   apiKeyInbound,
+  authorizer,
   type BasicAuthOptions,
   basicInbound,
   type CustomAuthOptions,
   customInbound,
+  type ForwardIdentityOptions,
   Inbound,
   type InboundHandler,
   type InboundOptions,
+  identityForwarder,
   type JwtAuthOptions,
   jwtInbound,
   pathOf,
+  type RequestCheck,
   type RequestHost,
   renderRejection,
+  scopeRequirement,
   withInbound,
 } from '../../src/index.js';
 
@@ -165,4 +171,61 @@ export function customAuth(provider: AuthProvider, options: CustomAuthOptions = 
 export function anyAuth(...members: (KoaAuthMiddleware | AnyAuthOptions)[]): KoaAuthMiddleware {
   const { members: inbounds, options } = anyAuthArguments(members);
   return koaInbound(new AnyInbound(inbounds, options), options);
+}
+
+/** Wraps a core check (authorize, requireScopes, forwardIdentity) as Koa middleware. */
+export function koaCheck(step: RequestCheck, options: { delegateErrors?: boolean } = {}): KoaMiddleware {
+  return async (ctx, next) => {
+    const error = step.check(requestHost(ctx), ctx.state.auth);
+    if (error === undefined) {
+      await next();
+      return;
+    }
+    if (options.delegateErrors === true) throw error;
+    const rejection = renderRejection(error);
+    ctx.status = rejection.status;
+    for (const [name, value] of Object.entries(rejection.headers)) ctx.set(name, value);
+    ctx.body = rejection.body;
+  };
+}
+
+/** Plain Koa middleware. */
+export type KoaMiddleware = (ctx: KoaContext, next: () => Promise<unknown>) => Promise<void>;
+
+/**
+ * CEL rules over `request`, `jwt`, `basicAuth`, `apiKey` and `auth`; 403 `access_denied` when
+ * they refuse. Errors in a rule never grant access.
+ *
+ * @example
+ * ```ts
+ * app.use(jwtAuth({ issuer }));
+ * app.use(authorize({ rules: ['request.path == "/admin" && jwt.groups.contains("admins")'] }));
+ * ```
+ */
+export function authorize(options: AuthorizeOptions): KoaMiddleware {
+  return koaCheck(authorizer(options), options);
+}
+
+/**
+ * 403 `insufficient_scope` unless `ctx.state.auth.scopes` holds every scope (`"*"` holds all).
+ *
+ * @example
+ * ```ts
+ * app.use(requireScopes('agents:write'));
+ * ```
+ */
+export function requireScopes(...scopes: string[]): KoaMiddleware {
+  return koaCheck(scopeRequirement(scopes));
+}
+
+/**
+ * Sets identity headers for the upstream from CEL expressions, after removing any the client sent.
+ *
+ * @example
+ * ```ts
+ * app.use(forwardIdentity({ headers: { 'x-user-id': 'auth.subject', 'x-user-email': 'jwt.email' } }));
+ * ```
+ */
+export function forwardIdentity(options: ForwardIdentityOptions): KoaMiddleware {
+  return koaCheck(identityForwarder(options));
 }

@@ -1,0 +1,44 @@
+import { parseQuery } from '../http/query.js';
+import type { RequestHost } from '../http/request-host.js';
+import type { Auth } from '../identity.js';
+import type { RuleContext } from './cel.js';
+
+/**
+ * The variables rules see. `request` is always there; `jwt`, `basicAuth`, `apiKey` and `auth`
+ * only when a scheme put them on the identity, so a rule about an absent scheme errs (and
+ * fails closed) instead of reading an empty value.
+ */
+export function ruleContext(host: RequestHost, auth: Auth | undefined): RuleContext {
+  const message = host.message;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [name, values] of Object.entries(parseQuery(message.url ?? ''))) query[name] = values[0] ?? '';
+  const context: RuleContext = {
+    request: {
+      method: message.method ?? 'GET',
+      path: host.path,
+      host: headers.host ?? '',
+      scheme: host.protocol,
+      headers,
+      query,
+      url: message.url ?? '/',
+    },
+  };
+  if (auth === undefined) return context;
+  const summary: Record<string, unknown> = { scopes: auth.scopes };
+  if (auth.subject !== undefined) summary.subject = auth.subject;
+  if (auth.method !== undefined) summary.method = auth.method;
+  context.auth = summary;
+  if (auth.jwt !== undefined) context.jwt = auth.jwt;
+  if (auth.basicAuth !== undefined) context.basicAuth = auth.basicAuth;
+  if (auth.apiKey !== undefined) {
+    // As in agentgateway, metadata fields are reachable directly too: apiKey.group.
+    const { name, scopes, metadata } = auth.apiKey;
+    context.apiKey = { ...metadata, name, scopes, metadata };
+  }
+  if (auth.claims !== undefined) context.claims = auth.claims;
+  return context;
+}
