@@ -25,6 +25,8 @@ export interface Demo {
   urls: { express: string; koa: string; upstream: string };
   /** A token valid for an hour, for the printed curl lines. */
   token: string;
+  /** The same, for a member of the "admins" group. */
+  adminToken: string;
   credentials: DemoCredentials;
   /** Ready-to-paste commands, one per demo route and gateway. */
   curls(): string[];
@@ -40,7 +42,12 @@ export const ROUTES = {
   basic: '/basic/me',
   apiKey: '/keys/me',
   any: '/any/me',
+  admin: '/admin',
 } as const;
+
+/** The demo's authorization: admins only on /admin; the upstream needs chat:read. */
+const ADMIN_RULES = { rules: ['request.path == "/admin" && jwt.groups.contains("admins")'] };
+const IDENTITY_HEADERS = { headers: { 'x-user-id': 'auth.subject', 'x-auth-method': 'auth.method' } };
 
 /** The options every gateway uses: one place, so Express and Koa run the same policy. */
 function policies(issuer: DemoIssuer, credentials: DemoCredentials) {
@@ -63,7 +70,7 @@ function policies(issuer: DemoIssuer, credentials: DemoCredentials) {
 type Policies = ReturnType<typeof policies>;
 
 function expressGateway(p: Policies, upstream: string) {
-  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth } = forExpress;
+  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth, authorize, requireScopes, forwardIdentity } = forExpress;
   const mw = {
     header: jwtAuth(p.header),
     query: jwtAuth(p.query),
@@ -86,12 +93,18 @@ function expressGateway(p: Policies, upstream: string) {
     res.json({ ok: true });
   });
   app.get(ROUTES.me, identity);
-  app.use('/api', (req, res) => forward(upstream, req, res, req.originalUrl));
+  app.get(ROUTES.admin, authorize(ADMIN_RULES), identity);
+  app.use('/api', requireScopes('chat:read'), forwardIdentity(IDENTITY_HEADERS), (req, res) =>
+    forward(upstream, req, res, req.originalUrl),
+  );
   return { handler: app as RequestListener, middlewares: Object.values(mw) };
 }
 
 function koaGateway(p: Policies, upstream: string) {
-  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth } = forKoa;
+  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth, authorize, requireScopes, forwardIdentity } = forKoa;
+  const admin = authorize(ADMIN_RULES);
+  const upstreamScope = requireScopes('chat:read');
+  const identityHeaders = forwardIdentity(IDENTITY_HEADERS);
   const mw = {
     header: jwtAuth(p.header),
     query: jwtAuth(p.query),
@@ -123,9 +136,14 @@ function koaGateway(p: Policies, upstream: string) {
   app.use(async (ctx) => {
     if (ctx.path === ROUTES.health) ctx.body = { ok: true };
     else if (ctx.path === ROUTES.me) await identity(ctx);
+    else if (ctx.path === ROUTES.admin) await admin(ctx, () => identity(ctx));
     else if (ctx.path.startsWith('/api/')) {
-      ctx.respond = false;
-      forward(upstream, ctx.req, ctx.res, ctx.originalUrl);
+      await upstreamScope(ctx, () =>
+        identityHeaders(ctx, async () => {
+          ctx.respond = false;
+          forward(upstream, ctx.req, ctx.res, ctx.originalUrl);
+        }),
+      );
     } else ctx.status = 404;
   });
   return { handler: app.callback(), middlewares: Object.values(mw) };
@@ -152,12 +170,14 @@ export async function startDemo(ports: DemoPorts): Promise<Demo> {
   const expressServer = await listen(ex.handler, ports.express);
   const koaServer = await listen(ko.handler, ports.koa);
   const token = await issuer.mint();
+  const adminToken = await issuer.mint({ sub: 'demo-admin', groups: ['admins'] });
   const urls = { express: urlOf(expressServer), koa: urlOf(koaServer), upstream: upstream.url };
   const { username, password } = credentials.basicUser;
   return {
     issuer,
     urls,
     token,
+    adminToken,
     credentials,
     curls() {
       const lines: string[] = [];
@@ -171,6 +191,8 @@ export async function startDemo(ports: DemoPorts): Promise<Demo> {
           `curl -s ${base}${ROUTES.apiKey} -H "x-api-key: $API_KEY"`,
           `curl -s ${base}${ROUTES.any} -H "Authorization: Bearer $API_KEY"`,
           `curl -s ${base}${ROUTES.any} -H "Authorization: Bearer $TOKEN"`,
+          `curl -s ${base}${ROUTES.admin} -H "Authorization: Bearer $TOKEN"`,
+          `curl -s ${base}${ROUTES.admin} -H "Authorization: Bearer $ADMIN_TOKEN"`,
           `curl -si ${base}${ROUTES.me}`,
         );
       }

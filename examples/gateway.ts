@@ -18,6 +18,7 @@ A token from the embedded issuer (valid for one hour) and the demo API key:
 
 TOKEN=${demo.token}
 API_KEY=${demo.credentials.apiKey}
+ADMIN_TOKEN=${demo.adminToken}
 
 Basic users: ${demo.credentials.basicUser.username} / ${demo.credentials.basicUser.password} (bcrypt), user / password (apr1).
 

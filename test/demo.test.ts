@@ -16,7 +16,7 @@ describe.each(['express', 'koa'] as const)('demo gateway (%s)', (gateway) => {
 
   it('prints curl lines for every route', () => {
     const lines = demo.curls().filter((line) => line.includes(base()));
-    expect(lines).toHaveLength(9);
+    expect(lines).toHaveLength(11);
   });
 
   it('serves the public health check without a token', async () => {
@@ -77,6 +77,25 @@ describe.each(['express', 'koa'] as const)('demo gateway (%s)', (gateway) => {
     expect(jwt.body.auth).toMatchObject({ method: 'jwt', subject: 'demo-user' });
     const none = await request(base()).get(ROUTES.any);
     expect(none.status).toBe(401);
+  });
+
+  it('lets only the admins group into /admin (authorize)', async () => {
+    const user = await request(base()).get(ROUTES.admin).set('Authorization', `Bearer ${demo.token}`);
+    expect(user.status).toBe(403);
+    expect(user.body.error).toBe('access_denied');
+    const admin = await request(base()).get(ROUTES.admin).set('Authorization', `Bearer ${demo.adminToken}`);
+    expect(admin.status).toBe(200);
+    expect(admin.body.auth.subject).toBe('demo-admin');
+  });
+
+  it('forwards identity headers the client cannot spoof (forwardIdentity)', async () => {
+    const res = await request(base())
+      .get(ROUTES.api)
+      .set('Authorization', `Bearer ${demo.token}`)
+      .set('x-user-id', 'someone-else');
+    expect(res.status).toBe(200);
+    expect(res.body.headers['x-user-id']).toBe('demo-user');
+    expect(res.body.headers['x-auth-method']).toBe('jwt');
   });
 
   it('answers 401 with a Bearer challenge without a token', async () => {
