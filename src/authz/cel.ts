@@ -58,10 +58,23 @@ const environment = makeEnvironment();
 export function useRe2(source: string): string {
   let out = '';
   let i = 0;
+  // The word that ends right before `i` (a string prefix is a whole word: r"..", b"..", rb"..").
+  let word = '';
+  let wordEnd = -1;
   while (i < source.length) {
     const char = source[i]!;
+    // A `//` comment runs to the end of the line; a quote inside it (`// can't`) must not be
+    // read as the start of a string literal, or every matches() after it escapes the rename.
+    if (source.startsWith('//', i)) {
+      const end = source.indexOf('\n', i);
+      const stop = end === -1 ? source.length : end;
+      out += source.slice(i, stop);
+      i = stop;
+      continue;
+    }
     if (char === '"' || char === "'") {
-      const raw = /[rR]/.test(source[i - 1] ?? '') || /[rR]/.test(source[i - 2] ?? '');
+      // Raw only when the prefix is a word of its own: the tail of a name (`user["\""]`) is not.
+      const raw = wordEnd === i && /^(?:[rR][bB]?|[bB][rR])$/.test(word);
       const triple = source.startsWith(char.repeat(3), i);
       const quote = triple ? char.repeat(3) : char;
       let end = i + quote.length;
@@ -71,13 +84,15 @@ export function useRe2(source: string): string {
       i = end + quote.length;
       continue;
     }
-    const word = /^[A-Za-z_][A-Za-z0-9_]*/.exec(source.slice(i, i + 64))?.[0];
-    if (word !== undefined) {
+    const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(source.slice(i, i + 64))?.[0];
+    if (name !== undefined) {
       const previous = source[i - 1] ?? '';
       const isName = !/[A-Za-z0-9_]/.test(previous);
       out +=
-        isName && word === 'matches' && /^\s*\(/.test(source.slice(i + word.length)) ? RE2_MATCHES : word;
-      i += word.length;
+        isName && name === 'matches' && /^\s*\(/.test(source.slice(i + name.length)) ? RE2_MATCHES : name;
+      i += name.length;
+      word = name;
+      wordEnd = i;
       continue;
     }
     out += char;
@@ -119,6 +134,11 @@ export function compileExpression(expression: unknown, field: string): CompiledE
   } catch (error) {
     throw new ConfigError(field, `${JSON.stringify(expression)} does not parse: ${summary(error)}`);
   }
+  // Belt and braces: should the rename above ever miss a call, refuse the rule rather than let
+  // the library's backtracking matches() run.
+  if (callsBuiltinMatches(evaluate.ast)) {
+    throw new ConfigError(field, `${JSON.stringify(expression)}: a matches() call could not be made RE2`);
+  }
   const checked = environment.check(source);
   if (!checked.valid) {
     throw new ConfigError(field, `${JSON.stringify(expression)} is not valid: ${summary(checked.error)}`);
@@ -134,6 +154,15 @@ export function compileExpression(expression: unknown, field: string): CompiledE
     }
   }
   return (context) => evaluate(context);
+}
+
+/** Whether a parsed expression still calls the built-in (non-RE2) matches() anywhere. */
+function callsBuiltinMatches(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(callsBuiltinMatches);
+  if (typeof node !== 'object' || node === null) return false;
+  const { op, args } = node as { op?: unknown; args?: unknown };
+  if ((op === 'call' || op === 'rcall') && Array.isArray(args) && args[0] === 'matches') return true;
+  return callsBuiltinMatches(args);
 }
 
 function summary(error: unknown): string {

@@ -1,4 +1,6 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { type Authenticator, credentialError, unavailableError, type Verdict } from '../authenticator.js';
+import { BoundedCache, type CacheOptions } from '../cache/bounded-cache.js';
 import { basicChallenge, isSafeRealm } from '../challenge.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
 import { type CredentialLocation, locator } from '../credentials/location.js';
@@ -25,6 +27,13 @@ export interface BasicAuthOptions extends InboundOptions {
   allowWeakHashes?: boolean;
   /** bcrypt entries above this cost are refused at load. Default 14. */
   maxBcryptCost?: number;
+  /**
+   * Successful checks are remembered under a keyed hash (HMAC with a per-process key) of user
+   * and password, so repeated requests skip the slow hash. Emptied whenever the htpasswd
+   * changes; failures are never cached. Default `{ maxEntries: 1000, ttlSeconds: 300 }`;
+   * `false` turns it off.
+   */
+  cache?: CacheOptions;
   logger?: Logger;
 }
 
@@ -86,6 +95,12 @@ export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
     { allowWeakHashes: options.allowWeakHashes === true, maxBcryptCost },
     logger,
   );
+  const successes = BoundedCache.fromOptions<true>(options.cache, 'cache', {
+    maxEntries: 1000,
+    ttlSeconds: 300,
+  });
+  const cacheKey = randomBytes(32);
+  let cachedFor: Htpasswd | undefined;
 
   const authenticator: Authenticator = {
     method: 'basic',
@@ -103,7 +118,25 @@ export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
       });
       const credentials = decodeBasic(encoded);
       if (credentials === undefined) return refuse();
-      const { users: known, decoy } = users.current();
+      const current = users.current();
+      const { users: known, decoy } = current;
+      const identity = {
+        ok: true as const,
+        identity: {
+          subject: credentials.username,
+          scopes: [],
+          method: 'basic',
+          basicAuth: { username: credentials.username },
+        },
+      };
+      // The cache belongs to one version of the file: a reload (a password changed, a user
+      // removed) empties it before anything is read from it.
+      if (cachedFor !== current) {
+        successes?.clear();
+        cachedFor = current;
+      }
+      const remembered = successes === undefined ? undefined : successKey(cacheKey, credentials);
+      if (remembered !== undefined && successes?.get(remembered) === true) return identity;
       const stored = known.get(credentials.username);
       try {
         // An unknown user is checked against a real entry of the file's usual kind and cost,
@@ -114,21 +147,23 @@ export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
         if (error instanceof PoolBusyError) return { ok: false, error: unavailableError(1) };
         throw error;
       }
-      return {
-        ok: true,
-        identity: {
-          subject: credentials.username,
-          scopes: [],
-          method: 'basic',
-          basicAuth: { username: credentials.username },
-        },
-      };
+      if (remembered !== undefined) successes?.set(remembered, true);
+      return identity;
     },
     async close() {
       users.close();
     },
   };
   return authenticator;
+}
+
+/** HMAC of user and password under a per-process key: the cache never holds a password. */
+function successKey(key: Buffer, credentials: { username: string; password: string }): string {
+  return createHmac('sha256', key)
+    .update(credentials.username)
+    .update('\0')
+    .update(credentials.password)
+    .digest('base64');
 }
 
 // For an empty file: a {SHA} of nothing anybody can send, so the path is still a real check.

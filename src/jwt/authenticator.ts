@@ -8,6 +8,7 @@ import { consoleLogger } from '../logger.js';
 import type { JwtAuthOptions, JwtProviderOptions } from './options.js';
 import { Provider } from './provider.js';
 import { scopesFromClaims } from './scopes.js';
+import { VerifiedTokens } from './verified-tokens.js';
 import { verifyWithKeys } from './verify.js';
 
 const PROVIDER_FIELDS = ['issuer', 'audiences', 'jwks', 'secret'] as const;
@@ -34,6 +35,13 @@ function providerOptions(options: JwtAuthOptions): { options: JwtProviderOptions
   }));
 }
 
+/** The identity a verified token grants; claims are shared and frozen, scopes copied. */
+function jwtIdentity(claims: Readonly<Record<string, unknown>>, scopes: readonly string[]): AuthPart {
+  const identity: AuthPart = { scopes: [...scopes], method: 'jwt', jwt: claims as Record<string, unknown> };
+  if (typeof claims.sub === 'string') identity.subject = claims.sub;
+  return identity;
+}
+
 /** The jwt scheme as an {@link Authenticator}: the whole of `jwtAuth()` except the adapter. */
 export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
   const logger = options.logger ?? consoleLogger;
@@ -57,6 +65,8 @@ export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
   for (const provider of providers)
     byIssuer.set(provider.issuer, [...(byIssuer.get(provider.issuer) ?? []), provider]);
 
+  const verified = new VerifiedTokens(options.cache);
+
   const authenticator: Authenticator = {
     method: 'jwt',
     locator: tokenLocator,
@@ -68,6 +78,8 @@ export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
         error: credentialError(authenticator, code, description),
       });
       if (token.length > maxTokenLength) return reject('invalid_token', 'The token is too long');
+      const hit = verified.lookup(token);
+      if (hit !== undefined) return { ok: true, identity: jwtIdentity(hit.claims, hit.scopes) };
       const parts = token.split('.').length;
       if (parts === 5) return reject('invalid_token', 'Encrypted tokens are not accepted');
       if (parts !== 3) return reject('invalid_token', 'The token is malformed');
@@ -113,13 +125,15 @@ export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
           return reject(check.problem.code, check.problem.description);
         }
         const claims = check.claims as Record<string, unknown>;
-        const identity: AuthPart = {
-          scopes: scopesFromClaims(claims, provider.scopeClaim),
-          method: 'jwt',
-          jwt: claims,
-        };
-        if (typeof claims.sub === 'string') identity.subject = claims.sub;
-        return { ok: true, identity };
+        const scopes = scopesFromClaims(claims, provider.scopeClaim);
+        verified.remember(token, {
+          claims,
+          scopes,
+          provider,
+          key: check.key,
+          ...VerifiedTokens.timesOf(claims),
+        });
+        return { ok: true, identity: jwtIdentity(claims, scopes) };
       }
       if (keyMismatch) return reject('invalid_token', "The token's signature is not valid");
       if (unavailableFor !== undefined) return { ok: false, error: unavailableError(unavailableFor) };

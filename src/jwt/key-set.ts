@@ -19,11 +19,13 @@ export class KeySet {
   readonly keys: readonly VerificationKey[];
   readonly skipped: number;
   private readonly byKid: Map<string, VerificationKey[]>;
+  private readonly objects: ReadonlySet<KeyObject>;
 
   private constructor(keys: VerificationKey[], skipped: number) {
     this.keys = keys;
     this.skipped = skipped;
     this.byKid = new Map();
+    this.objects = new Set(keys.map((key) => key.key));
     for (const key of keys) {
       if (key.kid === undefined) continue;
       const list = this.byKid.get(key.kid) ?? [];
@@ -54,6 +56,11 @@ export class KeySet {
       else usable.push(key);
     }
     return new KeySet(usable, skipped);
+  }
+
+  /** Whether this exact imported key is in the set (cached verifications depend on it). */
+  contains(key: KeyObject): boolean {
+    return this.objects.has(key);
   }
 
   hasKid(kid: string): boolean {

@@ -1,3 +1,4 @@
+import type { CacheOptions } from '../cache/bounded-cache.js';
 import type { CredentialLocation } from '../credentials/location.js';
 import type { InboundOptions } from '../inbound.js';
 import type { Logger } from '../logger.js';
@@ -49,4 +50,11 @@ export interface JwtAuthOptions extends InboundOptions, Partial<JwtProviderOptio
   maxTokenLength?: number;
   /** Where warnings go (key fetch failures, reloads). Default: console.warn. */
   logger?: Logger;
+  /**
+   * Verified tokens are remembered by a SHA-256 digest of the whole token: a repeat skips the
+   * signature but still checks `exp` and `nbf` against the clock, is dropped when its key
+   * leaves the key set, and never outlives the token. Default `{ maxEntries: 10000,
+   * ttlSeconds: 300 }`; `false` turns it off.
+   */
+  cache?: CacheOptions;
 }

@@ -112,6 +112,12 @@ export class Provider {
     return { kind: 'keys', keys: candidates.map((candidate) => candidate.key) };
   }
 
+  /** Whether `key` still verifies for this provider: a cached verification dies with its key. */
+  holdsKey(key: KeyObject | Uint8Array): boolean {
+    if (this.secret !== undefined) return key === this.secret;
+    return !(key instanceof Uint8Array) && (this.source?.current()?.contains(key) ?? false);
+  }
+
   /** Whether this provider currently knows the kid (to choose between providers of one issuer). */
   knowsKid(kid: string): boolean {
     return this.secret !== undefined || (this.source?.current()?.hasKid(kid) ?? false);

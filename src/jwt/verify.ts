@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { errors, type JWTPayload, jwtVerify } from 'jose';
 import type { Provider } from './provider.js';
 
@@ -9,7 +10,7 @@ export interface TokenProblem {
 
 /** `keyMismatch`: every key failed on the signature, so another provider's keys may still fit. */
 export type TokenCheck =
-  | { ok: true; claims: JWTPayload }
+  | { ok: true; claims: JWTPayload; key: VerifyKey }
   | { ok: false; problem: TokenProblem; keyMismatch?: boolean };
 
 const invalid = (description: string): TokenCheck => ({
@@ -44,9 +45,12 @@ function problemOf(error: unknown): TokenCheck {
  * Verifies signature and claims with each candidate key in turn (several only when the token
  * names no kid). A claim failure is final: it does not depend on the key.
  */
+/** A key jose can verify with: a KeyObject from a JWKS, or an HMAC secret. */
+export type VerifyKey = KeyObject | Uint8Array;
+
 export async function verifyWithKeys(
   token: string,
-  keys: readonly Parameters<typeof jwtVerify>[1][],
+  keys: readonly VerifyKey[],
   provider: Provider,
 ): Promise<TokenCheck> {
   const mismatch: TokenCheck = {
@@ -68,7 +72,7 @@ export async function verifyWithKeys(
         if (payload[claim] !== undefined && !Number.isFinite(payload[claim]))
           return invalid(CLAIM_PROBLEMS[claim]!);
       }
-      return { ok: true, claims: payload };
+      return { ok: true, claims: payload, key };
     } catch (error) {
       if (!(error instanceof errors.JWSSignatureVerificationFailed)) return problemOf(error);
     }
