@@ -15,10 +15,26 @@ export function headerOccurrences(message: IncomingMessage, name: string): strin
   return values;
 }
 
+/**
+ * Node builds `message.headers` and `message.headersDistinct` lazily, on first read, from
+ * `rawHeaders` — but only up to the number of raw entries the parser saw (an internal count
+ * that editing `rawHeaders` does not change). Were either view first read after we shortened
+ * `rawHeaders`, Node would read past its end and throw a TypeError (a 500 for any app or
+ * proxy reading `req.headersDistinct` after a credential was stripped); after we appended, it
+ * would miss the new header. So both views are built before `rawHeaders` is edited, and every
+ * edit is then applied to all three.
+ */
+function distinctView(message: IncomingMessage): NodeJS.Dict<string[]> | undefined {
+  void message.headers;
+  return message.headersDistinct;
+}
+
 /** Removes the header everywhere Node keeps it, so neither the app nor a proxy sees it. */
 export function deleteHeader(message: IncomingMessage, name: string): void {
   const wanted = name.toLowerCase();
+  const distinct = distinctView(message);
   delete message.headers[wanted];
+  if (distinct !== undefined) delete distinct[wanted];
   const raw = message.rawHeaders;
   for (let i = raw.length - 2; i >= 0; i -= 2) {
     if (raw[i]!.toLowerCase() === wanted) raw.splice(i, 2);
@@ -28,6 +44,9 @@ export function deleteHeader(message: IncomingMessage, name: string): void {
 /** Sets the header to exactly one value, replacing any the client sent. */
 export function setHeader(message: IncomingMessage, name: string, value: string): void {
   deleteHeader(message, name);
-  message.headers[name.toLowerCase()] = value;
+  const lower = name.toLowerCase();
+  message.headers[lower] = value;
+  const distinct = distinctView(message);
+  if (distinct !== undefined) distinct[lower] = [value];
   message.rawHeaders.push(name, value);
 }
