@@ -7,11 +7,12 @@
  * user. Writes BENCHMARKS.md.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { APR1_LINE, AUDIENCE, apiKeyOf, BASIC_USER, ISSUER } from './constants.js';
 
 const SLICES = Number(process.env.BENCH_SLICES ?? 5);
@@ -46,11 +47,17 @@ async function startApp(row: string, env: Record<string, string>): Promise<App> 
 
 type Headers = () => Record<string, string>;
 
-async function load(port: number, headers: Headers | undefined, seconds: number, expectOk = true) {
+async function load(
+  port: number,
+  headers: Headers | undefined,
+  seconds: number,
+  expectOk = true,
+  amount?: number,
+) {
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/`,
     connections: CONNECTIONS,
-    duration: seconds,
+    ...(amount === undefined ? { duration: seconds } : { amount }),
     requests: [
       {
         setupRequest(request) {
@@ -114,70 +121,61 @@ async function main() {
   for (let i = 0; i < 3000; i++) distinct.push(await mint('RS256', i));
   const basic = `Basic ${Buffer.from(`${BASIC_USER.username}:${BASIC_USER.password}`).toString('base64')}`;
 
+  const bearer = (tokens: readonly string[]) => cycle(tokens, 'authorization', 'Bearer ');
+  const basicHeader: Headers = () => ({ authorization: basic });
+  const row = (name: string, app: string, headers: Headers): Row => ({
+    name,
+    app,
+    bare: app.startsWith('koa') ? 'koa-bare' : 'express-bare',
+    headers,
+  });
   const rows: Row[] = [
-    {
-      name: 'Express: jwtAuth RS256, one token repeated',
-      app: 'express-jwt',
-      bare: 'express-bare',
-      headers: cycle(rs256, 'authorization', 'Bearer '),
-    },
-    {
-      name: 'Express: jwtAuth ES256, one token repeated',
-      app: 'express-jwt',
-      bare: 'express-bare',
-      headers: cycle(es256, 'authorization', 'Bearer '),
-    },
-    {
-      name: 'Express: jwtAuth RS256, 3000 distinct tokens',
-      app: 'express-jwt',
-      bare: 'express-bare',
-      headers: cycle(distinct, 'authorization', 'Bearer '),
-    },
-    {
-      name: 'Express: basicAuth apr1, repeated credentials',
-      app: 'express-basic',
-      bare: 'express-bare',
-      headers: () => ({ authorization: basic }),
-    },
-    {
-      name: 'Express: apiKeyAuth, 10 keys',
-      app: 'express-apikey-10',
-      bare: 'express-bare',
-      headers: cycle([apiKeyOf(9)], 'x-api-key'),
-    },
-    {
-      name: 'Express: apiKeyAuth, 10,000 keys',
-      app: 'express-apikey-10000',
-      bare: 'express-bare',
-      headers: cycle([apiKeyOf(9999)], 'x-api-key'),
-    },
-    {
-      name: 'Koa: jwtAuth RS256, one token repeated',
-      app: 'koa-jwt',
-      bare: 'koa-bare',
-      headers: cycle(rs256, 'authorization', 'Bearer '),
-    },
-    {
-      name: 'Koa: basicAuth apr1, repeated credentials',
-      app: 'koa-basic',
-      bare: 'koa-bare',
-      headers: () => ({ authorization: basic }),
-    },
-    {
-      name: 'Koa: apiKeyAuth, 10 keys',
-      app: 'koa-apikey-10',
-      bare: 'koa-bare',
-      headers: cycle([apiKeyOf(9)], 'x-api-key'),
-    },
+    row('Express: jwtAuth RS256, one token repeated', 'express-jwt', bearer(rs256)),
+    row('Express: jwtAuth ES256, one token repeated', 'express-jwt', bearer(es256)),
+    row(
+      'Express: jwtAuth RS256, a new token every request (cache off)',
+      'express-jwt-nocache',
+      bearer(distinct),
+    ),
+    row(
+      'Express: hand-written jose middleware, a new token every request',
+      'express-anchor-jose',
+      bearer(distinct),
+    ),
+    row('Express: express-jwt 8, one token repeated', 'express-anchor-express-jwt', bearer(rs256)),
+    row(
+      'Express: express-oauth2-jwt-bearer 1, one token repeated',
+      'express-anchor-oauth2-jwt-bearer',
+      bearer(rs256),
+    ),
+    row('Express: passport-jwt 4, one token repeated', 'express-anchor-passport-jwt', bearer(rs256)),
+    row('Express: authorize, 3 rules, after cached jwtAuth', 'express-jwt-authz', bearer(rs256)),
+    row('Express: basicAuth apr1, repeated credentials', 'express-basic', basicHeader),
+    row('Express: express-basic-auth 1 (plaintext users)', 'express-anchor-express-basic-auth', basicHeader),
+    row('Express: http-auth 4, apr1 htpasswd', 'express-anchor-http-auth', basicHeader),
+    row('Express: apiKeyAuth, 10 keys', 'express-apikey-10', cycle([apiKeyOf(9)], 'x-api-key')),
+    row('Express: apiKeyAuth, 10,000 keys', 'express-apikey-10000', cycle([apiKeyOf(9999)], 'x-api-key')),
+    row('Koa: jwtAuth RS256, one token repeated', 'koa-jwt', bearer(rs256)),
+    row('Koa: koa-jwt 4, one token repeated', 'koa-anchor-koa-jwt', bearer(rs256)),
+    row('Koa: basicAuth apr1, repeated credentials', 'koa-basic', basicHeader),
+    row('Koa: apiKeyAuth, 10 keys', 'koa-apikey-10', cycle([apiKeyOf(9)], 'x-api-key')),
   ];
 
-  const env = { BENCH_JWKS: jwks, BENCH_HTPASSWD: `${APR1_LINE}\n` };
+  const htpasswdPath = join(mkdtempSync(join(tmpdir(), 'portcullis-bench-')), 'htpasswd');
+  writeFileSync(htpasswdPath, `${APR1_LINE}\n`);
+  const env = {
+    BENCH_JWKS: jwks,
+    BENCH_HTPASSWD: `${APR1_LINE}\n`,
+    BENCH_HTPASSWD_PATH: htpasswdPath,
+    BENCH_PUBLIC_PEM: await exportSPKI(rsa.publicKey),
+  };
   const apps = new Map<string, App>();
   for (const name of new Set(rows.flatMap((row) => [row.bare, row.app])))
     apps.set(name, await startApp(name, env));
   console.log('apps started; measuring');
   const lines: string[] = [];
   let floodLine = '';
+  let memoryLine = '';
   try {
     for (const row of rows) await slice(apps.get(row.app)!.port, row.headers); // warm-up
     for (const row of rows) {
@@ -208,6 +206,27 @@ async function main() {
       string,
       number
     >;
+    // Memory: 100,000 distinct invalid tokens (well-formed, bad signatures) against a fresh gateway.
+    const fresh = await startApp('express-jwt', env);
+    apps.set('memory', fresh);
+    await load(fresh.port, bearer(rs256), 2);
+    const idle = (await (await fetch(`http://127.0.0.1:${fresh.port}/stats`)).json()) as Record<
+      string,
+      number
+    >;
+    const [head, body] = rs256[0]!.split('.');
+    let n = 0;
+    const invalid: Headers = () => ({
+      authorization: `Bearer ${head}.${body}.${Buffer.from(`forged-${n++}`).toString('base64url')}`,
+    });
+    await load(fresh.port, invalid, 0, false, 100_000);
+    const after = (await (await fetch(`http://127.0.0.1:${fresh.port}/stats`)).json()) as Record<
+      string,
+      number
+    >;
+    memoryLine = `| Express: jwtAuth after 100,000 distinct invalid tokens | ${idle.rssMb} | ${after.rssMb} | ${Math.round((after.rssMb! - idle.rssMb!) * 10) / 10} |`;
+    console.log(memoryLine);
+
     floodLine = `| Express: basicAuth bcrypt-10, wrong passwords | ${Math.round(flood.requests.average)} req/s (${flood.non2xx} refused) | ${delay.p50} | ${delay.p99} | ${delay.max} |`;
     console.log(floodLine);
   } finally {
@@ -228,6 +247,12 @@ Event-loop delay of the gateway (perf_hooks, 1 ms resolution) while a client flo
 | scenario | load | delay p50 ms | delay p99 ms | delay max ms |
 |---|---|---|---|---|
 ${floodLine}
+
+Resident memory of a gateway process (MB):
+
+| scenario | idle (after warm-up) | after | growth |
+|---|---|---|---|
+${memoryLine}
 `;
   writeFileSync('BENCHMARKS.md', report);
   console.log('\nwritten to BENCHMARKS.md');

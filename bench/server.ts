@@ -3,26 +3,40 @@
  * public keys, `BENCH_HTPASSWD` the htpasswd text. Prints `listening <port>` once ready.
  * Every app also serves GET /stats (no auth): its event-loop delay since the last /stats.
  */
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import express from 'express';
 import Koa from 'koa';
 import * as forExpress from '../adapters/express/index.js';
 import * as forKoa from '../adapters/koa/index.js';
+import { type AnchorKeys, expressAnchor, koaAnchor } from './anchors.js';
 import { APR1_LINE, AUDIENCE, apiKeyOf, ISSUER } from './constants.js';
 
 const row = process.env.BENCH_ROW ?? 'express-bare';
+const anchor = /-anchor-(.+)$/.exec(row)?.[1];
 const jwksJson = process.env.BENCH_JWKS ?? '{"keys":[]}';
 const htpasswd = process.env.BENCH_HTPASSWD ?? `${APR1_LINE}\n`;
 const keyCount = Number(/apikey-(\d+)/.exec(row)?.[1] ?? 10);
 
 const options = {
-  jwt: { issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwksJson } },
+  jwt: {
+    issuer: ISSUER,
+    audiences: [AUDIENCE],
+    jwks: { inline: jwksJson },
+    ...(row.includes('-nocache') ? { cache: false as const } : {}),
+  },
   basic: { htpasswd, publicPaths: ['/stats'] },
   apiKey: {
     keys: Array.from({ length: keyCount }, (_, i) => ({ name: `client-${i}`, key: apiKeyOf(i) })),
     location: { header: { name: 'x-api-key' } },
+  },
+  authorize: {
+    rules: [
+      'request.method in ["GET", "HEAD"]',
+      { require: 'has(jwt.sub)' },
+      { deny: 'request.path.startsWith("/admin") && !jwt.groups.contains("admins")' },
+    ],
   },
 };
 
@@ -30,34 +44,45 @@ const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
 const stats = () => {
   const ms = (ns: number) => Math.round((ns / 1e6) * 10) / 10;
-  const report = { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) };
+  const report = {
+    p50: ms(delay.percentile(50)),
+    p99: ms(delay.percentile(99)),
+    max: ms(delay.max),
+    rssMb: Math.round((process.memoryUsage().rss / 1024 / 1024) * 10) / 10,
+  };
   delay.reset();
   return report;
 };
 
-function expressApp() {
+function expressApp(keys: AnchorKeys) {
   const lib = forExpress;
   const app = express();
   app.get('/stats', (_req, res) => {
     res.json(stats());
   });
-  if (row.includes('-jwt')) app.use(lib.jwtAuth(options.jwt));
+  app.get('/jwks.json', (_req, res) => {
+    res.type('application/json').send(jwksJson);
+  });
+  if (anchor !== undefined) expressAnchor(anchor, app, keys);
+  if (anchor === undefined && row.includes('-jwt')) app.use(lib.jwtAuth(options.jwt));
   if (row.includes('-basic')) app.use(lib.basicAuth(options.basic));
   if (row.includes('-apikey')) app.use(lib.apiKeyAuth(options.apiKey));
+  if (row.includes('-authz')) app.use(lib.authorize(options.authorize));
   app.get('/', (req, res) => {
     res.json({ ok: true, subject: req.auth?.subject ?? null });
   });
   return app;
 }
 
-function koaApp() {
+function koaApp(keys: AnchorKeys) {
   const lib = forKoa;
   const app = new Koa();
   app.use(async (ctx, next) => {
     if (ctx.path === '/stats') ctx.body = stats();
     else await next();
   });
-  if (row.includes('-jwt')) app.use(lib.jwtAuth(options.jwt));
+  if (anchor !== undefined) koaAnchor(anchor, app, keys);
+  if (anchor === undefined && row.includes('-jwt')) app.use(lib.jwtAuth(options.jwt));
   if (row.includes('-basic')) app.use(lib.basicAuth(options.basic));
   if (row.includes('-apikey')) app.use(lib.apiKeyAuth(options.apiKey));
   app.use((ctx) => {
@@ -66,8 +91,17 @@ function koaApp() {
   return app.callback();
 }
 
-const server = createServer(row.startsWith('koa') ? koaApp() : expressApp());
+// The app is built once the port is known: some anchors fetch their JWKS from this server.
+let handler: RequestListener = (_req, res) => res.end();
+const server = createServer((req, res) => handler(req, res));
 server.keepAliveTimeout = 60_000;
 server.listen(0, '127.0.0.1', () => {
-  console.log(`listening ${(server.address() as AddressInfo).port}`);
+  const port = (server.address() as AddressInfo).port;
+  const keys: AnchorKeys = {
+    publicPem: process.env.BENCH_PUBLIC_PEM ?? '',
+    jwksUrl: `http://127.0.0.1:${port}/jwks.json`,
+    htpasswdPath: process.env.BENCH_HTPASSWD_PATH ?? '',
+  };
+  handler = row.startsWith('koa') ? koaApp(keys) : (expressApp(keys) as unknown as RequestListener);
+  console.log(`listening ${port}`);
 });
