@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import request from 'supertest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { replaceByRename, tempDir } from './support/files.js';
+import { type Echo, frameworks, type TestServer } from './support/frameworks.js';
+import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+
+// The verification caches (jwtAuth's verified tokens, basicAuth's successful checks) must
+// never change an answer: a cached hit still expires with its token, dies with its key or
+// with the htpasswd version it was made under; failures are never remembered.
+
+const all = await frameworks();
+const quiet = { warn() {} };
+let key: TestKey;
+let other: TestKey;
+
+beforeAll(async () => {
+  key = await makeKey('RS256');
+  other = await makeKey('RS256');
+});
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 8000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(100);
+  }
+  return check();
+}
+
+const sha = (password: string) => `{SHA}${createHash('sha1').update(password).digest('base64')}`;
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe.each(all)('verification caches on $name', (framework) => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  const serve = async (middleware: { close(): Promise<void> }): Promise<TestServer> => {
+    const server = await framework.serve([middleware]);
+    cleanups.push(
+      () => middleware.close(),
+      () => server.close(),
+    );
+    return server;
+  };
+  const bearer = (server: TestServer, token: string) =>
+    request(server.url).get('/').set('Authorization', `Bearer ${token}`);
+
+  it('refuses a cached token once it expires (the hit checks exp against the clock)', async () => {
+    const server = await serve(
+      framework.lib.jwtAuth({
+        issuer: ISSUER,
+        audiences: [AUDIENCE],
+        jwks: { inline: jwks(key) },
+        clockSkewSeconds: 0,
+      }),
+    );
+    const token = await sign(key, {}, { expiresIn: Math.floor(Date.now() / 1000) + 2 });
+    expect((await bearer(server, token)).status).toBe(200);
+    expect((await bearer(server, token)).status).toBe(200); // served from the cache
+    const expired = await eventually(async () => (await bearer(server, token)).status === 401);
+    expect(expired).toBe(true);
+    expect((await bearer(server, token)).body.error).toBe('token_expired');
+  });
+
+  it('drops a cached token when its key leaves the key set', async () => {
+    const dir = await tempDir();
+    cleanups.push(() => dir.remove());
+    const path = dir.file('jwks.json');
+    await writeFile(path, JSON.stringify(jwks(key, other)));
+    const server = await serve(
+      framework.lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { file: path }, logger: quiet }),
+    );
+    const token = await sign(key);
+    expect((await bearer(server, token)).status).toBe(200);
+    expect((await bearer(server, token)).status).toBe(200);
+    await replaceByRename(path, JSON.stringify(jwks(other)));
+    expect(await eventually(async () => (await bearer(server, token)).status === 401)).toBe(true);
+    // The key that stayed still works.
+    expect((await bearer(server, await sign(other))).status).toBe(200);
+  });
+
+  it('never caches a failure: a token refused once is checked again', async () => {
+    const dir = await tempDir();
+    cleanups.push(() => dir.remove());
+    const path = dir.file('jwks.json');
+    await writeFile(path, JSON.stringify(jwks(other)));
+    const server = await serve(
+      framework.lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { file: path }, logger: quiet }),
+    );
+    const token = await sign(key);
+    expect((await bearer(server, token)).status).toBe(401);
+    await replaceByRename(path, JSON.stringify(jwks(key, other)));
+    expect(await eventually(async () => (await bearer(server, token)).status === 200)).toBe(true);
+  });
+
+  it('gives every request its own identity with the same frozen claims', async () => {
+    const server = await serve(
+      framework.lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwks(key) } }),
+    );
+    const token = await sign(key, { sub: 'frozen', groups: ['a'] });
+    const first = (await bearer(server, token)).body as Echo;
+    const second = (await bearer(server, token)).body as Echo;
+    expect(second.auth).toEqual(first.auth);
+    expect(second.auth).toMatchObject({ subject: 'frozen', scopes: ['read', 'write'], method: 'jwt' });
+  });
+
+  it('behaves the same with the cache turned off', async () => {
+    const server = await serve(
+      framework.lib.jwtAuth({
+        issuer: ISSUER,
+        audiences: [AUDIENCE],
+        jwks: { inline: jwks(key) },
+        cache: false,
+      }),
+    );
+    const token = await sign(key);
+    expect((await bearer(server, token)).status).toBe(200);
+    expect((await bearer(server, token)).status).toBe(200);
+    expect((await bearer(server, await sign(other, {}, { kid: key.kid }))).status).toBe(401);
+  });
+
+  it('refuses cache options that cannot work, naming the field', () => {
+    const make = (cache: unknown) => () =>
+      framework.lib.jwtAuth({
+        issuer: ISSUER,
+        jwks: { inline: jwks(key) },
+        cache: cache as { maxEntries: number },
+      });
+    expect(make({ maxEntries: 0 })).toThrow(/`cache\.maxEntries`/);
+    expect(make({ ttlSeconds: -1 })).toThrow(/`cache\.ttlSeconds`/);
+  });
+
+  it('empties the basicAuth success cache when the htpasswd changes', async () => {
+    const dir = await tempDir();
+    cleanups.push(() => dir.remove());
+    const path = dir.file('htpasswd');
+    await writeFile(path, `alice:${sha('old-password')}\n`);
+    const server = await serve(framework.lib.basicAuth({ htpasswd: { file: path }, logger: quiet }));
+    const login = (password: string) =>
+      request(server.url).get('/').set('Authorization', basic('alice', password));
+    expect((await login('old-password')).status).toBe(200);
+    expect((await login('old-password')).status).toBe(200); // cached
+    await replaceByRename(path, `alice:${sha('new-password')}\n`);
+    expect(await eventually(async () => (await login('old-password')).status === 401)).toBe(true);
+    expect((await login('new-password')).status).toBe(200);
+  });
+
+  it('never caches a failed Basic check', async () => {
+    const dir = await tempDir();
+    cleanups.push(() => dir.remove());
+    const path = dir.file('htpasswd');
+    await writeFile(path, `bob:${sha('first')}\n`);
+    const server = await serve(framework.lib.basicAuth({ htpasswd: { file: path }, logger: quiet }));
+    const login = () => request(server.url).get('/').set('Authorization', basic('bob', 'second'));
+    expect((await login()).status).toBe(401);
+    await replaceByRename(path, `bob:${sha('second')}\n`);
+    expect(await eventually(async () => (await login()).status === 200)).toBe(true);
+  });
+
+  it('applies an API key revocation to the very next request', async () => {
+    const keys = framework.lib.apiKeyAuth({ keys: [{ name: 'ci', key: 'ci-key-0123456789' }] });
+    const server = await serve(keys);
+    const call = () => request(server.url).get('/').set('Authorization', 'Bearer ci-key-0123456789');
+    expect((await call()).status).toBe(200);
+    expect((await call()).status).toBe(200);
+    expect(keys.revoke('ci')).toBe(true);
+    expect((await call()).status).toBe(401);
+  });
+});
