@@ -7,6 +7,7 @@ import { tempDir } from './support/files.js';
 import type { Echo, Framework, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+import { mountAt } from './support/mount.js';
 
 const all = await frameworks();
 
@@ -89,33 +90,6 @@ function headerLines(rawHeaders: string[], name: string): string[] {
     if (rawHeaders[i]!.toLowerCase() === name) lines.push(rawHeaders[i + 1]!);
   }
   return lines;
-}
-
-/**
- * `middleware` mounted under `prefix` as each framework mounts: an Express router's
- * `use(prefix, mw)`, or what koa-mount does (sets `ctx.path` to the rest, restores it after).
- */
-async function mountAt(framework: Framework, prefix: string, middleware: unknown): Promise<unknown> {
-  if (framework.name.startsWith('express')) {
-    const express = (await import('express')).default;
-    const router = express.Router();
-    router.use(prefix, middleware as import('express').RequestHandler);
-    return router;
-  }
-  const koaMiddleware = middleware as (ctx: unknown, next: () => Promise<unknown>) => Promise<void>;
-  return async (ctx: { path: string }, next: () => Promise<unknown>) => {
-    if (!ctx.path.startsWith(`${prefix}/`)) return next();
-    const full = ctx.path;
-    ctx.path = full.slice(prefix.length);
-    try {
-      await koaMiddleware(ctx, async () => {
-        ctx.path = full;
-        await next();
-      });
-    } finally {
-      ctx.path = full;
-    }
-  };
 }
 
 /** Opens servers and remembers middlewares, so one afterAll closes everything. */

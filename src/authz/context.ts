@@ -1,3 +1,4 @@
+import { fullTarget } from '../http/paths.js';
 import { parseQuery } from '../http/query.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
@@ -24,7 +25,7 @@ export function ruleContext(host: RequestHost, auth: Auth | undefined): RuleCont
       scheme: host.protocol,
       headers,
       query,
-      url: message.url ?? '/',
+      url: fullTarget(host.path, message.url),
     },
   };
   if (auth === undefined) return context;

@@ -3,6 +3,7 @@ import { type Authenticator, credentialError, type Verdict } from '../authentica
 import { bearerChallenge, isSafeRealm } from '../challenge.js';
 import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
+import { fullTarget } from '../http/paths.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { AuthPart } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
@@ -64,15 +65,10 @@ export function customAuthenticator(provider: AuthProvider, options: CustomAuthO
     missingStatus: 401,
     challenge: (problem) => bearerChallenge(realm, problem),
     async authenticate(credential: string, host: RequestHost): Promise<Verdict> {
-      // `host.path` is the full path (Express originalUrl, Koa originalUrl), but under a mount
-      // (Express `app.use('/api', mw)`, koa-mount) Node's `message.url` is relative to the mount:
-      // `url` is rebuilt from the full path and the query so the provider sees the two agree.
-      const target = host.message.url ?? '/';
-      const query = target.indexOf('?');
       const request: CustomAuthRequest = {
         method: host.message.method ?? 'GET',
         path: host.path,
-        url: query === -1 ? host.path : `${host.path}${target.slice(query)}`,
+        url: fullTarget(host.path, host.message.url),
         headers: host.message.headers,
       };
       let result: unknown;
