@@ -15,7 +15,7 @@ import bcrypt from 'bcryptjs';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { APR1_LINE, AUDIENCE, apiKeyOf, BASIC_USER, ISSUER } from './constants.js';
 
-const SLICES = Number(process.env.BENCH_SLICES ?? 5);
+const SLICES = Number(process.env.BENCH_SLICES ?? 6);
 const SLICE_SECONDS = 1;
 const CONNECTIONS = 50;
 
@@ -183,8 +183,17 @@ async function main() {
       const measured: Slice[] = [];
       const bare: Slice[] = [];
       for (let i = 0; i < SLICES; i++) {
-        const b = await slice(apps.get(row.bare)!.port, undefined);
-        const m = await slice(apps.get(row.app)!.port, row.headers);
+        // Which of the pair goes first alternates, so drift within a pair cancels out.
+        const bareFirst = i % 2 === 0;
+        const first = await slice(
+          apps.get(bareFirst ? row.bare : row.app)!.port,
+          bareFirst ? undefined : row.headers,
+        );
+        const second = await slice(
+          apps.get(bareFirst ? row.app : row.bare)!.port,
+          bareFirst ? row.headers : undefined,
+        );
+        const [b, m] = bareFirst ? [first, second] : [second, first];
         bare.push(b);
         measured.push(m);
         ratios.push(m.rps / b.rps);

@@ -1,10 +1,10 @@
-import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { type Authenticator, credentialError, unavailableError, type Verdict } from '../authenticator.js';
 import { bearerChallenge, isSafeRealm } from '../challenge.js';
 import { locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import type { AuthPart } from '../identity.js';
 import { consoleLogger } from '../logger.js';
+import { parseCompactJwt } from './compact.js';
 import type { JwtAuthOptions, JwtProviderOptions } from './options.js';
 import { Provider } from './provider.js';
 import { scopesFromClaims } from './scopes.js';
@@ -85,18 +85,11 @@ export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
       if (parts !== 3) return reject('invalid_token', 'The token is malformed');
 
       // Unverified reads, only to pick the issuer and key; nothing here is trusted or fetched.
-      let alg: unknown;
-      let kid: unknown;
-      let issuer: unknown;
-      try {
-        ({ alg, kid } = decodeProtectedHeader(token));
-        ({ iss: issuer } = decodeJwt(token));
-      } catch {
-        return reject('invalid_token', 'The token is malformed');
-      }
-      if (typeof alg !== 'string') return reject('invalid_token', 'The token is malformed');
-      if (kid !== undefined && typeof kid !== 'string')
-        return reject('invalid_token', 'The token is malformed');
+      const parsed = parseCompactJwt(token);
+      if (parsed === undefined) return reject('invalid_token', 'The token is malformed');
+      const { alg } = parsed;
+      const kid = parsed.header.kid as string | undefined;
+      const issuer = parsed.claims.iss;
       const candidates = typeof issuer === 'string' ? byIssuer.get(issuer) : undefined;
       if (candidates === undefined) return reject('invalid_token', "The token's issuer is not accepted");
       // Two issuers' providers may share a kid; one issuer may have several providers.
@@ -115,7 +108,7 @@ export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
           continue;
         }
         if (lookup.kind === 'unknown') continue;
-        const check = await verifyWithKeys(token, lookup.keys, provider);
+        const check = verifyWithKeys(parsed, lookup.keys, provider);
         if (!check.ok) {
           // One issuer may have several providers (say, during a migration): try the next.
           if (check.keyMismatch === true) {
