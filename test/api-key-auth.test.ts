@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ApiKeyAuthOptions, ApiKeyRecord, Auth, Logger } from '../src/index.js';
+import type { ApiKeyAuthOptions, ApiKeyRecord, Auth } from '../src/index.js';
 import { replaceByRename, type TempDir, tempDir } from './support/files.js';
 import type { Echo, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
 import { rawGet } from './support/raw-request.js';
+import { eventually, type RecordingLogger, recorder, sleep } from './support/wait.js';
 
 // apiKeyAuth (issue 3) on both adapters: key records (inline and { file } with reload), where
 // the key travels, expiry and revocation, run-time management, identity, modes and challenges.
@@ -44,30 +45,6 @@ function records(): ApiKeyRecord[] {
     { name: 'expired-iso', key: EXPIRED_ISO, expiresAt: '2020-01-01T00:00:00Z' },
     { name: 'revoked', key: REVOKED, revoked: true },
   ];
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it holds or `timeoutMs` passes; returns whether it held. */
-async function eventually(
-  check: () => boolean | Promise<boolean>,
-  { timeoutMs = 5000, stepMs = 50 } = {},
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(stepMs);
-  }
-}
-
-/** A logger that keeps what it is told (and keeps the test output quiet). */
-interface RecordingLogger extends Logger {
-  messages: string[];
-}
-function recorder(): RecordingLogger {
-  const messages: string[] = [];
-  return { messages, warn: (message) => void messages.push(message) };
 }
 
 /** The error `fn` throws (fails the test when it throws nothing). */

@@ -5,10 +5,11 @@ import { performance } from 'node:perf_hooks';
 import bcrypt from 'bcryptjs';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { BasicAuthOptions, Logger } from '../src/index.js';
+import type { BasicAuthOptions } from '../src/index.js';
 import { replaceByRename, type TempDir, tempDir } from './support/files.js';
 import type { Echo, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
+import { eventually, recorder, sleep } from './support/wait.js';
 
 // basicAuth (issue 3): htpasswd text and files (reload, CRLF, BOM, comments, duplicates), every
 // hash format against vectors made by real tools, realm and challenges, modes, the decoding of
@@ -61,30 +62,6 @@ beforeAll(() => {
   fakeCost15 = cheap.replace(/^\$2b\$04\$/, '$2b$15$');
   fakeCost14 = cheap.replace(/^\$2b\$04\$/, '$2b$14$');
 });
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it holds or `timeoutMs` passes; returns whether it held. */
-async function eventually(
-  check: () => boolean | Promise<boolean>,
-  { timeoutMs = 5000, stepMs = 50 } = {},
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(stepMs);
-  }
-}
-
-/** A logger that keeps what it is told (and keeps the test output quiet). */
-interface RecordingLogger extends Logger {
-  messages: string[];
-}
-function recorder(): RecordingLogger {
-  const messages: string[] = [];
-  return { messages, warn: (message) => void messages.push(message) };
-}
 
 function get(url: string, authorization?: string, path = '/') {
   const req = request(url).get(path);

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { JwtAuthOptions, Logger } from '../src/index.js';
+import type { JwtAuthOptions } from '../src/index.js';
 import { replaceByRename, type TempDir, tempDir } from './support/files.js';
 import type { Echo } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
 import { freePort, JwksServer } from './support/jwks-server.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+import { eventually as pollUntil, recorder, sleep } from './support/wait.js';
 
 // Where a provider's keys come from (remote URL, file, inline, OIDC discovery), how they are
 // refreshed, cached and kept when the source is down, several providers, and start-up errors.
@@ -36,29 +37,11 @@ beforeAll(async () => {
   forger = await makeKey('RS256', rsa.kid);
 });
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `check` until it holds or `timeoutMs` passes; returns whether it held. */
-async function eventually(
+/** Polls with this file's slower defaults: key sources reload on timers and file events. */
+const eventually = (
   check: () => boolean | Promise<boolean>,
-  { timeoutMs = 10_000, stepMs = 250 } = {},
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(stepMs);
-  }
-}
-
-/** A logger that keeps what it is told (and keeps the test output quiet). */
-interface RecordingLogger extends Logger {
-  messages: string[];
-}
-function recorder(): RecordingLogger {
-  const messages: string[] = [];
-  return { messages, warn: (message) => void messages.push(message) };
-}
+  options: { timeoutMs?: number; stepMs?: number } = {},
+) => pollUntil(check, { timeoutMs: 10_000, stepMs: 250, ...options });
 
 function get(url: string, token?: string) {
   const req = request(url).get('/');
