@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+export { type AdapterWrappers, adapterFactories } from './adapter-kit.js';
 export { type AnyAuthOptions, AnyInbound, anyAuthArguments, inboundOf, withInbound } from './any.js';
 export { type ApiKeyAuthOptions, type ApiKeyManager, apiKeyAuthenticator } from './apikey/authenticator.js';
 export type { ApiKeyInfo, ApiKeyRecord } from './apikey/records.js';

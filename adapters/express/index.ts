@@ -1,6 +1,6 @@
 /**
- * portcullis for Express 4 and 5: each factory returns `(req, res, next)` middleware with a
- * `close()` for the timers and watchers it holds. The identity is on `req.auth`.
+ * portcullis for Express 4 and 5: each inbound factory returns `(req, res, next)` middleware
+ * with a `close()` for the timers and watchers it holds. The identity is on `req.auth`.
  *
  * @example
  * ```ts
@@ -15,34 +15,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  type AnyAuthOptions,
-  AnyInbound,
-  type ApiKeyAuthOptions,
   type ApiKeyManager,
   type Auth,
-  type AuthorizeOptions,
-  type AuthProvider,
-  anyAuthArguments,
-  apiKeyInbound,
-  authorizer,
-  type BasicAuthOptions,
-  basicInbound,
-  type CustomAuthOptions,
-  customInbound,
-  type ForwardIdentityOptions,
-  Inbound,
+  type AuthError,
+  adapterFactories,
   type InboundHandler,
   type InboundOptions,
-  identityForwarder,
-  type JwtAuthOptions,
-  jwtInbound,
   pathOf,
   queryString,
   type RequestCheck,
   type RequestHost,
   renderRejection,
-  scopeRequirement,
-  withInbound,
 } from '../../src/index.js';
 
 export * from '../../src/index.js';
@@ -66,11 +49,18 @@ export interface ExpressRequest extends IncomingMessage {
   app?: { get(setting: string): unknown };
 }
 
+/** Plain Express middleware. */
+export type ExpressMiddleware = (
+  req: ExpressRequest,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+) => void;
+
 /** Express middleware with a `close()` that releases its timers and watchers. */
-export interface ExpressAuthMiddleware {
-  (req: ExpressRequest, res: ServerResponse, next: (error?: unknown) => void): void;
-  close(): Promise<void>;
-}
+export type ExpressAuthMiddleware = ExpressMiddleware & { close(): Promise<void> };
+
+/** API key middleware; `add`, `revoke` and `list` manage keys at run time. */
+export type ExpressApiKeyMiddleware = ExpressAuthMiddleware & ApiKeyManager;
 
 function requestHost(req: ExpressRequest): RequestHost {
   return {
@@ -87,25 +77,47 @@ function requestHost(req: ExpressRequest): RequestHost {
   };
 }
 
+/** Answers a refusal, or hands it to the app's error handler when asked to. */
+function refuse(
+  error: AuthError,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+  delegate: boolean,
+): void {
+  if (delegate) return next(error);
+  const rejection = renderRejection(error);
+  res.statusCode = rejection.status;
+  for (const [name, value] of Object.entries(rejection.headers)) res.setHeader(name, value);
+  res.end(rejection.body);
+}
+
 /** Wraps a core inbound handler as Express middleware. */
 export function expressInbound(inbound: InboundHandler, options: InboundOptions): ExpressAuthMiddleware {
   const delegate = options.delegateErrors === true;
-  const middleware = (req: ExpressRequest, res: ServerResponse, next: (error?: unknown) => void) => {
+  const middleware: ExpressMiddleware = (req, res, next) => {
     inbound.handle(requestHost(req), req.auth).then((result) => {
-      if (result.error === undefined) {
-        if (result.auth !== undefined) req.auth = result.auth;
-        return next();
-      }
-      if (delegate) return next(result.error);
-      const rejection = renderRejection(result.error);
-      res.statusCode = rejection.status;
-      for (const [name, value] of Object.entries(rejection.headers)) res.setHeader(name, value);
-      res.end(rejection.body);
+      if (result.error !== undefined) return refuse(result.error, res, next, delegate);
+      if (result.auth !== undefined) req.auth = result.auth;
+      next();
     }, next);
   };
-  const made = Object.assign(middleware, { close: () => inbound.close() });
-  return inbound instanceof Inbound ? withInbound(made, inbound) : made;
+  return Object.assign(middleware, { close: () => inbound.close() });
 }
+
+/** Wraps a core check (authorize, requireScopes, forwardIdentity) as Express middleware. */
+export function expressCheck(
+  step: RequestCheck,
+  options: { delegateErrors?: boolean } = {},
+): ExpressMiddleware {
+  const delegate = options.delegateErrors === true;
+  return (req, res, next) => {
+    const error = step.check(requestHost(req), req.auth);
+    if (error === undefined) next();
+    else refuse(error, res, next, delegate);
+  };
+}
+
+const factories = adapterFactories({ inbound: expressInbound, check: expressCheck });
 
 /**
  * Verifies JWTs against JWKS (URL, file, inline or OIDC discovery) or an explicit HMAC secret.
@@ -115,9 +127,7 @@ export function expressInbound(inbound: InboundHandler, options: InboundOptions)
  * app.use(jwtAuth({ issuer: 'https://id.example.com', audiences: ['api'], jwks: { url: 'https://id.example.com/jwks' } }));
  * ```
  */
-export function jwtAuth(options: JwtAuthOptions): ExpressAuthMiddleware {
-  return expressInbound(jwtInbound(options), options);
-}
+export const jwtAuth = factories.jwtAuth;
 
 /**
  * HTTP Basic against an htpasswd file (apr1, bcrypt, {SHA}, SHA-crypt), re-read when it changes.
@@ -127,12 +137,7 @@ export function jwtAuth(options: JwtAuthOptions): ExpressAuthMiddleware {
  * app.use('/admin', basicAuth({ htpasswd: { file: '/etc/gateway/htpasswd' }, realm: 'Admin' }));
  * ```
  */
-export function basicAuth(options: BasicAuthOptions): ExpressAuthMiddleware {
-  return expressInbound(basicInbound(options), options);
-}
-
-/** API key middleware; `add`, `revoke` and `list` manage keys at run time. */
-export type ExpressApiKeyMiddleware = ExpressAuthMiddleware & ApiKeyManager;
+export const basicAuth = factories.basicAuth;
 
 /**
  * API keys looked up by SHA-256 digest, with scopes, metadata, expiry and revocation.
@@ -144,14 +149,8 @@ export type ExpressApiKeyMiddleware = ExpressAuthMiddleware & ApiKeyManager;
  * keys.revoke('ci');
  * ```
  */
-export function apiKeyAuth(options: ApiKeyAuthOptions): ExpressApiKeyMiddleware {
-  const { inbound, keys } = apiKeyInbound(options);
-  return Object.assign(expressInbound(inbound, options), {
-    add: keys.add.bind(keys),
-    revoke: keys.revoke.bind(keys),
-    list: keys.list.bind(keys),
-  });
-}
+export const apiKeyAuth: (...args: Parameters<typeof factories.apiKeyAuth>) => ExpressApiKeyMiddleware =
+  factories.apiKeyAuth;
 
 /**
  * Your own check: `provider.authenticate(credential, request)` returns an `AuthResult`.
@@ -161,9 +160,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ExpressApiKeyMiddleware 
  * app.use(customAuth({ authenticate: async (token) => (token === 'open-sesame' ? AuthResult.ok({ subject: 'ali' }) : AuthResult.denied()) }));
  * ```
  */
-export function customAuth(provider: AuthProvider, options: CustomAuthOptions = {}): ExpressAuthMiddleware {
-  return expressInbound(customInbound(provider, options), options);
-}
+export const customAuth = factories.customAuth;
 
 /**
  * The first scheme that authenticates wins; only its credential is stripped. An options object
@@ -174,33 +171,7 @@ export function customAuth(provider: AuthProvider, options: CustomAuthOptions = 
  * app.use(anyAuth(apiKeyAuth({ keys }), jwtAuth({ issuer })));
  * ```
  */
-export function anyAuth(...members: (ExpressAuthMiddleware | AnyAuthOptions)[]): ExpressAuthMiddleware {
-  const { members: inbounds, options } = anyAuthArguments(members);
-  return expressInbound(new AnyInbound(inbounds, options), options);
-}
-
-/** Wraps a core check (authorize, requireScopes, forwardIdentity) as Express middleware. */
-export function expressCheck(
-  step: RequestCheck,
-  options: { delegateErrors?: boolean } = {},
-): ExpressMiddleware {
-  return (req, res, next) => {
-    const error = step.check(requestHost(req), req.auth);
-    if (error === undefined) return next();
-    if (options.delegateErrors === true) return next(error);
-    const rejection = renderRejection(error);
-    res.statusCode = rejection.status;
-    for (const [name, value] of Object.entries(rejection.headers)) res.setHeader(name, value);
-    res.end(rejection.body);
-  };
-}
-
-/** Plain Express middleware. */
-export type ExpressMiddleware = (
-  req: ExpressRequest,
-  res: ServerResponse,
-  next: (error?: unknown) => void,
-) => void;
+export const anyAuth = factories.anyAuth;
 
 /**
  * CEL rules over `request`, `jwt`, `basicAuth`, `apiKey` and `auth`; 403 `access_denied` when
@@ -211,9 +182,7 @@ export type ExpressMiddleware = (
  * app.use(jwtAuth({ issuer }), authorize({ rules: ['request.path == "/admin" && jwt.groups.contains("admins")', { deny: 'request.method == "DELETE"' }] }));
  * ```
  */
-export function authorize(options: AuthorizeOptions): ExpressMiddleware {
-  return expressCheck(authorizer(options), options);
-}
+export const authorize = factories.authorize;
 
 /**
  * 403 `insufficient_scope` unless `req.auth.scopes` holds every scope (`"*"` holds all).
@@ -223,9 +192,7 @@ export function authorize(options: AuthorizeOptions): ExpressMiddleware {
  * app.post('/agents', requireScopes('agents:write'), handler);
  * ```
  */
-export function requireScopes(...scopes: string[]): ExpressMiddleware {
-  return expressCheck(scopeRequirement(scopes));
-}
+export const requireScopes = factories.requireScopes;
 
 /**
  * Sets identity headers for the upstream from CEL expressions, after removing any the client sent.
@@ -235,6 +202,4 @@ export function requireScopes(...scopes: string[]): ExpressMiddleware {
  * app.use(forwardIdentity({ headers: { 'x-user-id': 'auth.subject', 'x-user-email': 'jwt.email' } }));
  * ```
  */
-export function forwardIdentity(options: ForwardIdentityOptions): ExpressMiddleware {
-  return expressCheck(identityForwarder(options));
-}
+export const forwardIdentity = factories.forwardIdentity;

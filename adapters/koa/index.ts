@@ -1,6 +1,6 @@
 /**
- * portcullis for Koa 2 and 3: each factory returns `(ctx, next)` middleware with a `close()`
- * for the timers and watchers it holds. The identity is on `ctx.state.auth`.
+ * portcullis for Koa 2 and 3: each inbound factory returns `(ctx, next)` middleware with a
+ * `close()` for the timers and watchers it holds. The identity is on `ctx.state.auth`.
  *
  * @example
  * ```ts
@@ -15,33 +15,16 @@
  */
 import type { IncomingMessage } from 'node:http';
 import {
-  type AnyAuthOptions,
-  AnyInbound,
-  type ApiKeyAuthOptions,
   type ApiKeyManager,
   type Auth,
-  type AuthorizeOptions,
-  type AuthProvider,
-  anyAuthArguments,
-  apiKeyInbound,
-  authorizer,
-  type BasicAuthOptions,
-  basicInbound,
-  type CustomAuthOptions,
-  customInbound,
-  type ForwardIdentityOptions,
-  Inbound,
+  type AuthError,
+  adapterFactories,
   type InboundHandler,
   type InboundOptions,
-  identityForwarder,
-  type JwtAuthOptions,
-  jwtInbound,
   pathOf,
   type RequestCheck,
   type RequestHost,
   renderRejection,
-  scopeRequirement,
-  withInbound,
 } from '../../src/index.js';
 
 export * from '../../src/index.js';
@@ -63,11 +46,14 @@ export interface KoaContext {
   set(field: string, value: string | string[]): void;
 }
 
+/** Plain Koa middleware. */
+export type KoaMiddleware = (ctx: KoaContext, next: () => Promise<unknown>) => Promise<void>;
+
 /** Koa middleware with a `close()` that releases its timers and watchers. */
-export interface KoaAuthMiddleware {
-  (ctx: KoaContext, next: () => Promise<unknown>): Promise<void>;
-  close(): Promise<void>;
-}
+export type KoaAuthMiddleware = KoaMiddleware & { close(): Promise<void> };
+
+/** API key middleware; `add`, `revoke` and `list` manage keys at run time. */
+export type KoaApiKeyMiddleware = KoaAuthMiddleware & ApiKeyManager;
 
 function requestHost(ctx: KoaContext): RequestHost {
   return {
@@ -81,25 +67,38 @@ function requestHost(ctx: KoaContext): RequestHost {
   };
 }
 
+/** Answers a refusal, or throws it to the app's error handling when asked to. */
+function refuse(error: AuthError, ctx: KoaContext, delegate: boolean): void {
+  if (delegate) throw error;
+  const rejection = renderRejection(error);
+  ctx.status = rejection.status;
+  for (const [name, value] of Object.entries(rejection.headers)) ctx.set(name, value);
+  ctx.body = rejection.body;
+}
+
 /** Wraps a core inbound handler as Koa middleware. */
 export function koaInbound(inbound: InboundHandler, options: InboundOptions): KoaAuthMiddleware {
   const delegate = options.delegateErrors === true;
-  const middleware = async (ctx: KoaContext, next: () => Promise<unknown>) => {
+  const middleware: KoaMiddleware = async (ctx, next) => {
     const result = await inbound.handle(requestHost(ctx), ctx.state.auth);
-    if (result.error === undefined) {
-      if (result.auth !== undefined) ctx.state.auth = result.auth;
-      await next();
-      return;
-    }
-    if (delegate) throw result.error;
-    const rejection = renderRejection(result.error);
-    ctx.status = rejection.status;
-    for (const [name, value] of Object.entries(rejection.headers)) ctx.set(name, value);
-    ctx.body = rejection.body;
+    if (result.error !== undefined) return refuse(result.error, ctx, delegate);
+    if (result.auth !== undefined) ctx.state.auth = result.auth;
+    await next();
   };
-  const made = Object.assign(middleware, { close: () => inbound.close() });
-  return inbound instanceof Inbound ? withInbound(made, inbound) : made;
+  return Object.assign(middleware, { close: () => inbound.close() });
 }
+
+/** Wraps a core check (authorize, requireScopes, forwardIdentity) as Koa middleware. */
+export function koaCheck(step: RequestCheck, options: { delegateErrors?: boolean } = {}): KoaMiddleware {
+  const delegate = options.delegateErrors === true;
+  return async (ctx, next) => {
+    const error = step.check(requestHost(ctx), ctx.state.auth);
+    if (error !== undefined) return refuse(error, ctx, delegate);
+    await next();
+  };
+}
+
+const factories = adapterFactories({ inbound: koaInbound, check: koaCheck });
 
 /**
  * Verifies JWTs against JWKS (URL, file, inline or OIDC discovery) or an explicit HMAC secret.
@@ -109,9 +108,7 @@ export function koaInbound(inbound: InboundHandler, options: InboundOptions): Ko
  * app.use(jwtAuth({ issuer: 'https://id.example.com', audiences: ['api'], jwks: { url: 'https://id.example.com/jwks' } }));
  * ```
  */
-export function jwtAuth(options: JwtAuthOptions): KoaAuthMiddleware {
-  return koaInbound(jwtInbound(options), options);
-}
+export const jwtAuth = factories.jwtAuth;
 
 /**
  * HTTP Basic against an htpasswd file (apr1, bcrypt, {SHA}, SHA-crypt), re-read when it changes.
@@ -121,12 +118,7 @@ export function jwtAuth(options: JwtAuthOptions): KoaAuthMiddleware {
  * app.use(basicAuth({ htpasswd: { file: '/etc/gateway/htpasswd' }, realm: 'Admin' }));
  * ```
  */
-export function basicAuth(options: BasicAuthOptions): KoaAuthMiddleware {
-  return koaInbound(basicInbound(options), options);
-}
-
-/** API key middleware; `add`, `revoke` and `list` manage keys at run time. */
-export type KoaApiKeyMiddleware = KoaAuthMiddleware & ApiKeyManager;
+export const basicAuth = factories.basicAuth;
 
 /**
  * API keys looked up by SHA-256 digest, with scopes, metadata, expiry and revocation.
@@ -138,14 +130,8 @@ export type KoaApiKeyMiddleware = KoaAuthMiddleware & ApiKeyManager;
  * keys.revoke('ci');
  * ```
  */
-export function apiKeyAuth(options: ApiKeyAuthOptions): KoaApiKeyMiddleware {
-  const { inbound, keys } = apiKeyInbound(options);
-  return Object.assign(koaInbound(inbound, options), {
-    add: keys.add.bind(keys),
-    revoke: keys.revoke.bind(keys),
-    list: keys.list.bind(keys),
-  });
-}
+export const apiKeyAuth: (...args: Parameters<typeof factories.apiKeyAuth>) => KoaApiKeyMiddleware =
+  factories.apiKeyAuth;
 
 /**
  * Your own check: `provider.authenticate(credential, request)` returns an `AuthResult`.
@@ -155,9 +141,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): KoaApiKeyMiddleware {
  * app.use(customAuth({ authenticate: async (token) => (token === 'open-sesame' ? AuthResult.ok({ subject: 'ali' }) : AuthResult.denied()) }));
  * ```
  */
-export function customAuth(provider: AuthProvider, options: CustomAuthOptions = {}): KoaAuthMiddleware {
-  return koaInbound(customInbound(provider, options), options);
-}
+export const customAuth = factories.customAuth;
 
 /**
  * The first scheme that authenticates wins; only its credential is stripped. An options object
@@ -168,29 +152,7 @@ export function customAuth(provider: AuthProvider, options: CustomAuthOptions = 
  * app.use(anyAuth(apiKeyAuth({ keys }), jwtAuth({ issuer })));
  * ```
  */
-export function anyAuth(...members: (KoaAuthMiddleware | AnyAuthOptions)[]): KoaAuthMiddleware {
-  const { members: inbounds, options } = anyAuthArguments(members);
-  return koaInbound(new AnyInbound(inbounds, options), options);
-}
-
-/** Wraps a core check (authorize, requireScopes, forwardIdentity) as Koa middleware. */
-export function koaCheck(step: RequestCheck, options: { delegateErrors?: boolean } = {}): KoaMiddleware {
-  return async (ctx, next) => {
-    const error = step.check(requestHost(ctx), ctx.state.auth);
-    if (error === undefined) {
-      await next();
-      return;
-    }
-    if (options.delegateErrors === true) throw error;
-    const rejection = renderRejection(error);
-    ctx.status = rejection.status;
-    for (const [name, value] of Object.entries(rejection.headers)) ctx.set(name, value);
-    ctx.body = rejection.body;
-  };
-}
-
-/** Plain Koa middleware. */
-export type KoaMiddleware = (ctx: KoaContext, next: () => Promise<unknown>) => Promise<void>;
+export const anyAuth = factories.anyAuth;
 
 /**
  * CEL rules over `request`, `jwt`, `basicAuth`, `apiKey` and `auth`; 403 `access_denied` when
@@ -202,9 +164,7 @@ export type KoaMiddleware = (ctx: KoaContext, next: () => Promise<unknown>) => P
  * app.use(authorize({ rules: ['request.path == "/admin" && jwt.groups.contains("admins")'] }));
  * ```
  */
-export function authorize(options: AuthorizeOptions): KoaMiddleware {
-  return koaCheck(authorizer(options), options);
-}
+export const authorize = factories.authorize;
 
 /**
  * 403 `insufficient_scope` unless `ctx.state.auth.scopes` holds every scope (`"*"` holds all).
@@ -214,9 +174,7 @@ export function authorize(options: AuthorizeOptions): KoaMiddleware {
  * app.use(requireScopes('agents:write'));
  * ```
  */
-export function requireScopes(...scopes: string[]): KoaMiddleware {
-  return koaCheck(scopeRequirement(scopes));
-}
+export const requireScopes = factories.requireScopes;
 
 /**
  * Sets identity headers for the upstream from CEL expressions, after removing any the client sent.
@@ -226,6 +184,4 @@ export function requireScopes(...scopes: string[]): KoaMiddleware {
  * app.use(forwardIdentity({ headers: { 'x-user-id': 'auth.subject', 'x-user-email': 'jwt.email' } }));
  * ```
  */
-export function forwardIdentity(options: ForwardIdentityOptions): KoaMiddleware {
-  return koaCheck(identityForwarder(options));
-}
+export const forwardIdentity = factories.forwardIdentity;
