@@ -84,7 +84,10 @@ function refuse(
   next: (error?: unknown) => void,
   delegate: boolean,
 ): void {
-  if (delegate) return next(error);
+  if (delegate) {
+    next(error);
+    return;
+  }
   const rejection = renderRejection(error);
   res.statusCode = rejection.status;
   for (const [name, value] of Object.entries(rejection.headers)) res.setHeader(name, value);
