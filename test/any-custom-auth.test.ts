@@ -7,6 +7,7 @@ import { tempDir } from './support/files.js';
 import type { Echo, Framework, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+import { MODES_TABLE } from './support/modes-table.js';
 import { mountAt } from './support/mount.js';
 
 const all = await frameworks();
@@ -376,35 +377,28 @@ describe.each(all)('anyAuth on $name', (framework) => {
       }
     });
 
-    it.each([
-      { mode: 'strict', credential: 'none', status: 401 },
-      { mode: 'strict', credential: 'invalid', status: 401 },
-      { mode: 'strict', credential: 'valid', status: 200 },
-      { mode: 'optional', credential: 'none', status: 200 },
-      { mode: 'optional', credential: 'invalid', status: 401 },
-      { mode: 'optional', credential: 'valid', status: 200 },
-      { mode: 'permissive', credential: 'none', status: 200 },
-      { mode: 'permissive', credential: 'invalid', status: 200 },
-      { mode: 'permissive', credential: 'valid', status: 200 },
-    ] as const)('mode $mode with $credential credential -> $status', async ({ mode, credential, status }) => {
-      const req = request(servers[mode]!.url).get('/');
-      if (credential === 'valid') req.set('Authorization', `Bearer ${valid}`);
-      if (credential === 'invalid') req.set('X-Api-Key', BAD_API_KEY);
-      const res = await req;
-      expect(res.status).toBe(status);
-      if (status === 401) {
-        expect(res.body.error).toBe(credential === 'none' ? 'credentials_missing' : 'invalid_credentials');
-        return;
-      }
-      const echo = res.body as Echo;
-      if (credential === 'valid') {
-        expect(echo.auth?.method).toBe('jwt');
-        expect(echo.headers.authorization).toBeUndefined();
-      } else {
-        expect(echo.auth).toBeNull();
-        if (credential === 'invalid') expect(echo.headers['x-api-key']).toBe(BAD_API_KEY);
-      }
-    });
+    it.each([...MODES_TABLE] as const)(
+      'mode $mode with $credential credential -> $status',
+      async ({ mode, credential, status }) => {
+        const req = request(servers[mode]!.url).get('/');
+        if (credential === 'valid') req.set('Authorization', `Bearer ${valid}`);
+        if (credential === 'invalid') req.set('X-Api-Key', BAD_API_KEY);
+        const res = await req;
+        expect(res.status).toBe(status);
+        if (status === 401) {
+          expect(res.body.error).toBe(credential === 'none' ? 'credentials_missing' : 'invalid_credentials');
+          return;
+        }
+        const echo = res.body as Echo;
+        if (credential === 'valid') {
+          expect(echo.auth?.method).toBe('jwt');
+          expect(echo.headers.authorization).toBeUndefined();
+        } else {
+          expect(echo.auth).toBeNull();
+          if (credential === 'invalid') expect(echo.headers['x-api-key']).toBe(BAD_API_KEY);
+        }
+      },
+    );
 
     it('publicPaths skip it, exactly', async () => {
       const server = await r.serve([
@@ -703,37 +697,30 @@ describe.each(all)('customAuth on $name', (framework) => {
       }
     });
 
-    it.each([
-      { mode: 'strict', credential: 'none', status: 401 },
-      { mode: 'strict', credential: 'invalid', status: 401 },
-      { mode: 'strict', credential: 'valid', status: 200 },
-      { mode: 'optional', credential: 'none', status: 200 },
-      { mode: 'optional', credential: 'invalid', status: 401 },
-      { mode: 'optional', credential: 'valid', status: 200 },
-      { mode: 'permissive', credential: 'none', status: 200 },
-      { mode: 'permissive', credential: 'invalid', status: 200 },
-      { mode: 'permissive', credential: 'valid', status: 200 },
-    ] as const)('$mode with $credential credential -> $status', async ({ mode, credential, status }) => {
-      const token =
-        credential === 'valid' ? 'good-token' : credential === 'invalid' ? 'bad-token' : undefined;
-      const req = request(servers[mode]!.url).get('/');
-      if (token !== undefined) req.set('Authorization', `Bearer ${token}`);
-      const res = await req;
-      expect(res.status).toBe(status);
-      if (status === 401) {
-        expect(res.body.error).toBe(credential === 'none' ? 'credentials_missing' : 'invalid_credentials');
-        expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="api"/);
-        return;
-      }
-      const echo = res.body as Echo;
-      if (credential === 'valid') {
-        expect(echo.auth).toEqual({ subject: 'ok-user', scopes: [], method: 'custom' });
-        expect(echo.headers.authorization).toBeUndefined();
-      } else {
-        expect(echo.auth).toBeNull();
-        if (credential === 'invalid') expect(echo.headers.authorization).toBe('Bearer bad-token');
-      }
-    });
+    it.each([...MODES_TABLE] as const)(
+      '$mode with $credential credential -> $status',
+      async ({ mode, credential, status }) => {
+        const token =
+          credential === 'valid' ? 'good-token' : credential === 'invalid' ? 'bad-token' : undefined;
+        const req = request(servers[mode]!.url).get('/');
+        if (token !== undefined) req.set('Authorization', `Bearer ${token}`);
+        const res = await req;
+        expect(res.status).toBe(status);
+        if (status === 401) {
+          expect(res.body.error).toBe(credential === 'none' ? 'credentials_missing' : 'invalid_credentials');
+          expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="api"/);
+          return;
+        }
+        const echo = res.body as Echo;
+        if (credential === 'valid') {
+          expect(echo.auth).toEqual({ subject: 'ok-user', scopes: [], method: 'custom' });
+          expect(echo.headers.authorization).toBeUndefined();
+        } else {
+          expect(echo.auth).toBeNull();
+          if (credential === 'invalid') expect(echo.headers.authorization).toBe('Bearer bad-token');
+        }
+      },
+    );
   });
 
   describe('locations', () => {

@@ -6,6 +6,7 @@ import type { ApiKeyAuthOptions, ApiKeyRecord, Auth } from '../src/index.js';
 import { replaceByRename, type TempDir, tempDir } from './support/files.js';
 import type { Echo, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
+import { MODES_TABLE } from './support/modes-table.js';
 import { rawGet } from './support/raw-request.js';
 import { eventually, type RecordingLogger, recorder, sleep } from './support/wait.js';
 
@@ -109,17 +110,7 @@ describe.each(all)('apiKeyAuth modes and challenges on $name', (framework) => {
   });
 
   // DESIGN.md section 4, cell by cell, for the default location and for x-api-key.
-  const cells = [
-    { mode: 'strict', credential: 'none', status: 401 },
-    { mode: 'strict', credential: 'invalid', status: 401 },
-    { mode: 'strict', credential: 'valid', status: 200 },
-    { mode: 'optional', credential: 'none', status: 200 },
-    { mode: 'optional', credential: 'invalid', status: 401 },
-    { mode: 'optional', credential: 'valid', status: 200 },
-    { mode: 'permissive', credential: 'none', status: 200 },
-    { mode: 'permissive', credential: 'invalid', status: 200 },
-    { mode: 'permissive', credential: 'valid', status: 200 },
-  ] as const;
+  const cells = [...MODES_TABLE] as const;
   const table = (['bearer', 'x-api-key'] as const).flatMap((where) =>
     cells.map((cell) => ({ where, ...cell })),
   );

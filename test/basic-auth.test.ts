@@ -9,6 +9,7 @@ import type { BasicAuthOptions } from '../src/index.js';
 import { replaceByRename, type TempDir, tempDir } from './support/files.js';
 import type { Echo, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
+import { MODES_TABLE } from './support/modes-table.js';
 import { eventually, recorder, sleep } from './support/wait.js';
 
 // basicAuth (issue 3): htpasswd text and files (reload, CRLF, BOM, comments, duplicates), every
@@ -429,15 +430,7 @@ describe.each(all)('basicAuth on $name', (framework) => {
 
     // DESIGN.md section 4, cell by cell.
     const table = [
-      { mode: 'strict', credential: 'none', status: 401 },
-      { mode: 'strict', credential: 'invalid', status: 401 },
-      { mode: 'strict', credential: 'valid', status: 200 },
-      { mode: 'optional', credential: 'none', status: 200 },
-      { mode: 'optional', credential: 'invalid', status: 401 },
-      { mode: 'optional', credential: 'valid', status: 200 },
-      { mode: 'permissive', credential: 'none', status: 200 },
-      { mode: 'permissive', credential: 'invalid', status: 200 },
-      { mode: 'permissive', credential: 'valid', status: 200 },
+      ...MODES_TABLE,
       { mode: 'default', credential: 'none', status: 401 },
       { mode: 'default', credential: 'invalid', status: 401 },
       { mode: 'default', credential: 'valid', status: 200 },
