@@ -35,11 +35,12 @@ interface App {
 // building requests is taken from the app, and the noise swamps the differences measured.
 const CORES = availableParallelism();
 const PIN = CORES >= 2 && process.env.BENCH_PIN !== '0' && spawnSync('taskset', ['-V']).status === 0;
+const APP_CORES = CORES === 2 ? '1' : `1-${CORES - 1}`;
 if (PIN) spawnSync('taskset', ['-cp', '0', String(process.pid)]);
 
 async function startApp(row: string, env: Record<string, string>, pinned = PIN): Promise<App> {
   const node = [process.execPath, '--import', 'tsx', 'bench/server.ts'];
-  const [command, ...args] = pinned ? ['taskset', '-c', `1-${CORES - 1}`, ...node] : node;
+  const [command, ...args] = pinned ? ['taskset', '-c', APP_CORES, ...node] : node;
   const child = spawn(command!, args, {
     env: { ...process.env, ...env, BENCH_ROW: row, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -251,7 +252,7 @@ async function main() {
 
 Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}.
 autocannon, ${CONNECTIONS} connections, each row loaded in ${SLICES} alternating ${SLICE_SECONDS}-second slices beside its bare framework
-(each app in its own process${PIN ? `, pinned to cores 1-${CORES - 1} while autocannon runs on core 0` : ''}). The ratio is the median of the per-slice ratios; the range in brackets is the lowest and highest slice.
+(each app in its own process${PIN ? `, pinned to core(s) ${APP_CORES} while autocannon runs on core 0` : ''}). The ratio is the median of the per-slice ratios; the range in brackets is the lowest and highest slice.
 
 | row | req/s | p50 ms | p99 ms | bare req/s | ratio to bare |
 |---|---|---|---|---|---|
