@@ -6,10 +6,12 @@ import {
   Inbound,
   type InboundOptions,
   type InboundResult,
+  type InboundSettings,
+  inboundSettings,
+  isPublicPath,
   settle,
-  validateInboundOptions,
 } from './inbound.js';
-import { applyMode, type Mode, type Outcome } from './modes.js';
+import { applyMode, type Outcome } from './modes.js';
 
 /** Options of `anyAuth()`, given as its last argument. */
 export type AnyAuthOptions = InboundOptions;
@@ -21,32 +23,29 @@ export type AnyAuthOptions = InboundOptions;
  * nothing presented, one 401 carries every scheme's challenge.
  */
 export class AnyInbound {
-  readonly mode: Mode;
-  private readonly publicPaths: ReadonlySet<string>;
+  private readonly settings: InboundSettings;
 
   constructor(
     readonly members: readonly Inbound[],
     options: AnyAuthOptions = {},
   ) {
-    validateInboundOptions(options);
+    this.settings = inboundSettings(options);
     if (members.length === 0) throw new ConfigError('anyAuth', 'needs at least one middleware');
-    this.mode = options.mode ?? 'strict';
-    this.publicPaths = new Set(options.publicPaths ?? []);
   }
 
   async handle(host: RequestHost, existing: Auth | undefined): Promise<InboundResult> {
-    if (this.publicPaths.has(host.path)) return { auth: undefined };
+    if (isPublicPath(this.settings, host)) return { auth: undefined };
     const refusals: Outcome[] = [];
     for (const member of this.members) {
       const outcome = await member.outcome(host);
       if (outcome.kind === 'valid' || outcome.kind === 'malformed') {
-        return settle(member.authenticator, host, existing, applyMode(this.mode, outcome));
+        return settle(member.authenticator, host, existing, applyMode(this.settings.mode, outcome));
       }
       refusals.push(outcome);
     }
     const invalid = refusals.filter((outcome) => outcome.kind === 'invalid');
     const chosen = invalid.find((outcome) => outcome.error.status === 503) ?? invalid[0] ?? this.absent();
-    const decision = applyMode(this.mode, chosen);
+    const decision = applyMode(this.settings.mode, chosen);
     return decision.action === 'reject' ? { error: decision.error } : { auth: undefined };
   }
 

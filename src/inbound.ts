@@ -2,7 +2,7 @@ import { type Authenticator, credentialError } from './authenticator.js';
 import { type AuthError, ConfigError } from './errors.js';
 import type { RequestHost } from './http/request-host.js';
 import { type Auth, mergeAuth, rememberInboundCredential } from './identity.js';
-import { applyMode, MODES, type Mode, type Outcome } from './modes.js';
+import { applyMode, type Decision, MODES, type Mode, type Outcome } from './modes.js';
 
 /** Options every inbound middleware shares. */
 export interface InboundOptions {
@@ -28,23 +28,19 @@ const UNCHANGED: InboundResult = { auth: undefined };
  */
 export class Inbound {
   readonly authenticator: Authenticator;
-  readonly mode: Mode;
-  private readonly publicPaths: ReadonlySet<string>;
+  private readonly settings: InboundSettings;
 
   /**
    * Shared options are checked before `build` runs, so a refused option never leaves a
    * scheme's file watcher or JWKS refresh loop running with nobody able to close it.
    */
   constructor(options: InboundOptions, build: () => Authenticator) {
-    validateInboundOptions(options);
-    this.mode = options.mode ?? 'strict';
-    this.publicPaths = new Set(options.publicPaths ?? []);
+    this.settings = inboundSettings(options);
     this.authenticator = build();
   }
 
-  /** True when this request's path skips authentication. */
-  isPublic(host: RequestHost): boolean {
-    return this.publicPaths.size > 0 && this.publicPaths.has(host.path);
+  get mode(): Mode {
+    return this.settings.mode;
   }
 
   /** What the credential at this scheme's location amounts to, before the mode is applied. */
@@ -80,8 +76,8 @@ export class Inbound {
 
   /** Runs the scheme for one request and settles it: strips what it consumed, merges identity. */
   async handle(host: RequestHost, existing: Auth | undefined): Promise<InboundResult> {
-    if (this.isPublic(host)) return UNCHANGED;
-    const decision = applyMode(this.mode, await this.outcome(host));
+    if (isPublicPath(this.settings, host)) return UNCHANGED;
+    const decision = applyMode(this.settings.mode, await this.outcome(host));
     return settle(this.authenticator, host, existing, decision);
   }
 
@@ -90,8 +86,24 @@ export class Inbound {
   }
 }
 
+/** The shared options, checked once: the mode and the exact paths that skip authentication. */
+export interface InboundSettings {
+  mode: Mode;
+  publicPaths: ReadonlySet<string>;
+}
+
 /** Checks the options every inbound middleware shares; throws a ConfigError naming the field. */
-export function validateInboundOptions(options: InboundOptions): void {
+export function inboundSettings(options: InboundOptions): InboundSettings {
+  validateInboundOptions(options);
+  return { mode: options.mode ?? 'strict', publicPaths: new Set(options.publicPaths ?? []) };
+}
+
+/** True when this request's path skips authentication. */
+export function isPublicPath(settings: InboundSettings, host: RequestHost): boolean {
+  return settings.publicPaths.size > 0 && settings.publicPaths.has(host.path);
+}
+
+function validateInboundOptions(options: InboundOptions): void {
   const mode = options.mode ?? 'strict';
   if (!MODES.includes(mode)) throw new ConfigError('mode', `must be one of ${MODES.join(', ')}`);
   if (options.publicPaths !== undefined && !Array.isArray(options.publicPaths)) {
@@ -109,7 +121,7 @@ export function settle(
   authenticator: Authenticator,
   host: RequestHost,
   existing: Auth | undefined,
-  decision: ReturnType<typeof applyMode>,
+  decision: Decision,
 ): InboundResult {
   if (decision.action === 'reject') return { error: decision.error };
   if (decision.action === 'pass') return UNCHANGED;
