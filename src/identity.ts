@@ -26,31 +26,47 @@ export function mergeAuth(existing: Auth | undefined, part: AuthPart): Auth {
   const scopes = new Set(existing?.scopes ?? []);
   for (const scope of part.scopes ?? []) scopes.add(scope);
   const merged: Auth = { ...existing, ...part, scopes: [...scopes] };
-  const credential = existing === undefined ? undefined : inboundCredential(existing);
-  if (credential !== undefined) rememberInboundCredential(merged, credential);
+  if (existing !== undefined) {
+    for (const [method, credential] of credentialsOf(existing))
+      rememberInboundCredential(merged, method, credential);
+  }
   return merged;
 }
 
-// The raw credential a scheme consumed stays reachable for backendAuth passthrough only: a
+// The raw credentials the schemes consumed stay reachable for backendAuth passthrough only: a
 // symbol-keyed, non-enumerable slot is skipped by JSON.stringify, util.inspect's default view
-// and object spread, so it never leaks into logs or responses by accident.
-const credentialSlot = Symbol('portcullis.inboundCredential');
+// and object spread, so they never leak into logs or responses by accident. They are kept per
+// scheme, so a passthrough of the JWT can never forward a Basic password that ran after it.
+const credentialSlot = Symbol('portcullis.inboundCredentials');
 
-interface WithCredential {
-  [credentialSlot]?: string;
+interface WithCredentials {
+  [credentialSlot]?: Map<string, string>;
 }
 
-/** Keeps the credential a scheme consumed, hidden, for `backendAuth` passthrough. */
-export function rememberInboundCredential(auth: Auth, credential: string): void {
-  Object.defineProperty(auth, credentialSlot, {
-    value: credential,
-    enumerable: false,
-    configurable: true,
-    writable: false,
-  });
+function credentialsOf(auth: Auth): ReadonlyMap<string, string> {
+  return (auth as WithCredentials)[credentialSlot] ?? new Map();
 }
 
-/** The credential the last successful scheme consumed, if any. */
-export function inboundCredential(auth: Auth): string | undefined {
-  return (auth as WithCredential)[credentialSlot];
+/** Keeps the credential the scheme `method` consumed, hidden, for `backendAuth` passthrough. */
+export function rememberInboundCredential(auth: Auth, method: string, credential: string): void {
+  const holder = auth as WithCredentials;
+  let credentials = holder[credentialSlot];
+  if (credentials === undefined) {
+    credentials = new Map();
+    Object.defineProperty(auth, credentialSlot, {
+      value: credentials,
+      enumerable: false,
+      configurable: false,
+      writable: false,
+    });
+  }
+  credentials.set(method, credential);
+}
+
+/**
+ * The credential the scheme `method` consumed on this request ('jwt' by default: the token
+ * `backendAuth({ passthrough })` forwards), if it authenticated one.
+ */
+export function inboundCredential(auth: Auth, method = 'jwt'): string | undefined {
+  return credentialsOf(auth).get(method);
 }

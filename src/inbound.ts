@@ -1,4 +1,5 @@
 import { type Authenticator, credentialError } from './authenticator.js';
+import { noteReadLocation } from './credentials/read-locations.js';
 import { type AuthError, ConfigError } from './errors.js';
 import type { RequestHost } from './http/request-host.js';
 import { type Auth, mergeAuth, rememberInboundCredential } from './identity.js';
@@ -46,6 +47,7 @@ export class Inbound {
   /** What the credential at this scheme's location amounts to, before the mode is applied. */
   async outcome(host: RequestHost): Promise<Outcome> {
     const authn = this.authenticator;
+    noteReadLocation(host.message, authn.locator);
     const reading = authn.locator.read(host);
     if (reading.kind === 'absent') {
       return {
@@ -127,6 +129,6 @@ export function settle(
   if (decision.action === 'pass') return UNCHANGED;
   authenticator.locator.strip(host);
   const auth = mergeAuth(existing, decision.identity);
-  rememberInboundCredential(auth, decision.credential);
+  rememberInboundCredential(auth, decision.identity.method ?? 'custom', decision.credential);
   return { auth };
 }

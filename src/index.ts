@@ -18,8 +18,27 @@ export {
 export { type AuthorizeOptions, authorizer, type RequestCheck, type Rule } from './authz/authorize.js';
 export { type ForwardIdentityOptions, identityForwarder } from './authz/forward-identity.js';
 export { scopeRequirement } from './authz/scopes.js';
+export type { AwsBackendOptions } from './backend/aws.js';
+export type { AzureBackendOptions } from './backend/azure.js';
+export {
+  type ApplyContext,
+  BackendAuth,
+  type BackendAuthOptions,
+  type BackendCommonOptions,
+  type BackendCredentialOptions,
+  backendCredentials,
+} from './backend/backend-auth.js';
+export type { OutgoingRequest, PreparedRequest, UpstreamRequestView } from './backend/forwarded.js';
+export type { GcpBackendOptions } from './backend/gcp.js';
+export type {
+  AnthropicPreset,
+  ApiKeyPreset,
+  KeyBackendOptions,
+  PassthroughBackendOptions,
+} from './backend/key.js';
 export { type BasicAuthOptions, basicAuthenticator } from './basic/authenticator.js';
 export { basicChallenge, bearerChallenge } from './challenge.js';
+export type { SecretSource } from './config/secret.js';
 export {
   BEARER_LOCATION,
   type CredentialLocation,

@@ -16,11 +16,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type ApiKeyManager,
+  type ApplyContext,
   type Auth,
   type AuthError,
   adapterFactories,
+  type BackendAuth,
   type InboundHandler,
   type InboundOptions,
+  type OutgoingRequest,
+  type PreparedRequest,
   pathOf,
   queryString,
   type RequestCheck,
@@ -61,6 +65,11 @@ export type ExpressAuthMiddleware = ExpressMiddleware & { close(): Promise<void>
 
 /** API key middleware; `add`, `revoke` and `list` manage keys at run time. */
 export type ExpressApiKeyMiddleware = ExpressAuthMiddleware & ApiKeyManager;
+
+/** backendAuth middleware; `apply()` prepares a request your own code sends. */
+export type ExpressBackendMiddleware = ExpressAuthMiddleware & {
+  apply(request: OutgoingRequest, context?: ApplyContext): Promise<PreparedRequest>;
+};
 
 function requestHost(req: ExpressRequest): RequestHost {
   return {
@@ -120,7 +129,25 @@ export function expressCheck(
   };
 }
 
-const factories = adapterFactories({ inbound: expressInbound, check: expressCheck });
+/** Wraps the core backendAuth as Express middleware placed right before the proxy. */
+export function expressBackend(
+  backend: BackendAuth,
+  options: { delegateErrors?: boolean } = {},
+): ExpressBackendMiddleware {
+  const delegate = options.delegateErrors === true;
+  const middleware: ExpressMiddleware = (req, res, next) => {
+    backend.forward(requestHost(req), req.auth).then((error) => {
+      if (error === undefined) next();
+      else refuse(error, res, next, delegate);
+    }, next);
+  };
+  return Object.assign(middleware, {
+    close: () => backend.close(),
+    apply: (request: OutgoingRequest, context?: ApplyContext) => backend.apply(request, context),
+  });
+}
+
+const factories = adapterFactories({ inbound: expressInbound, check: expressCheck, backend: expressBackend });
 
 /**
  * Verifies JWTs against JWKS (URL, file, inline or OIDC discovery) or an explicit HMAC secret.
@@ -206,3 +233,19 @@ export const requireScopes = factories.requireScopes;
  * ```
  */
 export const forwardIdentity = factories.forwardIdentity;
+
+/**
+ * Puts the backend's credential on the request the proxy after it forwards, and removes the
+ * client's: a key (header, query or cookie; presets `openai`, `anthropic`, `azureOpenAI`), the
+ * validated JWT (`passthrough`), AWS SigV4 (`aws`), Google (`gcp`) or Entra ID (`azure`) tokens.
+ * Mount it at the same path as the proxy, with the proxy's target as `upstream`.
+ *
+ * @example
+ * ```ts
+ * import { createProxyMiddleware } from 'http-proxy-middleware';
+ * const target = 'https://api.openai.com';
+ * app.use('/openai', jwtAuth({ issuer }), backendAuth({ openai: { apiKey: '$OPENAI_API_KEY' }, upstream: target }),
+ *   createProxyMiddleware({ target, changeOrigin: true }));
+ * ```
+ */
+export const backendAuth = factories.backendAuth;

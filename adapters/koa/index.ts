@@ -16,11 +16,15 @@
 import type { IncomingMessage } from 'node:http';
 import {
   type ApiKeyManager,
+  type ApplyContext,
   type Auth,
   type AuthError,
   adapterFactories,
+  type BackendAuth,
   type InboundHandler,
   type InboundOptions,
+  type OutgoingRequest,
+  type PreparedRequest,
   pathOf,
   type RequestCheck,
   type RequestHost,
@@ -54,6 +58,11 @@ export type KoaAuthMiddleware = KoaMiddleware & { close(): Promise<void> };
 
 /** API key middleware; `add`, `revoke` and `list` manage keys at run time. */
 export type KoaApiKeyMiddleware = KoaAuthMiddleware & ApiKeyManager;
+
+/** backendAuth middleware; `apply()` prepares a request your own code sends. */
+export type KoaBackendMiddleware = KoaAuthMiddleware & {
+  apply(request: OutgoingRequest, context?: ApplyContext): Promise<PreparedRequest>;
+};
 
 function requestHost(ctx: KoaContext): RequestHost {
   return {
@@ -98,7 +107,24 @@ export function koaCheck(step: RequestCheck, options: { delegateErrors?: boolean
   };
 }
 
-const factories = adapterFactories({ inbound: koaInbound, check: koaCheck });
+/** Wraps the core backendAuth as Koa middleware placed right before the forwarder. */
+export function koaBackend(
+  backend: BackendAuth,
+  options: { delegateErrors?: boolean } = {},
+): KoaBackendMiddleware {
+  const delegate = options.delegateErrors === true;
+  const middleware: KoaMiddleware = async (ctx, next) => {
+    const error = await backend.forward(requestHost(ctx), ctx.state.auth);
+    if (error !== undefined) return refuse(error, ctx, delegate);
+    await next();
+  };
+  return Object.assign(middleware, {
+    close: () => backend.close(),
+    apply: (request: OutgoingRequest, context?: ApplyContext) => backend.apply(request, context),
+  });
+}
+
+const factories = adapterFactories({ inbound: koaInbound, check: koaCheck, backend: koaBackend });
 
 /**
  * Verifies JWTs against JWKS (URL, file, inline or OIDC discovery) or an explicit HMAC secret.
@@ -185,3 +211,19 @@ export const requireScopes = factories.requireScopes;
  * ```
  */
 export const forwardIdentity = factories.forwardIdentity;
+
+/**
+ * Puts the backend's credential on the request the forwarder after it sends, and removes the
+ * client's: a key (header, query or cookie; presets `openai`, `anthropic`, `azureOpenAI`), the
+ * validated JWT (`passthrough`), AWS SigV4 (`aws`), Google (`gcp`) or Entra ID (`azure`) tokens.
+ * The request body stays readable from `ctx.req` after SigV4 has signed it.
+ *
+ * @example
+ * ```ts
+ * const upstream = 'https://bedrock-runtime.us-east-1.amazonaws.com';
+ * app.use(jwtAuth({ issuer }));
+ * app.use(backendAuth({ aws: { region: 'us-east-1' }, upstream }));
+ * app.use(forwardTo(upstream)); // a proxy or a fetch forwarder reading ctx.req
+ * ```
+ */
+export const backendAuth = factories.backendAuth;

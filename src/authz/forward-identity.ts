@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { isHeaderSafe } from '../http/header-value.js';
 import { deleteHeader, setHeader } from '../http/headers.js';
 import type { RequestCheck } from './authorize.js';
 import { type CompiledExpression, compileExpression } from './cel.js';
@@ -19,11 +20,7 @@ function headerValue(value: unknown): string | undefined {
     text = String(value);
   else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) text = value.join(',');
   else return undefined;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if ((code < 0x20 && code !== 0x09) || code === 0x7f || code > 0xff) return undefined;
-  }
-  return text;
+  return isHeaderSafe(text) ? text : undefined;
 }
 
 /**

@@ -1,8 +1,16 @@
 import { ConfigError } from '../errors.js';
 import { cookieValues, withCookie, withoutCookie } from '../http/cookies.js';
-import { deleteHeader, headerOccurrences, setHeader } from '../http/headers.js';
+import { deleteHeader, headerOccurrences, type MessageHead, setHeader } from '../http/headers.js';
 import { queryValues, withoutQueryParameter, withQueryParameter } from '../http/query.js';
-import type { RequestHost } from '../http/request-host.js';
+
+/**
+ * A request whose credential fields can be edited: an incoming request (every RequestHost is
+ * one) or the request backendAuth prepares for an upstream.
+ */
+export interface EditableRequest {
+  readonly message: MessageHead;
+  editUrl(edit: (url: string) => string): void;
+}
 
 /**
  * Where a credential travels, shared by every inbound scheme and by backendAuth:
@@ -25,9 +33,9 @@ export interface Locator {
   readonly location: CredentialLocation;
   /** For messages: `header "authorization" (Bearer)`, `query parameter "access_token"`. */
   readonly description: string;
-  read(host: RequestHost): CredentialReading;
-  strip(host: RequestHost): void;
-  write(host: RequestHost, value: string): void;
+  read(host: EditableRequest): CredentialReading;
+  strip(host: EditableRequest): void;
+  write(host: EditableRequest, value: string): void;
 }
 
 const ABSENT: CredentialReading = { kind: 'absent' };

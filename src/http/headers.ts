@@ -1,10 +1,21 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * The header fields of a message as Node keeps them: an incoming request (IncomingMessage
+ * satisfies this) or a request the gateway is about to send (backendAuth builds one).
+ */
+export interface MessageHead {
+  url?: string;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  readonly headersDistinct?: NodeJS.Dict<string[]>;
+}
 
 // Node folds repeated headers into `message.headers` (and silently keeps only the first
 // Authorization), so the raw list is the only place a repeated credential header shows up.
 
 /** Every value sent for the header `name` (any case), in order. */
-export function headerOccurrences(message: IncomingMessage, name: string): string[] {
+export function headerOccurrences(message: MessageHead, name: string): string[] {
   const raw = message.rawHeaders;
   const wanted = name.toLowerCase();
   const values: string[] = [];
@@ -24,13 +35,13 @@ export function headerOccurrences(message: IncomingMessage, name: string): strin
  * would miss the new header. So both views are built before `rawHeaders` is edited, and every
  * edit is then applied to all three.
  */
-function distinctView(message: IncomingMessage): NodeJS.Dict<string[]> | undefined {
+function distinctView(message: MessageHead): NodeJS.Dict<string[]> | undefined {
   void message.headers;
   return message.headersDistinct;
 }
 
 /** Removes the header everywhere Node keeps it, so neither the app nor a proxy sees it. */
-export function deleteHeader(message: IncomingMessage, name: string): void {
+export function deleteHeader(message: MessageHead, name: string): void {
   const wanted = name.toLowerCase();
   const distinct = distinctView(message);
   delete message.headers[wanted];
@@ -42,7 +53,7 @@ export function deleteHeader(message: IncomingMessage, name: string): void {
 }
 
 /** Sets the header to exactly one value, replacing any the client sent. */
-export function setHeader(message: IncomingMessage, name: string, value: string): void {
+export function setHeader(message: MessageHead, name: string, value: string): void {
   deleteHeader(message, name);
   const lower = name.toLowerCase();
   message.headers[lower] = value;

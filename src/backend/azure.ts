@@ -1,0 +1,213 @@
+import { readFile } from 'node:fs/promises';
+import { optionalSecret, resolveSecret, type Secret, type SecretSource } from '../config/secret.js';
+import { ConfigError } from '../errors.js';
+import { isHeaderSafe } from '../http/header-value.js';
+import { setHeader } from '../http/headers.js';
+import type { Logger } from '../logger.js';
+import type { ForwardedRequest } from './forwarded.js';
+import type { CredentialKind } from './kind.js';
+import { loadOptionalPeer } from './optional-peer.js';
+import { CredentialFetchError, type Expiring, RefreshingCredential } from './refreshing.js';
+
+/**
+ * An Entra ID (Azure AD) access token. With `clientSecret`: OAuth2 client credentials. With
+ * `federatedTokenFile` (AKS workload identity): a client assertion read from that file on each
+ * fetch. With neither: `@azure/identity`'s DefaultAzureCredential (managed identity, Azure CLI,
+ * environment), an optional peer.
+ */
+export interface AzureBackendOptions {
+  tenantId?: SecretSource;
+  clientId?: SecretSource;
+  clientSecret?: SecretSource;
+  /** Default `$AZURE_FEDERATED_TOKEN_FILE` when neither a secret nor this is given and it is set. */
+  federatedTokenFile?: string;
+  /** Default `https://cognitiveservices.azure.com/.default` (Azure OpenAI). */
+  scope?: string;
+  /** Default `https://login.microsoftonline.com`; sovereign clouds have their own. */
+  authorityHost?: string;
+}
+
+interface AzureIdentityLibrary {
+  DefaultAzureCredential: new (options: {
+    managedIdentityClientId?: string;
+    tenantId?: string;
+  }) => {
+    getToken(
+      scope: string,
+      options: { abortSignal?: AbortSignal },
+    ): Promise<{ token: string; expiresOnTimestamp: number } | null>;
+  };
+}
+
+const DEFAULT_SCOPE = 'https://cognitiveservices.azure.com/.default';
+const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com';
+const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+const MAX_TOKEN_RESPONSE = 64 * 1024;
+
+function authorityUrl(value: unknown): URL {
+  if (value === undefined) return new URL(DEFAULT_AUTHORITY);
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    throw new ConfigError('azure.authorityHost', 'must be a URL such as "https://login.microsoftonline.us"');
+  }
+  // Plain http only to a loopback token endpoint (a local emulator or a test).
+  const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new ConfigError('azure.authorityHost', 'must use https');
+  }
+  return url;
+}
+
+function usableToken(token: unknown): string {
+  if (typeof token !== 'string' || token === '' || !isHeaderSafe(token)) {
+    throw new CredentialFetchError('Entra ID returned an unusable token', 'refused');
+  }
+  return token;
+}
+
+/** POSTs the token request; maps every failure to a CredentialFetchError with no secret in it. */
+async function requestToken(
+  endpoint: string,
+  form: URLSearchParams,
+  signal: AbortSignal,
+): Promise<Expiring<string>> {
+  let response: Response;
+  try {
+    response = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: form,
+      signal,
+      redirect: 'error',
+    });
+  } catch {
+    throw new CredentialFetchError('the Entra ID token endpoint is unreachable', 'unavailable');
+  }
+  const text = await response.text().catch(() => '');
+  if (response.status >= 500 || response.status === 429) {
+    throw new CredentialFetchError(
+      `the Entra ID token endpoint answered HTTP ${response.status}`,
+      'unavailable',
+    );
+  }
+  let json: { access_token?: unknown; expires_in?: unknown; error?: unknown } = {};
+  try {
+    if (text.length <= MAX_TOKEN_RESPONSE) json = JSON.parse(text) as typeof json;
+  } catch {
+    // reported below as an unusable answer
+  }
+  if (response.status !== 200) {
+    const code = typeof json.error === 'string' && /^[a-z_]+$/.test(json.error) ? ` ${json.error}` : '';
+    throw new CredentialFetchError(
+      `the Entra ID token endpoint refused the request (HTTP ${response.status}${code})`,
+      'refused',
+    );
+  }
+  const token = usableToken(json.access_token);
+  const lifetime = Number(json.expires_in);
+  return {
+    value: token,
+    ...(Number.isFinite(lifetime) && lifetime > 0 ? { expiresAt: Date.now() + lifetime * 1000 } : {}),
+  };
+}
+
+/** Builds the Azure kind. */
+export function azureKind(options: AzureBackendOptions, logger: Logger): CredentialKind {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('azure', 'must be an object');
+  const scope = options.scope ?? DEFAULT_SCOPE;
+  if (typeof scope !== 'string' || scope === '')
+    throw new ConfigError('azure.scope', 'must be a scope such as "api://app/.default"');
+  const authority = authorityUrl(options.authorityHost);
+  const secrets: Secret[] = [];
+  const close = () => {
+    for (const secret of secrets) secret.close();
+  };
+  const keep = <T extends Secret | undefined>(secret: T): T => {
+    if (secret !== undefined) secrets.push(secret);
+    return secret;
+  };
+
+  let fetchToken: (signal: AbortSignal) => Promise<Expiring<string>>;
+  try {
+    const clientSecret = keep(optionalSecret(options.clientSecret, 'azure.clientSecret', logger));
+    const tokenFile =
+      options.federatedTokenFile ??
+      (clientSecret === undefined ? process.env.AZURE_FEDERATED_TOKEN_FILE : undefined);
+    if (clientSecret !== undefined || tokenFile !== undefined) {
+      const tenantId = keep(resolveSecret(options.tenantId ?? '$AZURE_TENANT_ID', 'azure.tenantId', logger));
+      const clientId = keep(resolveSecret(options.clientId ?? '$AZURE_CLIENT_ID', 'azure.clientId', logger));
+      if (!/^[A-Za-z0-9.-]+$/.test(tenantId.value))
+        throw new ConfigError('azure.tenantId', 'must be a tenant id or domain');
+      if (typeof tokenFile !== 'string' || (clientSecret === undefined && tokenFile === '')) {
+        throw new ConfigError('azure.federatedTokenFile', 'must be a file path');
+      }
+      fetchToken = async (signal) => {
+        const endpoint = new URL(
+          `${authority.pathname.replace(/\/$/, '')}/${tenantId.value}/oauth2/v2.0/token`,
+          authority,
+        );
+        const form = new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: clientId.value,
+          scope,
+        });
+        if (clientSecret !== undefined) form.set('client_secret', clientSecret.value);
+        else {
+          // Re-read each time: the kubelet rotates the projected token file.
+          const assertion = (await readFile(tokenFile, 'utf8').catch(() => '')).trim();
+          if (assertion === '')
+            throw new CredentialFetchError('the federated token file is missing or empty', 'refused');
+          form.set('client_assertion_type', ASSERTION_TYPE);
+          form.set('client_assertion', assertion);
+        }
+        return requestToken(endpoint.toString(), form, signal);
+      };
+    } else {
+      const clientId = keep(optionalSecret(options.clientId, 'azure.clientId', logger));
+      const tenantId = keep(optionalSecret(options.tenantId, 'azure.tenantId', logger));
+      let credential: InstanceType<AzureIdentityLibrary['DefaultAzureCredential']> | undefined;
+      fetchToken = async (signal) => {
+        if (credential === undefined) {
+          const identity = await loadOptionalPeer<AzureIdentityLibrary>(
+            '@azure/identity',
+            'backendAuth azure without a secret',
+          );
+          credential = new identity.DefaultAzureCredential({
+            ...(clientId === undefined ? {} : { managedIdentityClientId: clientId.value }),
+            ...(tenantId === undefined ? {} : { tenantId: tenantId.value }),
+          });
+        }
+        let found: { token: string; expiresOnTimestamp: number } | null;
+        try {
+          found = await credential.getToken(scope, { abortSignal: signal });
+        } catch (error) {
+          throw new CredentialFetchError(
+            `DefaultAzureCredential failed (${(error as Error).name})`,
+            'unavailable',
+          );
+        }
+        if (found === null)
+          throw new CredentialFetchError('DefaultAzureCredential found no credential', 'refused');
+        return { value: usableToken(found.token), expiresAt: found.expiresOnTimestamp };
+      };
+    }
+  } catch (error) {
+    close();
+    throw error;
+  }
+
+  const token = new RefreshingCredential((signal) => fetchToken(signal), {
+    name: 'backendAuth azure',
+    logger,
+  });
+  return {
+    name: 'azure',
+    needsUpstream: false,
+    async apply(request: ForwardedRequest) {
+      setHeader(request.message, 'authorization', `Bearer ${await token.get()}`);
+    },
+    close,
+  };
+}

@@ -1,0 +1,261 @@
+import { type CredentialLocation, type Locator, locator } from '../credentials/location.js';
+import { readLocations } from '../credentials/read-locations.js';
+import { AuthError, ConfigError } from '../errors.js';
+import { deleteHeader, type MessageHead } from '../http/headers.js';
+import type { RequestHost } from '../http/request-host.js';
+import type { Auth } from '../identity.js';
+import { consoleLogger, type Logger } from '../logger.js';
+import { type AwsBackendOptions, awsKind } from './aws.js';
+import { type AzureBackendOptions, azureKind } from './azure.js';
+import { BodyReadError } from './body.js';
+import {
+  type ForwardedRequest,
+  incomingForwarded,
+  type OutgoingRequest,
+  outgoingForwarded,
+  type PreparedRequest,
+  type UpstreamRequestView,
+} from './forwarded.js';
+import { type GcpBackendOptions, gcpKind } from './gcp.js';
+import {
+  type AnthropicPreset,
+  type ApiKeyPreset,
+  type KeyBackendOptions,
+  keyKind,
+  type PassthroughBackendOptions,
+  passthroughKind,
+  presetKind,
+} from './key.js';
+import type { CredentialKind } from './kind.js';
+import { CredentialFetchError } from './refreshing.js';
+
+/** Exactly one credential kind. */
+export type BackendCredentialOptions =
+  | { key: KeyBackendOptions }
+  | { passthrough: PassthroughBackendOptions }
+  | { aws: AwsBackendOptions }
+  | { gcp: GcpBackendOptions }
+  | { azure: AzureBackendOptions }
+  | { anthropic: AnthropicPreset }
+  | { azureOpenAI: ApiKeyPreset }
+  | { openai: ApiKeyPreset };
+
+/** Options every kind shares. */
+export interface BackendCommonOptions {
+  /**
+   * Where the proxy behind the middleware forwards: a base URL joined with the request's path
+   * as http-proxy-middleware does, or a function of the request for several upstreams.
+   * Needed by `aws` (it signs the URL) and by a `gcp` ID token without `audience`.
+   */
+  upstream?: string | URL | ((request: UpstreamRequestView) => string | URL);
+  /**
+   * More client credential locations to remove. Always removed: Authorization,
+   * Proxy-Authorization and every location an inbound middleware read on this request.
+   */
+  strip?: CredentialLocation[];
+  /** The largest body `aws` reads to sign; a larger one gets 413. Default 32 MiB. */
+  maxBodyBytes?: number;
+  /** Middleware: hand failures to the app's error handling instead of answering. */
+  delegateErrors?: boolean;
+  logger?: Logger;
+}
+
+/** Options of `backendAuth()` and `backendCredentials()`. */
+export type BackendAuthOptions = BackendCredentialOptions & BackendCommonOptions;
+
+/** What `apply()` also needs to know about the request being forwarded, when there is one. */
+export interface ApplyContext {
+  /** `req.auth` / `ctx.state.auth`: the token a passthrough forwards. */
+  auth?: Auth;
+  /** The incoming request (`req` / `ctx.req`): the locations its inbound schemes read are removed too. */
+  incoming?: MessageHead;
+}
+
+const KINDS = ['key', 'passthrough', 'aws', 'gcp', 'azure', 'anthropic', 'azureOpenAI', 'openai'] as const;
+type KindName = (typeof KINDS)[number];
+const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
+
+function chooseKind(options: BackendAuthOptions, upstream: URL | undefined, logger: Logger): CredentialKind {
+  const named = KINDS.filter((name) => (options as Partial<Record<KindName, unknown>>)[name] !== undefined);
+  if (named.length !== 1) {
+    throw new ConfigError(
+      named.length === 0 ? 'backendAuth' : named.join(' / '),
+      `give exactly one of ${KINDS.join(', ')}`,
+    );
+  }
+  const kind = named[0]!;
+  const value = (options as Record<KindName, unknown>)[kind];
+  switch (kind) {
+    case 'key': {
+      const key = value as KeyBackendOptions;
+      if (typeof key !== 'object' || key === null)
+        throw new ConfigError('key', 'must be { value, location }');
+      return keyKind(key.value, 'key.value', key.location, logger);
+    }
+    case 'passthrough':
+      return passthroughKind(value as PassthroughBackendOptions);
+    case 'aws':
+      return awsKind(value as AwsBackendOptions, upstream, logger);
+    case 'gcp':
+      return gcpKind(value as GcpBackendOptions, logger);
+    case 'azure':
+      return azureKind(value as AzureBackendOptions, logger);
+    default:
+      return presetKind(kind, value as ApiKeyPreset, logger);
+  }
+}
+
+function parseUpstream(value: string | URL, field: string): URL {
+  try {
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url;
+  } catch {
+    // reported below
+  }
+  throw new ConfigError(field, 'must be an absolute http(s) URL such as "https://api.openai.com/v1"');
+}
+
+/** Why a request was not forwarded, as the response the client gets. No secret in any of it. */
+function failure(error: unknown, kind: string, logger: Logger): AuthError {
+  if (error instanceof BodyReadError) {
+    return error.reason === 'too_large'
+      ? new AuthError(413, 'request_too_large', 'The request body is too large to sign')
+      : new AuthError(400, 'invalid_request', 'The request body could not be read');
+  }
+  if (error instanceof CredentialFetchError && error.kind === 'unavailable') {
+    logger.warn(`backendAuth ${kind}: ${error.message}`);
+    return new AuthError(
+      503,
+      'backend_credentials_unavailable',
+      'The upstream credential is unavailable; try again',
+      {
+        'retry-after': '5',
+      },
+    );
+  }
+  const reason =
+    error instanceof CredentialFetchError ? error.message : `unexpected ${(error as Error)?.name ?? 'error'}`;
+  logger.warn(`backendAuth ${kind}: ${reason}`);
+  return new AuthError(
+    502,
+    'backend_credentials_failed',
+    'The gateway could not obtain the upstream credential',
+  );
+}
+
+/**
+ * Puts the backend's credential on a request the gateway forwards, after removing the
+ * client's. Used by the adapters' `backendAuth()` middleware (in front of a proxy) and, through
+ * `apply()`, by code that builds its own outgoing request.
+ */
+export class BackendAuth {
+  private readonly kind: CredentialKind;
+  private readonly upstream: URL | ((request: UpstreamRequestView) => string | URL) | undefined;
+  private readonly strip: Locator[];
+  private readonly maxBodyBytes: number;
+  private readonly logger: Logger;
+
+  constructor(options: BackendAuthOptions) {
+    if (typeof options !== 'object' || options === null)
+      throw new ConfigError('backendAuth', 'needs an options object');
+    this.logger = options.logger ?? consoleLogger;
+    const upstream = options.upstream;
+    if (upstream !== undefined && typeof upstream !== 'function')
+      this.upstream = parseUpstream(upstream, 'upstream');
+    else if (typeof upstream === 'function') this.upstream = upstream;
+    else if (upstream !== undefined) throw new ConfigError('upstream', 'must be a URL or a function');
+    if (options.strip !== undefined && !Array.isArray(options.strip)) {
+      throw new ConfigError('strip', 'must be an array of locations');
+    }
+    this.strip = (options.strip ?? []).map((location, index) => locator(location, `strip[${index}]`));
+    const max = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    if (!Number.isSafeInteger(max) || max < 0)
+      throw new ConfigError('maxBodyBytes', 'must be a whole number of bytes');
+    this.maxBodyBytes = max;
+    this.kind = chooseKind(options, this.upstream instanceof URL ? this.upstream : undefined, this.logger);
+  }
+
+  /** True when the middleware cannot work without `upstream`. */
+  get needsUpstream(): boolean {
+    return this.kind.needsUpstream && this.upstream === undefined;
+  }
+
+  /**
+   * Prepares an outgoing request: the client's credentials removed, the backend's applied.
+   * Throws an {@link AuthError} (502, 503, 413) when the credential cannot be had.
+   */
+  async apply(request: OutgoingRequest, context: ApplyContext = {}): Promise<PreparedRequest> {
+    let outgoing: ReturnType<typeof outgoingForwarded>;
+    try {
+      outgoing = outgoingForwarded(request);
+    } catch {
+      throw new TypeError('backendAuth.apply: request.url must be an absolute URL');
+    }
+    const error = await this.prepare(outgoing, context.incoming, context.auth);
+    if (error !== undefined) throw error;
+    return outgoing.prepared();
+  }
+
+  /** Middleware use: edits the incoming request in place for the proxy that forwards it. */
+  async forward(host: RequestHost, auth: Auth | undefined): Promise<AuthError | undefined> {
+    let base: URL | undefined;
+    try {
+      base = this.upstreamFor(host);
+    } catch {
+      this.logger.warn('backendAuth: the upstream function failed or returned no http(s) URL');
+      return new AuthError(
+        502,
+        'backend_credentials_failed',
+        'The gateway could not obtain the upstream credential',
+      );
+    }
+    return this.prepare(incomingForwarded(host, base, this.maxBodyBytes), host.message, auth);
+  }
+
+  close(): Promise<void> {
+    this.kind.close();
+    return Promise.resolve();
+  }
+
+  private upstreamFor(host: RequestHost): URL | undefined {
+    const upstream = this.upstream;
+    if (typeof upstream !== 'function') return upstream;
+    const message = host.message;
+    return parseUpstream(
+      upstream({ method: message.method ?? 'GET', url: message.url ?? '/', headers: message.headers }),
+      'upstream()',
+    );
+  }
+
+  /** The one place a forwarded request loses the client's credentials and gains the backend's. */
+  private async prepare(
+    request: ForwardedRequest,
+    incoming: MessageHead | undefined,
+    auth: Auth | undefined,
+  ): Promise<AuthError | undefined> {
+    deleteHeader(request.message, 'authorization');
+    deleteHeader(request.message, 'proxy-authorization');
+    if (incoming !== undefined) for (const read of readLocations(incoming)) read.strip(request);
+    for (const extra of this.strip) extra.strip(request);
+    try {
+      await this.kind.apply(request, auth);
+      return undefined;
+    } catch (error) {
+      return failure(error, this.kind.name, this.logger);
+    }
+  }
+}
+
+/**
+ * The core form of `backendAuth`, for code that sends its own requests.
+ *
+ * @example
+ * ```ts
+ * const bedrock = backendCredentials({ aws: { region: 'us-east-1' } });
+ * const prepared = await bedrock.apply({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body });
+ * const answer = await fetch(prepared.url, prepared);
+ * ```
+ */
+export function backendCredentials(options: BackendAuthOptions): BackendAuth {
+  return new BackendAuth(options);
+}

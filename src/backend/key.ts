@@ -1,0 +1,97 @@
+import { resolveSecret, type SecretSource } from '../config/secret.js';
+import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
+import { ConfigError } from '../errors.js';
+import { headerOccurrences, setHeader } from '../http/headers.js';
+import { inboundCredential } from '../identity.js';
+import type { Logger } from '../logger.js';
+import type { CredentialKind } from './kind.js';
+
+/** A static key: text, `$VAR`, `${VAR:-default}`, `{ env }` or `{ file }` (re-read on change). */
+export interface KeyBackendOptions {
+  value: SecretSource;
+  /** Default `Authorization: Bearer <value>`. */
+  location?: CredentialLocation;
+}
+
+/** `{ apiKey }` for the presets: Anthropic, Azure OpenAI, OpenAI. */
+export interface ApiKeyPreset {
+  apiKey: SecretSource;
+}
+
+/** Anthropic also takes the API version it should speak; the client's own wins. */
+export interface AnthropicPreset extends ApiKeyPreset {
+  /** Sent as `anthropic-version` when the client sent none. Default `2023-06-01`. */
+  version?: string;
+}
+
+/** Forwards the token jwtAuth validated (and stripped) at `location`; nothing when there was none. */
+export interface PassthroughBackendOptions {
+  /** Default `Authorization: Bearer <token>`. */
+  location?: CredentialLocation;
+}
+
+/** A key written at one location, plus headers the upstream expects when the client sent none. */
+export function keyKind(
+  value: SecretSource,
+  valueField: string,
+  location: CredentialLocation | undefined,
+  logger: Logger,
+  defaults: Record<string, string> = {},
+): CredentialKind {
+  const at = locator(location, 'key.location', BEARER_LOCATION);
+  const secret = resolveSecret(value, valueField, logger);
+  return {
+    name: 'key',
+    needsUpstream: false,
+    apply(request) {
+      at.write(request, secret.value);
+      for (const [name, fallback] of Object.entries(defaults)) {
+        if (headerOccurrences(request.message, name).length === 0) setHeader(request.message, name, fallback);
+      }
+    },
+    close: () => secret.close(),
+  };
+}
+
+/** The presets: each is a key at the location its provider documents. */
+export function presetKind(
+  preset: 'anthropic' | 'azureOpenAI' | 'openai',
+  options: AnthropicPreset | ApiKeyPreset,
+  logger: Logger,
+): CredentialKind {
+  if (typeof options !== 'object' || options === null || options.apiKey === undefined) {
+    throw new ConfigError(`${preset}.apiKey`, 'is required');
+  }
+  const secretField = `${preset}.apiKey`;
+  switch (preset) {
+    case 'anthropic': {
+      const version = (options as AnthropicPreset).version ?? '2023-06-01';
+      if (typeof version !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(version)) {
+        throw new ConfigError('anthropic.version', 'must be a date such as "2023-06-01"');
+      }
+      return keyKind(options.apiKey, secretField, { header: { name: 'x-api-key' } }, logger, {
+        'anthropic-version': version,
+      });
+    }
+    case 'azureOpenAI':
+      return keyKind(options.apiKey, secretField, { header: { name: 'api-key' } }, logger);
+    case 'openai':
+      return keyKind(options.apiKey, secretField, BEARER_LOCATION, logger);
+  }
+}
+
+/** Builds the passthrough kind. */
+export function passthroughKind(options: PassthroughBackendOptions): CredentialKind {
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigError('passthrough', 'must be an object');
+  const at = locator(options.location, 'passthrough.location', BEARER_LOCATION);
+  return {
+    name: 'passthrough',
+    needsUpstream: false,
+    apply(request, auth) {
+      const token = auth === undefined ? undefined : inboundCredential(auth, 'jwt');
+      if (token !== undefined) at.write(request, token);
+    },
+    close() {},
+  };
+}
