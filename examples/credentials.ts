@@ -8,6 +8,8 @@ export interface DemoCredentials {
   basicUser: { username: string; password: string };
   apiKey: string;
   apiKeys: ApiKeyRecord[];
+  /** The key the echo upstream wants; backendAuth puts it on every forwarded /api request. */
+  upstreamKey: string;
 }
 
 export function demoCredentials(): DemoCredentials {
@@ -24,5 +26,6 @@ export function demoCredentials(): DemoCredentials {
     basicUser: { username: 'alice', password },
     apiKey,
     apiKeys: [{ name: 'demo-client', key: apiKey, scopes: ['chat:read'], metadata: { team: 'demo' } }],
+    upstreamKey: process.env.DEMO_UPSTREAM_KEY ?? `sk_upstream_${randomBytes(12).toString('hex')}`,
   };
 }

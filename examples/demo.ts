@@ -4,7 +4,7 @@ import express from 'express';
 import Koa from 'koa';
 import * as forExpress from '../adapters/express/index.js';
 import * as forKoa from '../adapters/koa/index.js';
-import type { ApiKeyAuthOptions, BasicAuthOptions, JwtAuthOptions } from '../src/index.js';
+import type { ApiKeyAuthOptions, BackendAuthOptions, BasicAuthOptions, JwtAuthOptions } from '../src/index.js';
 import { type DemoCredentials, demoCredentials } from './credentials.js';
 import { forward } from './forward.js';
 import { type DemoIssuer, startIssuer } from './issuer.js';
@@ -43,6 +43,7 @@ export const ROUTES = {
   apiKey: '/keys/me',
   any: '/any/me',
   admin: '/admin',
+  passthrough: '/passthrough/hello',
 } as const;
 
 /** The demo's authorization: admins only on /admin; the upstream needs chat:read. */
@@ -64,19 +65,27 @@ function policies(issuer: DemoIssuer, credentials: DemoCredentials) {
     } satisfies ApiKeyAuthOptions,
     // agents-gateway's "composite" mode: an API key or an OAuth2/JWT token, both as Bearer.
     bearerKey: { keys: credentials.apiKeys } satisfies ApiKeyAuthOptions,
+    // The upstream's own key (DEMO_UPSTREAM_KEY, or one made at start-up). A deployment would
+    // write `value: '$OPENAI_API_KEY'` or `value: { file: '/run/secrets/upstream-key' }`.
+    upstreamKey: { key: { value: credentials.upstreamKey } } satisfies BackendAuthOptions,
+    // The upstream of /passthrough trusts the same issuer: it gets the client's validated token.
+    passthrough: { passthrough: {} } satisfies BackendAuthOptions,
   };
 }
 
 type Policies = ReturnType<typeof policies>;
 
 function expressGateway(p: Policies, upstream: string) {
-  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth, authorize, requireScopes, forwardIdentity } = forExpress;
+  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth, authorize, requireScopes, forwardIdentity, backendAuth } =
+    forExpress;
   const mw = {
     header: jwtAuth(p.header),
     query: jwtAuth(p.query),
     basic: basicAuth(p.basic),
     apiKey: apiKeyAuth(p.apiKey),
     any: anyAuth(apiKeyAuth(p.bearerKey), jwtAuth(p.jwt)),
+    upstreamKey: backendAuth(p.upstreamKey),
+    passthrough: backendAuth(p.passthrough),
   };
   const app = express();
   const identity: express.RequestHandler = (req, res) => {
@@ -94,14 +103,15 @@ function expressGateway(p: Policies, upstream: string) {
   });
   app.get(ROUTES.me, identity);
   app.get(ROUTES.admin, authorize(ADMIN_RULES), identity);
-  app.use('/api', requireScopes('chat:read'), forwardIdentity(IDENTITY_HEADERS), (req, res) =>
+  app.use('/api', requireScopes('chat:read'), forwardIdentity(IDENTITY_HEADERS), mw.upstreamKey, (req, res) =>
     forward(upstream, req, res, req.originalUrl),
   );
+  app.use('/passthrough', mw.passthrough, (req, res) => forward(upstream, req, res, req.originalUrl));
   return { handler: app as RequestListener, middlewares: Object.values(mw) };
 }
 
 function koaGateway(p: Policies, upstream: string) {
-  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth, authorize, requireScopes, forwardIdentity } = forKoa;
+  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth, authorize, requireScopes, forwardIdentity, backendAuth } = forKoa;
   const admin = authorize(ADMIN_RULES);
   const upstreamScope = requireScopes('chat:read');
   const identityHeaders = forwardIdentity(IDENTITY_HEADERS);
@@ -111,8 +121,14 @@ function koaGateway(p: Policies, upstream: string) {
     basic: basicAuth(p.basic),
     apiKey: apiKeyAuth(p.apiKey),
     any: anyAuth(apiKeyAuth(p.bearerKey), jwtAuth(p.jwt)),
+    upstreamKey: backendAuth(p.upstreamKey),
+    passthrough: backendAuth(p.passthrough),
   };
   const app = new Koa();
+  const toUpstream = async (ctx: Koa.Context) => {
+    ctx.respond = false;
+    forward(upstream, ctx.req, ctx.res, ctx.originalUrl);
+  };
   const identity = async (ctx: Koa.Context) => {
     ctx.body = { gateway: 'koa', auth: ctx.state.auth };
   };
@@ -138,13 +154,9 @@ function koaGateway(p: Policies, upstream: string) {
     else if (ctx.path === ROUTES.me) await identity(ctx);
     else if (ctx.path === ROUTES.admin) await admin(ctx, () => identity(ctx));
     else if (ctx.path.startsWith('/api/')) {
-      await upstreamScope(ctx, () =>
-        identityHeaders(ctx, async () => {
-          ctx.respond = false;
-          forward(upstream, ctx.req, ctx.res, ctx.originalUrl);
-        }),
-      );
-    } else ctx.status = 404;
+      await upstreamScope(ctx, () => identityHeaders(ctx, () => mw.upstreamKey(ctx, () => toUpstream(ctx))));
+    } else if (ctx.path.startsWith('/passthrough/')) await mw.passthrough(ctx, () => toUpstream(ctx));
+    else ctx.status = 404;
   });
   return { handler: app.callback(), middlewares: Object.values(mw) };
 }
@@ -162,8 +174,8 @@ const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as Addre
 /** Starts the issuer, the echo upstream and both gateways. */
 export async function startDemo(ports: DemoPorts): Promise<Demo> {
   const issuer = await startIssuer(ports.issuer, AUDIENCE);
-  const upstream = await startEchoUpstream(ports.upstream);
   const credentials = demoCredentials();
+  const upstream = await startEchoUpstream(ports.upstream, credentials.upstreamKey);
   const p = policies(issuer, credentials);
   const ex = expressGateway(p, upstream.url);
   const ko = koaGateway(p, upstream.url);
@@ -193,6 +205,7 @@ export async function startDemo(ports: DemoPorts): Promise<Demo> {
           `curl -s ${base}${ROUTES.any} -H "Authorization: Bearer $TOKEN"`,
           `curl -s ${base}${ROUTES.admin} -H "Authorization: Bearer $TOKEN"`,
           `curl -s ${base}${ROUTES.admin} -H "Authorization: Bearer $ADMIN_TOKEN"`,
+          `curl -s ${base}${ROUTES.passthrough} -H "Authorization: Bearer $TOKEN"`,
           `curl -si ${base}${ROUTES.me}`,
         );
       }

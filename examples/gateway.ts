@@ -18,6 +18,8 @@ A token from the embedded issuer (valid for one hour) and the demo API key:
 
 TOKEN=${demo.token}
 API_KEY=${demo.credentials.apiKey}
+# the echo upstream's own key, which backendAuth adds on /api (never the client's token)
+UPSTREAM_KEY=${demo.credentials.upstreamKey}
 ADMIN_TOKEN=${demo.adminToken}
 
 Basic users: ${demo.credentials.basicUser.username} / ${demo.credentials.basicUser.password} (bcrypt), user / password (apr1).

@@ -16,7 +16,7 @@ describe.each(['express', 'koa'] as const)('demo gateway (%s)', (gateway) => {
 
   it('prints curl lines for every route', () => {
     const lines = demo.curls().filter((line) => line.includes(base()));
-    expect(lines).toHaveLength(11);
+    expect(lines).toHaveLength(12);
   });
 
   it('serves the public health check without a token', async () => {
@@ -36,8 +36,17 @@ describe.each(['express', 'koa'] as const)('demo gateway (%s)', (gateway) => {
     expect(res.status).toBe(200);
     expect(res.body.upstream).toBe('echo');
     expect(res.body.url).toBe('/api/hello');
-    expect(res.body.headers.authorization).toBeUndefined();
+    // The upstream answers only requests that carry its own key (backendAuth key).
+    expect(res.body.headers.authorization).toBe(`Bearer ${demo.credentials.upstreamKey}`);
     expect(JSON.stringify(res.body)).not.toContain(demo.token);
+  });
+
+  it('forwards the validated token on the passthrough route, and nothing without one', async () => {
+    const res = await request(base()).get(ROUTES.passthrough).set('Authorization', `Bearer ${demo.token}`);
+    expect(res.status).toBe(200);
+    expect(res.body.url).toBe(ROUTES.passthrough);
+    expect(res.body.headers.authorization).toBe(`Bearer ${demo.token}`);
+    expect((await request(base()).get(ROUTES.passthrough)).status).toBe(401);
   });
 
   it('takes the token from the query on the EventSource route and hides it from the app', async () => {

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createProxyMiddleware } from 'http-proxy-middleware';
+import { koaFetchForwarder } from '../../examples/koa-fetch-forwarder.js';
 import type { Auth } from '../../src/index.js';
 
 /**
@@ -25,8 +27,16 @@ export interface Framework {
   name: string;
   /** The adapter module: `portcullis/express` or `portcullis/koa`. */
   lib: AdapterModule;
-  /** A listening server running `middlewares` then the echo route. */
-  serve(middlewares: unknown[], options?: { errorHandler?: boolean }): Promise<TestServer>;
+  /**
+   * A listening server running `middlewares` then the echo route, or, with `forwardTo`, a real
+   * forwarder to that upstream (Express: http-proxy-middleware; Koa: a fetch forwarder).
+   */
+  serve(middlewares: unknown[], options?: ServeOptions): Promise<TestServer>;
+}
+
+export interface ServeOptions {
+  errorHandler?: boolean;
+  forwardTo?: string;
 }
 
 export interface TestServer {
@@ -63,6 +73,9 @@ function expressFramework(name: string, express: ExpressFactory): Framework {
     async serve(middlewares, options = {}) {
       const app = express();
       for (const middleware of middlewares) app.use(middleware as Parameters<typeof app.use>[0]);
+      if (options.forwardTo !== undefined) {
+        app.use(createProxyMiddleware({ target: options.forwardTo, changeOrigin: true }));
+      }
       app.use((req, res) => {
         res.json({
           auth: req.auth ?? null,
@@ -109,6 +122,7 @@ function koaFramework(name: string, Koa: KoaClass): Framework {
         });
       }
       for (const middleware of middlewares) app.use(middleware as Parameters<typeof app.use>[0]);
+      if (options.forwardTo !== undefined) app.use(koaFetchForwarder(options.forwardTo));
       app.use((ctx) => {
         ctx.body = {
           auth: (ctx.state.auth as Auth | undefined) ?? null,

@@ -1,0 +1,56 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { Context } from 'koa';
+
+/** Hop-by-hop fields (RFC 9110 7.6.1) and those fetch sets itself from the URL and body. */
+const NOT_FORWARDED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+  'host',
+  'content-length',
+  'expect',
+]);
+
+/**
+ * A Koa forwarder on `fetch`: sends the request as the app leaves it (headers, `ctx.url`, the
+ * body streamed from `ctx.req`) to `upstream`, and streams the answer back. Put it after
+ * `backendAuth()`; SigV4's signed body is still in `ctx.req` for it to read.
+ */
+export function koaFetchForwarder(upstream: string) {
+  const base = new URL(upstream);
+  return async (ctx: Context): Promise<void> => {
+    const target = new URL(base.origin);
+    const query = ctx.url.indexOf('?');
+    target.pathname = `${base.pathname.replace(/\/$/, '')}${query === -1 ? ctx.url : ctx.url.slice(0, query)}`;
+    target.search = query === -1 ? '' : ctx.url.slice(query);
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(ctx.req.headers)) {
+      if (value === undefined || NOT_FORWARDED.has(name)) continue;
+      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const hasBody = ctx.method !== 'GET' && ctx.method !== 'HEAD';
+    let answer: Response;
+    try {
+      answer = await fetch(target, {
+        method: ctx.method,
+        headers,
+        redirect: 'manual',
+        ...(hasBody ? { body: Readable.toWeb(ctx.req) as unknown as ReadableStream, duplex: 'half' } : {}),
+      } as RequestInit);
+    } catch {
+      ctx.status = 502;
+      ctx.body = { error: 'bad_gateway' };
+      return;
+    }
+    ctx.status = answer.status;
+    answer.headers.forEach((value, name) => {
+      if (!NOT_FORWARDED.has(name) && name !== 'content-encoding') ctx.set(name, value);
+    });
+    ctx.body = answer.body === null ? '' : Readable.fromWeb(answer.body as unknown as WebReadableStream);
+  };
+}
