@@ -117,10 +117,11 @@ function parseUpstream(value: string | URL, field: string): URL {
 
 /** Why a request was not forwarded, as the response the client gets. No secret in any of it. */
 function failure(error: unknown, kind: string, logger: Logger): AuthError {
-  if (error instanceof BodyReadError) {
-    return error.reason === 'too_large'
-      ? new AuthError(413, 'request_too_large', 'The request body is too large to sign')
-      : new AuthError(400, 'invalid_request', 'The request body could not be read');
+  if (error instanceof BodyReadError && error.reason === 'too_large') {
+    return new AuthError(413, 'request_too_large', 'The request body is too large to sign');
+  }
+  if (error instanceof BodyReadError && error.reason === 'aborted') {
+    return new AuthError(400, 'invalid_request', 'The request body could not be read');
   }
   if (error instanceof CredentialFetchError && error.kind === 'unavailable') {
     logger.warn(`backendAuth ${kind}: ${error.message}`);
