@@ -16,6 +16,11 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { APR1_LINE, AUDIENCE, apiKeyOf, BASIC_USER, ISSUER } from './constants.js';
 
 const SLICES = Number(process.env.BENCH_SLICES ?? 6);
+/** The body of the backendAuth rows: a small chat request, as an AI gateway forwards. */
+const CHAT = {
+  method: 'POST',
+  body: JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Hello, upstream.' }] }),
+} as const;
 const SLICE_SECONDS = 1;
 const CONNECTIONS = 50;
 
@@ -57,12 +62,19 @@ async function startApp(row: string, env: Record<string, string>, pinned = PIN):
 
 type Headers = () => Record<string, string>;
 
+/** What a row sends besides its headers (the backendAuth rows POST a small JSON body). */
+interface Payload {
+  method?: 'GET' | 'POST';
+  body?: string;
+}
+
 async function load(
   port: number,
   headers: Headers | undefined,
   seconds: number,
   expectOk = true,
   amount?: number,
+  payload: Payload = {},
 ) {
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/`,
@@ -70,6 +82,8 @@ async function load(
     ...(amount === undefined ? { duration: seconds } : { amount }),
     requests: [
       {
+        method: payload.method ?? 'GET',
+        ...(payload.body === undefined ? {} : { body: payload.body }),
         setupRequest(request) {
           return headers === undefined
             ? request
@@ -84,8 +98,8 @@ async function load(
   return result;
 }
 
-async function slice(port: number, headers: Headers | undefined): Promise<Slice> {
-  const result = await load(port, headers, SLICE_SECONDS);
+async function slice(port: number, headers: Headers | undefined, payload?: Payload): Promise<Slice> {
+  const result = await load(port, headers, SLICE_SECONDS, true, undefined, payload);
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
@@ -100,6 +114,7 @@ interface Row {
   app: string;
   bare: string;
   headers: Headers;
+  payload?: Payload;
 }
 
 const cycle = (values: readonly string[], header: string, prefix = ''): Headers => {
@@ -161,25 +176,50 @@ async function main() {
     row('Express: passport-jwt 4, one token repeated', 'express-anchor-passport-jwt', bearer(rs256)),
     row('Express: authorize, 3 rules, after cached jwtAuth', 'express-jwt-authz', bearer(rs256)),
     row('Express: basicAuth apr1, repeated credentials', 'express-basic', basicHeader),
+    row('Express: basicAuth bcrypt-10, repeated credentials', 'express-basic-bcrypt', basicHeader),
     row('Express: express-basic-auth 1 (plaintext users)', 'express-anchor-express-basic-auth', basicHeader),
     row('Express: http-auth 4, apr1 htpasswd', 'express-anchor-http-auth', basicHeader),
     row('Express: apiKeyAuth, 10 keys', 'express-apikey-10', cycle([apiKeyOf(9)], 'x-api-key')),
     row('Express: apiKeyAuth, 10,000 keys', 'express-apikey-10000', cycle([apiKeyOf(9999)], 'x-api-key')),
+    {
+      ...row(
+        'Express: backendAuth key, http-proxy-middleware to a local upstream',
+        'express-forward-key',
+        bearer(rs256),
+      ),
+      bare: 'express-forward',
+      payload: CHAT,
+    },
+    {
+      ...row(
+        'Express: backendAuth SigV4 (body read and restored), same proxy',
+        'express-forward-sigv4',
+        bearer(rs256),
+      ),
+      bare: 'express-forward',
+      payload: CHAT,
+    },
     row('Koa: jwtAuth RS256, one token repeated', 'koa-jwt', bearer(rs256)),
     row('Koa: koa-jwt 4, one token repeated', 'koa-anchor-koa-jwt', bearer(rs256)),
     row('Koa: basicAuth apr1, repeated credentials', 'koa-basic', basicHeader),
     row('Koa: apiKeyAuth, 10 keys', 'koa-apikey-10', cycle([apiKeyOf(9)], 'x-api-key')),
   ];
 
+  // BENCH_ROWS=<regex> measures only the matching rows (and skips the flood and memory runs).
+  const only = process.env.BENCH_ROWS === undefined ? undefined : new RegExp(process.env.BENCH_ROWS, 'i');
+  if (only !== undefined) rows.splice(0, rows.length, ...rows.filter((r) => only.test(r.name)));
+  const upstream = await startApp('upstream', {});
   const htpasswdPath = join(mkdtempSync(join(tmpdir(), 'portcullis-bench-')), 'htpasswd');
   writeFileSync(htpasswdPath, `${APR1_LINE}\n`);
   const env = {
     BENCH_JWKS: jwks,
     BENCH_HTPASSWD: `${APR1_LINE}\n`,
+    BENCH_HTPASSWD_BCRYPT: `${BASIC_USER.username}:${bcrypt.hashSync(BASIC_USER.password, 10)}\n`,
+    BENCH_UPSTREAM: `http://127.0.0.1:${upstream.port}`,
     BENCH_HTPASSWD_PATH: htpasswdPath,
     BENCH_PUBLIC_PEM: await exportSPKI(rsa.publicKey),
   };
-  const apps = new Map<string, App>();
+  const apps = new Map<string, App>([['upstream', upstream]]);
   for (const name of new Set(rows.flatMap((row) => [row.bare, row.app])))
     apps.set(name, await startApp(name, env));
   console.log('apps started; measuring');
@@ -187,7 +227,7 @@ async function main() {
   let floodLine = '';
   let memoryLine = '';
   try {
-    for (const row of rows) await slice(apps.get(row.app)!.port, row.headers); // warm-up
+    for (const row of rows) await slice(apps.get(row.app)!.port, row.headers, row.payload); // warm-up
     for (const row of rows) {
       const ratios: number[] = [];
       const measured: Slice[] = [];
@@ -197,8 +237,8 @@ async function main() {
         const bareFirst = i % 2 === 0;
         // The bare app gets the very same requests (it ignores the credential): building them
         // costs the load generator CPU on the same two cores, and must cost it on both sides.
-        const first = await slice(apps.get(bareFirst ? row.bare : row.app)!.port, row.headers);
-        const second = await slice(apps.get(bareFirst ? row.app : row.bare)!.port, row.headers);
+        const first = await slice(apps.get(bareFirst ? row.bare : row.app)!.port, row.headers, row.payload);
+        const second = await slice(apps.get(bareFirst ? row.app : row.bare)!.port, row.headers, row.payload);
         const [b, m] = bareFirst ? [first, second] : [second, first];
         bare.push(b);
         measured.push(m);
@@ -207,6 +247,10 @@ async function main() {
       const line = `| ${row.name} | ${Math.round(median(measured.map((s) => s.rps)))} | ${median(measured.map((s) => s.p50))} | ${median(measured.map((s) => s.p99))} | ${Math.round(median(bare.map((s) => s.rps)))} | **${median(ratios).toFixed(2)}x** (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) |`;
       console.log(line);
       lines.push(line);
+    }
+    if (only !== undefined) {
+      console.log('partial run (BENCH_ROWS): BENCHMARKS.md left as it is');
+      return;
     }
 
     // The wrong-password flood: bcrypt cost 10, 50 connections, 5 s; the gateway reports its
@@ -252,7 +296,7 @@ async function main() {
 
 Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}.
 autocannon, ${CONNECTIONS} connections, each row loaded in ${SLICES} alternating ${SLICE_SECONDS}-second slices beside its bare framework
-(each app in its own process${PIN ? `, pinned to core(s) ${APP_CORES} while autocannon runs on core 0` : ''}). The ratio is the median of the per-slice ratios; the range in brackets is the lowest and highest slice.
+(each app in its own process; the backendAuth rows are measured beside the same proxy without backendAuth${PIN ? `, pinned to core(s) ${APP_CORES} while autocannon runs on core 0` : ''}). The ratio is the median of the per-slice ratios; the range in brackets is the lowest and highest slice.
 
 | row | req/s | p50 ms | p99 ms | bare req/s | ratio to bare |
 |---|---|---|---|---|---|

@@ -3,10 +3,11 @@
  * public keys, `BENCH_HTPASSWD` the htpasswd text. Prints `listening <port>` once ready.
  * Every app also serves GET /stats (no auth): its event-loop delay since the last /stats.
  */
-import { createServer, type RequestListener } from 'node:http';
+import { Agent, createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import express from 'express';
+import { createProxyMiddleware } from 'http-proxy-middleware';
 import Koa from 'koa';
 import * as forExpress from '../adapters/express/index.js';
 import * as forKoa from '../adapters/koa/index.js';
@@ -16,7 +17,10 @@ import { APR1_LINE, AUDIENCE, apiKeyOf, ISSUER } from './constants.js';
 const row = process.env.BENCH_ROW ?? 'express-bare';
 const anchor = /-anchor-(.+)$/.exec(row)?.[1];
 const jwksJson = process.env.BENCH_JWKS ?? '{"keys":[]}';
-const htpasswd = process.env.BENCH_HTPASSWD ?? `${APR1_LINE}\n`;
+const htpasswd = row.includes('-bcrypt')
+  ? (process.env.BENCH_HTPASSWD_BCRYPT ?? '')
+  : (process.env.BENCH_HTPASSWD ?? `${APR1_LINE}\n`);
+const upstream = process.env.BENCH_UPSTREAM ?? 'http://127.0.0.1:9';
 const keyCount = Number(/apikey-(\d+)/.exec(row)?.[1] ?? 10);
 
 const options = {
@@ -30,6 +34,16 @@ const options = {
   apiKey: {
     keys: Array.from({ length: keyCount }, (_, i) => ({ name: `client-${i}`, key: apiKeyOf(i) })),
     location: { header: { name: 'x-api-key' } },
+  },
+  backendKey: { key: { value: 'sk-bench-upstream-key' }, upstream },
+  backendSigv4: {
+    aws: {
+      accessKeyId: 'AKIDEXAMPLE',
+      secretAccessKey: 'bench-secret',
+      region: 'us-east-1',
+      service: 'bedrock',
+    },
+    upstream,
   },
   authorize: {
     rules: [
@@ -63,6 +77,15 @@ function expressApp(keys: AnchorKeys) {
   app.get('/jwks.json', (_req, res) => {
     res.type('application/json').send(jwksJson);
   });
+  if (row.includes('-forward')) {
+    // A gateway: the same proxy on both sides of the ratio, so the ratio is backendAuth's cost.
+    if (row.endsWith('-key')) app.use(lib.backendAuth(options.backendKey));
+    if (row.endsWith('-sigv4')) app.use(lib.backendAuth(options.backendSigv4));
+    app.use(
+      createProxyMiddleware({ target: upstream, agent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
+    );
+    return app;
+  }
   if (anchor !== undefined) expressAnchor(anchor, app, keys);
   if (anchor === undefined && row.includes('-jwt')) app.use(lib.jwtAuth(options.jwt));
   if (row.includes('-basic')) app.use(lib.basicAuth(options.basic));
@@ -102,6 +125,15 @@ server.listen(0, '127.0.0.1', () => {
     jwksUrl: `http://127.0.0.1:${port}/jwks.json`,
     htpasswdPath: process.env.BENCH_HTPASSWD_PATH ?? '',
   };
-  handler = row.startsWith('koa') ? koaApp(keys) : (expressApp(keys) as unknown as RequestListener);
+  if (row === 'upstream') {
+    // The local upstream of the backendAuth rows: drains the body, answers a small JSON.
+    handler = (req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        res.end('{"ok":true}');
+      });
+    };
+  } else handler = row.startsWith('koa') ? koaApp(keys) : (expressApp(keys) as unknown as RequestListener);
   console.log(`listening ${port}`);
 });
