@@ -1,20 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Context } from 'koa';
-
-/** Hop-by-hop fields (RFC 9110 7.6.1) and those fetch sets itself from the URL and body. */
-const NOT_FORWARDED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-  'host',
-  'content-length',
-  'expect',
-]);
+import { forwardableHeaders } from '../src/index.js';
 
 /**
  * A Koa forwarder on `fetch`: sends the request as the app leaves it (headers, `ctx.url`, the
@@ -28,11 +15,7 @@ export function koaFetchForwarder(upstream: string) {
     const query = ctx.url.indexOf('?');
     target.pathname = `${base.pathname.replace(/\/$/, '')}${query === -1 ? ctx.url : ctx.url.slice(0, query)}`;
     target.search = query === -1 ? '' : ctx.url.slice(query);
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(ctx.req.headers)) {
-      if (value === undefined || NOT_FORWARDED.has(name)) continue;
-      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-    }
+    const headers = forwardableHeaders(ctx.req.headers);
     const hasBody = ctx.method !== 'GET' && ctx.method !== 'HEAD';
     let answer: Response;
     try {
@@ -48,9 +31,11 @@ export function koaFetchForwarder(upstream: string) {
       return;
     }
     ctx.status = answer.status;
-    answer.headers.forEach((value, name) => {
-      if (!NOT_FORWARDED.has(name) && name !== 'content-encoding') ctx.set(name, value);
-    });
+    // fetch has already decoded the body, so its content-encoding no longer applies.
+    const { 'content-encoding': _decoded, ...answerHeaders } = forwardableHeaders(
+      Object.fromEntries(answer.headers),
+    );
+    for (const [name, value] of Object.entries(answerHeaders)) ctx.set(name, value);
     ctx.body = answer.body === null ? '' : Readable.fromWeb(answer.body as unknown as WebReadableStream);
   };
 }

@@ -28,7 +28,12 @@ export {
   type BackendCredentialOptions,
   backendCredentials,
 } from './backend/backend-auth.js';
-export type { OutgoingRequest, PreparedRequest, UpstreamRequestView } from './backend/forwarded.js';
+export {
+  forwardableHeaders,
+  type OutgoingRequest,
+  type PreparedRequest,
+  type UpstreamRequestView,
+} from './backend/forwarded.js';
 export type { GcpBackendOptions } from './backend/gcp.js';
 export type {
   AnthropicPreset,

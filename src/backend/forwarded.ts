@@ -92,6 +92,28 @@ const NOT_FORWARDED = new Set([
   'expect',
 ]);
 
+/**
+ * The headers a fetch-based forwarder may send on: hop-by-hop fields, those the Connection
+ * header names, `host` and `content-length` (fetch sets both) left out; lists joined.
+ */
+export function forwardableHeaders(
+  headers: Record<string, string | readonly string[] | undefined>,
+): Record<string, string> {
+  const connection = headers.connection;
+  const named = new Set(
+    String(Array.isArray(connection) ? connection.join(',') : (connection ?? ''))
+      .split(',')
+      .map((token) => token.trim().toLowerCase()),
+  );
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const key = name.toLowerCase();
+    if (value === undefined || NOT_FORWARDED.has(key) || named.has(key)) continue;
+    result[key] = typeof value === 'string' ? value : value.join(', ');
+  }
+  return result;
+}
+
 function headerEntries(headers: OutgoingRequest['headers']): [string, string][] {
   if (headers === undefined) return [];
   if (headers instanceof Headers) return [...headers.entries()];
@@ -145,14 +167,7 @@ export function outgoingForwarded(request: OutgoingRequest): OutgoingForwarded {
     upstreamUrl,
     body: async () => bytesOf(request.body),
     prepared() {
-      const connectionTokens = String(head.headers.connection ?? '')
-        .split(',')
-        .map((token) => token.trim().toLowerCase());
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(head.headers)) {
-        if (value === undefined || NOT_FORWARDED.has(name) || connectionTokens.includes(name)) continue;
-        headers[name] = Array.isArray(value) ? value.join(', ') : value;
-      }
+      const headers = forwardableHeaders(head.headers);
       const prepared: PreparedRequest = { method, url: upstreamUrl().toString(), headers };
       if (request.body !== undefined) prepared.body = request.body;
       return prepared;
