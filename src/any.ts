@@ -1,4 +1,5 @@
 import { challengeHeader } from './authenticator.js';
+import { noteReadLocation } from './credentials/read-locations.js';
 import { AuthError, ConfigError } from './errors.js';
 import type { RequestHost } from './http/request-host.js';
 import type { Auth } from './identity.js';
@@ -35,6 +36,9 @@ export class AnyInbound {
 
   async handle(host: RequestHost, existing: Auth | undefined): Promise<InboundResult> {
     if (isPublicPath(this.settings, host)) return { auth: undefined };
+    // Every member's location counts as read, also those after the winner that never looked:
+    // a second credential the client sent must not ride along to the upstream (backendAuth).
+    for (const member of this.members) noteReadLocation(host.message, member.authenticator.locator);
     const refusals: Outcome[] = [];
     for (const member of this.members) {
       const outcome = await member.outcome(host);
