@@ -4,7 +4,12 @@ import express from 'express';
 import Koa from 'koa';
 import * as forExpress from '../adapters/express/index.js';
 import * as forKoa from '../adapters/koa/index.js';
-import type { ApiKeyAuthOptions, BackendAuthOptions, BasicAuthOptions, JwtAuthOptions } from '../src/index.js';
+import type {
+  ApiKeyAuthOptions,
+  BackendAuthOptions,
+  BasicAuthOptions,
+  JwtAuthOptions,
+} from '../src/index.js';
 import { type DemoCredentials, demoCredentials } from './credentials.js';
 import { forward } from './forward.js';
 import { type DemoIssuer, startIssuer } from './issuer.js';
@@ -111,7 +116,8 @@ function expressGateway(p: Policies, upstream: string) {
 }
 
 function koaGateway(p: Policies, upstream: string) {
-  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth, authorize, requireScopes, forwardIdentity, backendAuth } = forKoa;
+  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth, authorize, requireScopes, forwardIdentity, backendAuth } =
+    forKoa;
   const admin = authorize(ADMIN_RULES);
   const upstreamScope = requireScopes('chat:read');
   const identityHeaders = forwardIdentity(IDENTITY_HEADERS);

@@ -6,7 +6,10 @@ import type { AddressInfo } from 'node:net';
  * provider, it wants its own key under /api: a request without it (say, one that still carried
  * the client's token) gets 401.
  */
-export async function startEchoUpstream(port: number, apiKey: string): Promise<{ server: Server; url: string }> {
+export async function startEchoUpstream(
+  port: number,
+  apiKey: string,
+): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -140,9 +140,11 @@ export function azureKind(options: AzureBackendOptions, logger: Logger): Credent
       const clientId = keep(resolveSecret(options.clientId ?? '$AZURE_CLIENT_ID', 'azure.clientId', logger));
       if (!/^[A-Za-z0-9.-]+$/.test(tenantId.value))
         throw new ConfigError('azure.tenantId', 'must be a tenant id or domain');
-      if (typeof tokenFile !== 'string' || (clientSecret === undefined && tokenFile === '')) {
+      // The file is read only without a client secret; with one, it may well be absent.
+      if (clientSecret === undefined && (typeof tokenFile !== 'string' || tokenFile === '')) {
         throw new ConfigError('azure.federatedTokenFile', 'must be a file path');
       }
+      const assertionFile = tokenFile ?? '';
       fetchToken = async (signal) => {
         const endpoint = new URL(
           `${authority.pathname.replace(/\/$/, '')}/${tenantId.value}/oauth2/v2.0/token`,
@@ -156,7 +158,7 @@ export function azureKind(options: AzureBackendOptions, logger: Logger): Credent
         if (clientSecret !== undefined) form.set('client_secret', clientSecret.value);
         else {
           // Re-read each time: the kubelet rotates the projected token file.
-          const assertion = (await readFile(tokenFile, 'utf8').catch(() => '')).trim();
+          const assertion = (await readFile(assertionFile, 'utf8').catch(() => '')).trim();
           if (assertion === '')
             throw new CredentialFetchError('the federated token file is missing or empty', 'refused');
           form.set('client_assertion_type', ASSERTION_TYPE);

@@ -57,15 +57,22 @@ try {
     for (const lib of [ex, koa]) {
       if (typeof lib.jwtAuth !== 'function') throw new Error('jwtAuth missing');
       if (typeof lib.AuthError !== 'function') throw new Error('AuthError missing');
+      if (typeof lib.backendAuth !== 'function') throw new Error('backendAuth missing');
     }
     if (typeof core.Inbound !== 'function') throw new Error('core Inbound missing');
+    // SigV4 through aws4 as this build loads it, without any optional peer installed.
+    core.backendCredentials({ aws: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x', region: 'us-east-1', service: 'bedrock' } })
+      .apply({ method: 'POST', url: 'https://bedrock-runtime.us-east-1.amazonaws.com/model/m:0/invoke', body: '{}' })
+      .then((prepared) => {
+        if (!prepared.headers.authorization.startsWith('AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/')) process.exit(1);
+      }, () => process.exit(1));
   `;
-  check('import (ESM) of portcullis, portcullis/express, portcullis/koa', () => {
+  check('import (ESM) of portcullis, portcullis/express, portcullis/koa; a SigV4 apply()', () => {
     const source = `import * as c from 'portcullis'; import * as e from 'portcullis/express'; import * as k from 'portcullis/koa';
       ${probe.replace('PORTCULLIS_CORE', 'c').replace('PORTCULLIS_EXPRESS', 'e').replace('PORTCULLIS_KOA', 'k')}`;
     run('node', ['--input-type=module', '-e', source], consumer);
   });
-  check('require (CommonJS) of portcullis, portcullis/express, portcullis/koa', () => {
+  check('require (CommonJS) of portcullis, portcullis/express, portcullis/koa; a SigV4 apply()', () => {
     const source = probe
       .replace('PORTCULLIS_CORE', "require('portcullis')")
       .replace('PORTCULLIS_EXPRESS', "require('portcullis/express')")
@@ -110,7 +117,7 @@ try {
   check('type declarations resolve for ESM and CommonJS consumers', () => {
     writeFileSync(
       join(consumer, 'esm.mts'),
-      "import { jwtAuth, type Auth } from 'portcullis/express';\nconst m = jwtAuth({ issuer: 'x', jwks: { url: 'https://x/jwks' } });\nvoid m.close();\nexport type A = Auth;\n",
+      "import { backendAuth, jwtAuth, type Auth } from 'portcullis/express';\nconst m = jwtAuth({ issuer: 'x', jwks: { url: 'https://x/jwks' } });\nvoid m.close();\nconst b = backendAuth({ anthropic: { apiKey: '$ANTHROPIC_API_KEY' } });\nvoid b.apply({ url: 'https://api.anthropic.com/v1/messages', method: 'POST', body: '{}' });\nexport type A = Auth;\n",
     );
     writeFileSync(
       join(consumer, 'cjs.cts'),
