@@ -213,6 +213,14 @@ describe.each(all)('backendAuth on $name', (framework) => {
       expect(new URL(received.url, 'http://u.invalid').pathname).toBe('/v1/items');
     });
 
+    it('key: "<value>" is short for key: { value } (Bearer), secret references included', async () => {
+      const url = await gateway([backend({ key: `$${ENV.key}` })]);
+      const received = await forwarded(
+        request(url).get('/v1').set('Authorization', `Bearer ${CLIENT_TOKEN}`),
+      );
+      expect(rawValues(received, 'authorization')).toEqual([`Bearer ${process.env[ENV.key]}`]);
+    });
+
     it('Bearer default: the client Authorization is replaced, not appended to', async () => {
       const url = await gateway([backend({ key: { value: BACKEND_KEY } })]);
       const received = await forwarded(
@@ -517,6 +525,12 @@ describe.each(all)('backendAuth on $name', (framework) => {
       expect(rawValues(received, 'authorization')).toEqual([`Bearer ${validJwt}`]);
     });
 
+    it('passthrough: true is short for passthrough: {}', async () => {
+      const url = await gateway([jwtAuth(), backend({ passthrough: true })]);
+      const received = await forwarded(request(url).get('/v1').set('Authorization', `Bearer ${validJwt}`));
+      expect(rawValues(received, 'authorization')).toEqual([`Bearer ${validJwt}`]);
+    });
+
     it('forwards it at a custom header, and no Authorization', async () => {
       const url = await gateway([
         jwtAuth(),
@@ -808,7 +822,7 @@ describe.each(all)('backendAuth on $name', (framework) => {
         options: { key: { value: BACKEND_KEY }, openai: { apiKey: BACKEND_KEY } },
         names: ['key / openai', 'exactly one'],
       },
-      { what: 'key not an object', options: { key: BACKEND_KEY }, names: ['`key`'] },
+      { what: 'key neither a string nor an object', options: { key: 42 }, names: ['`key`'] },
       { what: 'key.value missing', options: { key: {} }, names: ['`key.value`'] },
       { what: 'key.value a number', options: { key: { value: 42 } }, names: ['`key.value`'] },
       {
@@ -856,7 +870,11 @@ describe.each(all)('backendAuth on $name', (framework) => {
         options: { passthrough: { location: { header: { name: '' } } } },
         names: ['`passthrough.location.header.name`'],
       },
-      { what: 'passthrough not an object', options: { passthrough: true }, names: ['`passthrough`'] },
+      {
+        what: 'passthrough neither true nor an object',
+        options: { passthrough: 'yes' },
+        names: ['`passthrough`'],
+      },
       { what: 'a preset without apiKey', options: { openai: {} }, names: ['`openai.apiKey`'] },
       { what: 'azureOpenAI without apiKey', options: { azureOpenAI: null }, names: ['`azureOpenAI.apiKey`'] },
       {

@@ -31,8 +31,8 @@ import { CredentialFetchError } from './refreshing.js';
 
 /** Exactly one credential kind. */
 export type BackendCredentialOptions =
-  | { key: KeyBackendOptions }
-  | { passthrough: PassthroughBackendOptions }
+  | { key: KeyBackendOptions | string }
+  | { passthrough: PassthroughBackendOptions | true }
   | { aws: AwsBackendOptions }
   | { gcp: GcpBackendOptions }
   | { azure: AzureBackendOptions }
@@ -87,13 +87,15 @@ function chooseKind(options: BackendAuthOptions, upstream: URL | undefined, logg
   const value = (options as Record<KindName, unknown>)[kind];
   switch (kind) {
     case 'key': {
+      // `key: '$OPENAI_API_KEY'` is short for `key: { value: '$OPENAI_API_KEY' }`.
+      if (typeof value === 'string') return keyKind(value, 'key', undefined, logger);
       const key = value as KeyBackendOptions;
       if (typeof key !== 'object' || key === null)
         throw new ConfigError('key', 'must be { value, location }');
       return keyKind(key.value, 'key.value', key.location, logger);
     }
     case 'passthrough':
-      return passthroughKind(value as PassthroughBackendOptions);
+      return passthroughKind(value === true ? {} : (value as PassthroughBackendOptions));
     case 'aws':
       return awsKind(value as AwsBackendOptions, upstream, logger);
     case 'gcp':
