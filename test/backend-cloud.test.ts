@@ -499,6 +499,27 @@ describe('backendCredentials({ aws }).apply() + fetch, to a fake Bedrock', () =>
     }
   });
 
+  it('one instance serves several upstreams: each request is signed for its own host', async () => {
+    const credentials = backendCredentials({
+      aws: { accessKeyId: AWS_KEY_ID, secretAccessKey: AWS_SECRET, region: 'us-east-1', service: 'bedrock' },
+    });
+    try {
+      const port = new URL(bedrock.url).port;
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) {
+        const prepared = await credentials.apply({
+          method: 'POST',
+          url: `http://${host}${INVOKE}`,
+          headers: { 'content-type': 'application/json' },
+          body: messages(host),
+        });
+        expect((await fetch(prepared.url, prepared)).status).toBe(200);
+        expect(bedrock.last().headers.host).toBe(host);
+      }
+    } finally {
+      await credentials.close();
+    }
+  });
+
   it('requires a region unless the upstream host names one', async () => {
     const keys = { accessKeyId: AWS_KEY_ID, secretAccessKey: AWS_SECRET };
     const bare = thrown(() => backendCredentials({ aws: keys }));
@@ -607,6 +628,27 @@ describe.each(all)('backendAuth gcp on $name, via a fake GCE metadata server', (
     expect((await send(url, '/again')).status).toBe(200);
     expect(metadata.identityHits).toBe(1);
     expect(metadata.tokenHits).toBe(0);
+  });
+
+  it('one instance, several upstreams: the upstream function picks the host, and each host has its own ID token', async () => {
+    const other = 'http://localhost:9'; // only named, never reached: the audience follows it
+    const middleware = perTest.track(
+      framework.lib.backendAuth({
+        gcp: { type: 'idToken' },
+        upstream: (request) => (request.url.startsWith('/other/') ? other : upstream.url),
+        logger,
+      }),
+    );
+    const url = perTest.track(await framework.serve([middleware], { forwardTo: upstream.url })).url;
+    for (const path of ['/main/1', '/other/1', '/main/2', '/other/2']) {
+      expect((await send(url, path)).status).toBe(200);
+    }
+    const main = `https://${new URL(upstream.url).host}`;
+    expect(metadata.audiences).toEqual([main, 'https://localhost:9']);
+    const sent = upstream.received.slice(-4).map((received) => received.headers.authorization);
+    expect(sent[0]).toBe(sent[2]);
+    expect(sent[1]).toBe(sent[3]);
+    expect(sent[0]).not.toBe(sent[1]);
   });
 
   it('forwards an ID token for the configured audience', async () => {
