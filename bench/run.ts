@@ -28,6 +28,12 @@ interface Slice {
   rps: number;
   p50: number;
   p99: number;
+  /** CPU microseconds the app spent per request over the slice. */
+  cpu: number;
+}
+
+async function usage(port: number): Promise<{ cpuUs: number; served: number }> {
+  return (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as { cpuUs: number; served: number };
 }
 
 interface App {
@@ -99,8 +105,17 @@ async function load(
 }
 
 async function slice(port: number, headers: Headers | undefined, payload?: Payload): Promise<Slice> {
+  const before = await usage(port);
   const result = await load(port, headers, SLICE_SECONDS, true, undefined, payload);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+  const after = await usage(port);
+  // The /stats request that reads `after` is counted in `served`: leave it out.
+  const requests = Math.max(1, after.served - before.served - 1);
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpu: (after.cpuUs - before.cpuUs) / requests,
+  };
 }
 
 const median = (values: number[]) => {
@@ -230,6 +245,7 @@ async function main() {
     for (const row of rows) await slice(apps.get(row.app)!.port, row.headers, row.payload); // warm-up
     for (const row of rows) {
       const ratios: number[] = [];
+      const cpuRatios: number[] = [];
       const measured: Slice[] = [];
       const bare: Slice[] = [];
       for (let i = 0; i < SLICES; i++) {
@@ -243,8 +259,9 @@ async function main() {
         bare.push(b);
         measured.push(m);
         ratios.push(m.rps / b.rps);
+        cpuRatios.push(b.cpu / m.cpu);
       }
-      const line = `| ${row.name} | ${Math.round(median(measured.map((s) => s.rps)))} | ${median(measured.map((s) => s.p50))} | ${median(measured.map((s) => s.p99))} | ${Math.round(median(bare.map((s) => s.rps)))} | **${median(ratios).toFixed(2)}x** (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) |`;
+      const line = `| ${row.name} | ${Math.round(median(measured.map((s) => s.rps)))} | ${median(measured.map((s) => s.p50))} | ${median(measured.map((s) => s.p99))} | ${Math.round(median(bare.map((s) => s.rps)))} | **${median(ratios).toFixed(2)}x** (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) | ${median(measured.map((s) => s.cpu)).toFixed(1)} / ${median(bare.map((s) => s.cpu)).toFixed(1)} | **${median(cpuRatios).toFixed(2)}x** (${Math.min(...cpuRatios).toFixed(2)}-${Math.max(...cpuRatios).toFixed(2)}) |`;
       console.log(line);
       lines.push(line);
     }
@@ -297,9 +314,10 @@ async function main() {
 Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}.
 autocannon, ${CONNECTIONS} connections, each row loaded in ${SLICES} alternating ${SLICE_SECONDS}-second slices beside its bare framework
 (each app in its own process; the backendAuth rows are measured beside the same proxy without backendAuth${PIN ? `, pinned to core(s) ${APP_CORES} while autocannon runs on core 0` : ''}). The ratio is the median of the per-slice ratios; the range in brackets is the lowest and highest slice.
+The CPU columns are the app process's own CPU time per request over each slice (\`process.cpuUsage()\`), and the CPU ratio is bare's CPU per request over the row's: what the throughput ratio would be if the app alone were the bottleneck, and far steadier on a noisy host.
 
-| row | req/s | p50 ms | p99 ms | bare req/s | ratio to bare |
-|---|---|---|---|---|---|
+| row | req/s | p50 ms | p99 ms | bare req/s | ratio to bare | CPU us/req, row / bare | CPU ratio |
+|---|---|---|---|---|---|---|---|
 ${lines.join('\n')}
 
 Event-loop delay of the gateway (perf_hooks, 1 ms resolution) while a client floods wrong passwords for 5 s:
