@@ -431,6 +431,21 @@ describe.each(all)('backendAuth aws (SigV4) on $name, to a fake Bedrock', (frame
     expect(noUpstream.name).toBe('ConfigError');
     expect(noUpstream.message).toContain('`upstream`');
 
+    const twoSources = thrown(() =>
+      framework.lib.backendAuth({
+        aws: { ...scope, profile: 'p', webIdentity: { roleArn: 'arn:aws:iam::1:role/r', tokenFile: '/t' } },
+        upstream: 'https://llm-proxy.example.com',
+      }),
+    );
+    expect(twoSources.message).toContain('`aws.webIdentity`');
+    const halfKeys = thrown(() =>
+      framework.lib.backendAuth({
+        aws: { ...scope, accessKeyId: AWS_KEY_ID },
+        upstream: 'https://x.example.com',
+      }),
+    );
+    expect(halfKeys.message).toContain('`aws.secretAccessKey`');
+
     // The region (and service) come from a Bedrock runtime host: no error.
     const fromHost = framework.lib.backendAuth({
       aws: staticKeys,

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import aws4 from 'aws4';
 import { optionalSecret, type Secret, type SecretSource } from '../config/secret.js';
 import { ConfigError } from '../errors.js';
@@ -42,7 +43,12 @@ interface CredentialProviderModule {
   defaultProvider(init: Record<string, unknown>): () => Promise<ChainCredentials>;
 }
 
+interface WebIdentityModule {
+  fromTokenFile(init: Record<string, unknown>): () => Promise<ChainCredentials>;
+}
+
 const CHAIN_PACKAGE = '@aws-sdk/credential-provider-node';
+const WEB_IDENTITY_PACKAGE = '@aws-sdk/credential-provider-web-identity';
 // aws4 guesses the service from the first host label, which is wrong for Bedrock
 // ("bedrock-runtime"): its signing name is "bedrock".
 const BEDROCK_HOST =
@@ -112,7 +118,8 @@ function credentialSource(
           CHAIN_PACKAGE,
           'backendAuth aws without keys',
         );
-        provider = chain.defaultProvider(init);
+        provider =
+          init.webIdentityTokenFile === undefined ? chain.defaultProvider(init) : webIdentityProvider(init);
       }
       let found: ChainCredentials;
       try {
@@ -138,6 +145,17 @@ function credentialSource(
   return { get: () => cached.get(), close };
 }
 
+/**
+ * An explicit `webIdentity` is the only source: the default chain tries environment keys and the
+ * shared files first, and would sign with those without ever assuming the role. The provider is
+ * the chain package's own dependency, loaded from there so that it resolves in any layout.
+ */
+function webIdentityProvider(init: Record<string, unknown>): () => Promise<ChainCredentials> {
+  const chainEntry = createRequire(import.meta.url).resolve(CHAIN_PACKAGE);
+  const { fromTokenFile } = createRequire(chainEntry)(WEB_IDENTITY_PACKAGE) as WebIdentityModule;
+  return fromTokenFile(init);
+}
+
 function chainInit(options: AwsBackendOptions): Record<string, unknown> {
   const init: Record<string, unknown> = {};
   if (options.profile !== undefined) {
@@ -147,6 +165,9 @@ function chainInit(options: AwsBackendOptions): Record<string, unknown> {
     init.profile = options.profile;
   }
   const web = options.webIdentity;
+  if (web !== undefined && options.profile !== undefined) {
+    throw new ConfigError('aws.webIdentity', 'and aws.profile are two sources: give one');
+  }
   if (web !== undefined) {
     if (typeof web?.roleArn !== 'string' || !web.roleArn.startsWith('arn:')) {
       throw new ConfigError('aws.webIdentity.roleArn', 'must be a role ARN');
