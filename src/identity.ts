@@ -23,44 +23,40 @@ export type AuthPart = Omit<Auth, 'scopes'> & { scopes?: readonly string[] };
 
 /** Folds one scheme's part into what earlier schemes attached (scopes are unioned). */
 export function mergeAuth(existing: Auth | undefined, part: AuthPart): Auth {
-  const scopes = new Set(existing?.scopes ?? []);
+  // The usual case, one scheme per request, skips the union (this runs on every request).
+  if (existing === undefined) {
+    const granted = part.scopes ?? [];
+    return { ...part, scopes: granted.length < 2 ? [...granted] : [...new Set(granted)] };
+  }
+  const scopes = new Set(existing.scopes);
   for (const scope of part.scopes ?? []) scopes.add(scope);
   const merged: Auth = { ...existing, ...part, scopes: [...scopes] };
-  if (existing !== undefined) {
-    for (const [method, credential] of credentialsOf(existing))
-      rememberInboundCredential(merged, method, credential);
+  for (const [method, credential] of Object.entries(credentialsOf(existing))) {
+    rememberInboundCredential(merged, method, credential);
   }
   return merged;
 }
 
-// The raw credentials the schemes consumed stay reachable for backendAuth passthrough only: a
-// symbol-keyed, non-enumerable slot is skipped by JSON.stringify, util.inspect's default view
-// and object spread, so they never leak into logs or responses by accident. They are kept per
-// scheme, so a passthrough of the JWT can never forward a Basic password that ran after it.
-const credentialSlot = Symbol('portcullis.inboundCredentials');
+// The raw credentials the schemes consumed stay reachable for backendAuth passthrough only.
+// They live beside the identity, not on it: JSON.stringify, util.inspect and object spread of
+// req.auth never see them, so they never leak into logs or responses by accident. They are
+// kept per scheme, so a passthrough of the JWT can never forward a Basic password that ran
+// after it. (A WeakMap also costs a fraction of defining a hidden property on every identity.)
+const credentialsByAuth = new WeakMap<Auth, Record<string, string>>();
+const NONE: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
 
-interface WithCredentials {
-  [credentialSlot]?: Map<string, string>;
-}
-
-function credentialsOf(auth: Auth): ReadonlyMap<string, string> {
-  return (auth as WithCredentials)[credentialSlot] ?? new Map();
+function credentialsOf(auth: Auth): Readonly<Record<string, string>> {
+  return credentialsByAuth.get(auth) ?? NONE;
 }
 
 /** Keeps the credential the scheme `method` consumed, hidden, for `backendAuth` passthrough. */
 export function rememberInboundCredential(auth: Auth, method: string, credential: string): void {
-  const holder = auth as WithCredentials;
-  let credentials = holder[credentialSlot];
+  let credentials = credentialsByAuth.get(auth);
   if (credentials === undefined) {
-    credentials = new Map();
-    Object.defineProperty(auth, credentialSlot, {
-      value: credentials,
-      enumerable: false,
-      configurable: false,
-      writable: false,
-    });
+    credentials = Object.create(null) as Record<string, string>;
+    credentialsByAuth.set(auth, credentials);
   }
-  credentials.set(method, credential);
+  credentials[method] = credential;
 }
 
 /**
@@ -68,5 +64,5 @@ export function rememberInboundCredential(auth: Auth, method: string, credential
  * `backendAuth({ passthrough })` forwards), if it authenticated one.
  */
 export function inboundCredential(auth: Auth, method = 'jwt'): string | undefined {
-  return credentialsOf(auth).get(method);
+  return credentialsOf(auth)[method];
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** An API key as configured: exactly one of `key` (plaintext) or `keyHash`. */
 export interface ApiKeyRecord {
@@ -38,7 +38,7 @@ export interface ApiKeyInfo {
 
 /** Hex SHA-256 of a presented key. */
 export function digestOf(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 const KEY_HASH = /^sha256:([0-9a-fA-F]{64})$/;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { BoundedCache, type CacheOptions } from '../cache/bounded-cache.js';
 import type { Provider } from './provider.js';
 import type { VerifyKey } from './verify.js';
@@ -38,7 +38,8 @@ export class VerifiedTokens {
   }
 
   private static digest(token: string): string {
-    return createHash('sha256').update(token).digest('base64');
+    // The one-shot hash: about half the cost of createHash().update().digest() per token.
+    return hash('sha256', token, 'base64');
   }
 
   /** A cached verification that still holds now: within exp/nbf (with skew), key still in force. */
