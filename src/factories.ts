@@ -9,7 +9,8 @@ import type { JwtAuthOptions } from './jwt/options.js';
 
 /** What an adapter wraps: one scheme (Inbound) or several (AnyInbound). */
 export interface InboundHandler {
-  handle(host: RequestHost, existing: Auth | undefined): Promise<InboundResult>;
+  /** Synchronous when the scheme could answer without waiting (adapters handle both). */
+  handle(host: RequestHost, existing: Auth | undefined): InboundResult | Promise<InboundResult>;
   close(): Promise<void>;
 }
 

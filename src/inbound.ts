@@ -1,4 +1,4 @@
-import { type Authenticator, credentialError } from './authenticator.js';
+import { type Authenticator, credentialError, type Verdict } from './authenticator.js';
 import { noteReadLocation } from './credentials/read-locations.js';
 import { type AuthError, ConfigError } from './errors.js';
 import type { RequestHost } from './http/request-host.js';
@@ -44,8 +44,12 @@ export class Inbound {
     return this.settings.mode;
   }
 
-  /** What the credential at this scheme's location amounts to, before the mode is applied. */
-  async outcome(host: RequestHost): Promise<Outcome> {
+  /**
+   * What the credential at this scheme's location amounts to, before the mode is applied.
+   * Synchronous when the scheme answers synchronously (an API key, a cached token): most
+   * requests then cross no promise at all.
+   */
+  outcome(host: RequestHost): Outcome | Promise<Outcome> {
     const authn = this.authenticator;
     noteReadLocation(host.message, authn.locator);
     const reading = authn.locator.read(host);
@@ -62,25 +66,37 @@ export class Inbound {
     if (reading.value === '') {
       return { kind: 'invalid', error: credentialError(authn, 'invalid_request', 'The credential is empty') };
     }
+    const credential = reading.value;
+    let verdict: Verdict | Promise<Verdict>;
     try {
-      const verdict = await authn.authenticate(reading.value, host);
-      return verdict.ok
-        ? { kind: 'valid', identity: verdict.identity, credential: reading.value }
-        : { kind: 'invalid', error: verdict.error };
+      verdict = authn.authenticate(credential, host);
     } catch {
-      // A scheme must never turn hostile input into a 500, nor echo what went wrong inside it.
-      return {
-        kind: 'invalid',
-        error: credentialError(authn, 'invalid_credentials', 'The credential was not accepted'),
-      };
+      return this.failed();
     }
+    if (verdict instanceof Promise) {
+      return verdict.then(
+        (settled) => verdictOutcome(settled, credential),
+        () => this.failed(),
+      );
+    }
+    return verdictOutcome(verdict, credential);
+  }
+
+  /** A scheme must never turn hostile input into a 500, nor echo what went wrong inside it. */
+  private failed(): Outcome {
+    return {
+      kind: 'invalid',
+      error: credentialError(this.authenticator, 'invalid_credentials', 'The credential was not accepted'),
+    };
   }
 
   /** Runs the scheme for one request and settles it: strips what it consumed, merges identity. */
-  async handle(host: RequestHost, existing: Auth | undefined): Promise<InboundResult> {
+  handle(host: RequestHost, existing: Auth | undefined): InboundResult | Promise<InboundResult> {
     if (isPublicPath(this.settings, host)) return UNCHANGED;
-    const decision = applyMode(this.settings.mode, await this.outcome(host));
-    return settle(this.authenticator, host, existing, decision);
+    const outcome = this.outcome(host);
+    const decide = (settled: Outcome) =>
+      settle(this.authenticator, host, existing, applyMode(this.settings.mode, settled));
+    return outcome instanceof Promise ? outcome.then(decide) : decide(outcome);
   }
 
   close(): Promise<void> {
@@ -131,4 +147,10 @@ export function settle(
   const auth = mergeAuth(existing, decision.identity);
   rememberInboundCredential(auth, decision.identity.method ?? 'custom', decision.credential);
   return { auth };
+}
+
+function verdictOutcome(verdict: Verdict, credential: string): Outcome {
+  return verdict.ok
+    ? { kind: 'valid', identity: verdict.identity, credential }
+    : { kind: 'invalid', error: verdict.error };
 }

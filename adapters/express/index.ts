@@ -23,6 +23,7 @@ import {
   type BackendAuth,
   type InboundHandler,
   type InboundOptions,
+  type InboundResult,
   type OutgoingRequest,
   type PreparedRequest,
   pathOf,
@@ -107,11 +108,20 @@ function refuse(
 export function expressInbound(inbound: InboundHandler, options: InboundOptions): ExpressAuthMiddleware {
   const delegate = options.delegateErrors === true;
   const middleware: ExpressMiddleware = (req, res, next) => {
-    inbound.handle(requestHost(req), req.auth).then((result) => {
+    const proceed = (result: InboundResult) => {
       if (result.error !== undefined) return refuse(result.error, res, next, delegate);
       if (result.auth !== undefined) req.auth = result.auth;
       next();
-    }, next);
+    };
+    let result: InboundResult | Promise<InboundResult>;
+    try {
+      result = inbound.handle(requestHost(req), req.auth);
+    } catch (error) {
+      return next(error);
+    }
+    // Schemes that answer at once (API keys, cached tokens) go on without a promise.
+    if (result instanceof Promise) result.then(proceed, next);
+    else proceed(result);
   };
   return Object.assign(middleware, { close: () => inbound.close() });
 }

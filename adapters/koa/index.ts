@@ -89,7 +89,9 @@ function refuse(error: AuthError, ctx: KoaContext, delegate: boolean): void {
 export function koaInbound(inbound: InboundHandler, options: InboundOptions): KoaAuthMiddleware {
   const delegate = options.delegateErrors === true;
   const middleware: KoaMiddleware = async (ctx, next) => {
-    const result = await inbound.handle(requestHost(ctx), ctx.state.auth);
+    const pending = inbound.handle(requestHost(ctx), ctx.state.auth);
+    // Schemes that answer at once (API keys, cached tokens) go on without awaiting a promise.
+    const result = pending instanceof Promise ? await pending : pending;
     if (result.error !== undefined) return refuse(result.error, ctx, delegate);
     if (result.auth !== undefined) ctx.state.auth = result.auth;
     await next();

@@ -107,28 +107,11 @@ export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
     locator: credentialLocator,
     missingStatus: proxy ? 407 : 401,
     challenge: () => basicChallenge(realm),
-    async authenticate(encoded): Promise<Verdict> {
-      const refuse = (): Verdict => ({
-        ok: false,
-        error: credentialError(
-          authenticator,
-          'invalid_credentials',
-          'The user name or password is not correct',
-        ),
-      });
+    /** Synchronous for remembered credentials: most requests then cross no promise. */
+    authenticate(encoded): Verdict | Promise<Verdict> {
       const credentials = decodeBasic(encoded);
       if (credentials === undefined) return refuse();
       const current = users.current();
-      const { users: known, decoy } = current;
-      const identity = {
-        ok: true as const,
-        identity: {
-          subject: credentials.username,
-          scopes: [],
-          method: 'basic',
-          basicAuth: { username: credentials.username },
-        },
-      };
       // The cache belongs to one version of the file: a reload (a password changed, a user
       // removed) empties it before anything is read from it.
       if (cachedFor !== current) {
@@ -136,24 +119,44 @@ export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
         cachedFor = current;
       }
       const remembered = successes === undefined ? undefined : successKey(cacheKey, credentials);
-      if (remembered !== undefined && successes?.get(remembered) === true) return identity;
-      const stored = known.get(credentials.username);
-      try {
-        // An unknown user is checked against a real entry of the file's usual kind and cost,
-        // and refused whatever the result: unknown and known users take the same time.
-        const matches = await verifyPassword(stored ?? decoy ?? FALLBACK_DECOY, credentials.password);
-        if (stored === undefined || !matches) return refuse();
-      } catch (error) {
-        if (error instanceof PoolBusyError) return { ok: false, error: unavailableError(1) };
-        throw error;
-      }
-      if (remembered !== undefined) successes?.set(remembered, true);
-      return identity;
+      if (remembered !== undefined && successes?.get(remembered) === true)
+        return accepted(credentials.username);
+      return check(current, credentials, remembered);
     },
     async close() {
       users.close();
     },
   };
+  const refuse = (): Verdict => ({
+    ok: false,
+    error: credentialError(authenticator, 'invalid_credentials', 'The user name or password is not correct'),
+  });
+  const accepted = (username: string): Verdict => ({
+    ok: true,
+    identity: { subject: username, scopes: [], method: 'basic', basicAuth: { username } },
+  });
+
+  /** The password check proper, for credentials the success cache does not hold. */
+  async function check(
+    current: ReturnType<typeof users.current>,
+    credentials: { username: string; password: string },
+    remembered: string | undefined,
+  ): Promise<Verdict> {
+    const stored = current.users.get(credentials.username);
+    try {
+      // An unknown user is checked against a real entry of the file's usual kind and cost,
+      // and refused whatever the result: unknown and known users take the same time.
+      const matches = await verifyPassword(stored ?? current.decoy ?? FALLBACK_DECOY, credentials.password);
+      if (stored === undefined || !matches) return refuse();
+    } catch (error) {
+      if (error instanceof PoolBusyError) return { ok: false, error: unavailableError(1) };
+      throw error;
+    }
+    // A reload while the hash ran empties the cache for the new file: remember only for it.
+    if (remembered !== undefined && cachedFor === current) successes?.set(remembered, true);
+    return accepted(credentials.username);
+  }
+
   return authenticator;
 }
 

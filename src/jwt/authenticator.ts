@@ -72,72 +72,79 @@ export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
     locator: tokenLocator,
     missingStatus: 401,
     challenge: (problem) => bearerChallenge(realm, problem),
-    async authenticate(token): Promise<Verdict> {
-      const reject = (code: string, description: string): Verdict => ({
-        ok: false,
-        error: credentialError(authenticator, code, description),
-      });
+    /** Synchronous for a cached token: most requests then cross no promise. */
+    authenticate(token): Verdict | Promise<Verdict> {
       if (token.length > maxTokenLength) return reject('invalid_token', 'The token is too long');
       const hit = verified.lookup(token);
       if (hit !== undefined) return { ok: true, identity: jwtIdentity(hit.claims, hit.scopes) };
-      const parts = token.split('.').length;
-      if (parts === 5) return reject('invalid_token', 'Encrypted tokens are not accepted');
-      if (parts !== 3) return reject('invalid_token', 'The token is malformed');
-
-      // Unverified reads, only to pick the issuer and key; nothing here is trusted or fetched.
-      const parsed = parseCompactJwt(token);
-      if (parsed === undefined) return reject('invalid_token', 'The token is malformed');
-      const { alg } = parsed;
-      const kid = parsed.header.kid as string | undefined;
-      const issuer = parsed.claims.iss;
-      const candidates = typeof issuer === 'string' ? byIssuer.get(issuer) : undefined;
-      if (candidates === undefined) return reject('invalid_token', "The token's issuer is not accepted");
-      // Two issuers' providers may share a kid; one issuer may have several providers.
-      const ordered =
-        kid === undefined
-          ? candidates
-          : [...candidates].sort((a, b) => Number(b.knowsKid(kid)) - Number(a.knowsKid(kid)));
-
-      let unavailableFor: number | undefined;
-      let keyMismatch = false;
-      for (const provider of ordered) {
-        if (!provider.algorithms.includes(alg)) continue;
-        const lookup = await provider.keysFor(kid, alg);
-        if (lookup.kind === 'unavailable') {
-          unavailableFor = lookup.retryAfterSeconds;
-          continue;
-        }
-        if (lookup.kind === 'unknown') continue;
-        const check = verifyWithKeys(parsed, lookup.keys, provider);
-        if (!check.ok) {
-          // One issuer may have several providers (say, during a migration): try the next.
-          if (check.keyMismatch === true) {
-            keyMismatch = true;
-            continue;
-          }
-          return reject(check.problem.code, check.problem.description);
-        }
-        const claims = check.claims as Record<string, unknown>;
-        const scopes = scopesFromClaims(claims, provider.scopeClaim);
-        verified.remember(token, {
-          claims,
-          scopes,
-          provider,
-          key: check.key,
-          ...VerifiedTokens.timesOf(claims),
-        });
-        return { ok: true, identity: jwtIdentity(claims, scopes) };
-      }
-      if (keyMismatch) return reject('invalid_token', "The token's signature is not valid");
-      if (unavailableFor !== undefined) return { ok: false, error: unavailableError(unavailableFor) };
-      if (!candidates.some((provider) => provider.algorithms.includes(alg))) {
-        return reject('invalid_token', "The token's algorithm is not accepted");
-      }
-      return reject('invalid_token', 'The token was signed by an unknown key');
+      return verifyToken(token);
     },
     async close() {
       for (const provider of providers) provider.close();
     },
   };
+  const reject = (code: string, description: string): Verdict => ({
+    ok: false,
+    error: credentialError(authenticator, code, description),
+  });
+
+  /** Full verification of a token the cache does not hold. */
+  async function verifyToken(token: string): Promise<Verdict> {
+    const parts = token.split('.').length;
+    if (parts === 5) return reject('invalid_token', 'Encrypted tokens are not accepted');
+    if (parts !== 3) return reject('invalid_token', 'The token is malformed');
+
+    // Unverified reads, only to pick the issuer and key; nothing here is trusted or fetched.
+    const parsed = parseCompactJwt(token);
+    if (parsed === undefined) return reject('invalid_token', 'The token is malformed');
+    const { alg } = parsed;
+    const kid = parsed.header.kid as string | undefined;
+    const issuer = parsed.claims.iss;
+    const candidates = typeof issuer === 'string' ? byIssuer.get(issuer) : undefined;
+    if (candidates === undefined) return reject('invalid_token', "The token's issuer is not accepted");
+    // Two issuers' providers may share a kid; one issuer may have several providers.
+    const ordered =
+      kid === undefined
+        ? candidates
+        : [...candidates].sort((a, b) => Number(b.knowsKid(kid)) - Number(a.knowsKid(kid)));
+
+    let unavailableFor: number | undefined;
+    let keyMismatch = false;
+    for (const provider of ordered) {
+      if (!provider.algorithms.includes(alg)) continue;
+      const lookup = await provider.keysFor(kid, alg);
+      if (lookup.kind === 'unavailable') {
+        unavailableFor = lookup.retryAfterSeconds;
+        continue;
+      }
+      if (lookup.kind === 'unknown') continue;
+      const check = verifyWithKeys(parsed, lookup.keys, provider);
+      if (!check.ok) {
+        // One issuer may have several providers (say, during a migration): try the next.
+        if (check.keyMismatch === true) {
+          keyMismatch = true;
+          continue;
+        }
+        return reject(check.problem.code, check.problem.description);
+      }
+      const claims = check.claims as Record<string, unknown>;
+      const scopes = scopesFromClaims(claims, provider.scopeClaim);
+      verified.remember(token, {
+        claims,
+        scopes,
+        provider,
+        key: check.key,
+        ...VerifiedTokens.timesOf(claims),
+      });
+      return { ok: true, identity: jwtIdentity(claims, scopes) };
+    }
+    if (keyMismatch) return reject('invalid_token', "The token's signature is not valid");
+    if (unavailableFor !== undefined) return { ok: false, error: unavailableError(unavailableFor) };
+    if (!candidates.some((provider) => provider.algorithms.includes(alg))) {
+      return reject('invalid_token', "The token's algorithm is not accepted");
+    }
+    return reject('invalid_token', 'The token was signed by an unknown key');
+  }
+
   return authenticator;
 }
