@@ -35,10 +35,10 @@ export class AnyInbound {
   }
 
   async handle(host: RequestHost, existing: Auth | undefined): Promise<InboundResult> {
-    if (isPublicPath(this.settings, host)) return { auth: undefined };
-    // Every member's location counts as read, also those after the winner that never looked:
-    // a second credential the client sent must not ride along to the upstream (backendAuth).
+    // Every member's location counts as read, also on public paths and for members after the
+    // winner that never looked: a credential the client sent must not ride along upstream.
     for (const member of this.members) noteReadLocation(host.message, member.authenticator.locator);
+    if (isPublicPath(this.settings, host)) return { auth: undefined };
     const refusals: Outcome[] = [];
     for (const member of this.members) {
       const outcome = await member.outcome(host);

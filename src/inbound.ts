@@ -92,7 +92,11 @@ export class Inbound {
 
   /** Runs the scheme for one request and settles it: strips what it consumed, merges identity. */
   handle(host: RequestHost, existing: Auth | undefined): InboundResult | Promise<InboundResult> {
-    if (isPublicPath(this.settings, host)) return UNCHANGED;
+    if (isPublicPath(this.settings, host)) {
+      // Skipped, not unread: whatever the client sent there must still not reach an upstream.
+      noteReadLocation(host.message, this.authenticator.locator);
+      return UNCHANGED;
+    }
     const outcome = this.outcome(host);
     const decide = (settled: Outcome) =>
       settle(this.authenticator, host, existing, applyMode(this.settings.mode, settled));
@@ -145,7 +149,9 @@ export function settle(
   if (decision.action === 'pass') return UNCHANGED;
   authenticator.locator.strip(host);
   const auth = mergeAuth(existing, decision.identity);
-  rememberInboundCredential(auth, decision.identity.method ?? 'custom', decision.credential);
+  // Filed under the scheme that consumed it, never under the method an identity claims: a
+  // custom provider answering method 'jwt' must not turn its API key into a passthrough token.
+  rememberInboundCredential(auth, authenticator.method, decision.credential);
   return { auth };
 }
 

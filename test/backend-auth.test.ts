@@ -426,6 +426,28 @@ describe.each(all)('backendAuth on $name', (framework) => {
       expect(JSON.stringify(received)).not.toContain(forgedJwt);
     });
 
+    it('on a public path of apiKeyAuth, the key the client sent there is still not forwarded', async () => {
+      const url = await gateway([
+        apiKeyAuth({ location: { header: { name: 'x-api-key' } }, publicPaths: ['/v1/models'] }),
+        backend({ key: { value: BACKEND_KEY } }),
+      ]);
+      const received = await forwarded(request(url).get('/v1/models').set('x-api-key', ALICE_KEY));
+      expect(received.headers['x-api-key']).toBeUndefined();
+      expect(JSON.stringify(received)).not.toContain(ALICE_KEY);
+    });
+
+    it('Connection: authorization cannot make the forwarder drop the backend credential', async () => {
+      const url = await gateway([backend({ key: { value: BACKEND_KEY } })]);
+      const received = await forwarded(
+        request(url)
+          .get('/v1')
+          .set('Connection', 'keep-alive, authorization, x-hop')
+          .set('x-hop', 'client-hop'),
+      );
+      expect(rawValues(received, 'authorization')).toEqual([`Bearer ${BACKEND_KEY}`]);
+      expect(received.headers['x-hop']).toBeUndefined();
+    });
+
     it('strip: [{ cookie: { name: "session" } }] removes that cookie and keeps the others', async () => {
       const url = await gateway([
         backend({ key: { value: BACKEND_KEY }, strip: [{ cookie: { name: 'session' } }] }),
@@ -577,6 +599,19 @@ describe.each(all)('backendAuth on $name', (framework) => {
       expect(JSON.stringify(received)).not.toContain(forgedJwt);
     });
 
+    it('never forwards the credential of a custom scheme that calls itself jwt', async () => {
+      const custom = made(
+        lib.customAuth(
+          { authenticate: async () => lib.AuthResult.ok({ subject: 'svc', method: 'jwt' }) },
+          { location: { header: { name: 'x-api-key' } } },
+        ),
+      );
+      const url = await gateway([custom, backend({ passthrough: {} })]);
+      const received = await forwarded(request(url).get('/v1').set('x-api-key', ALICE_KEY));
+      expect(received.headers.authorization).toBeUndefined();
+      expect(JSON.stringify(received)).not.toContain(ALICE_KEY);
+    });
+
     it('never forwards a Basic password another scheme authenticated', async () => {
       const url = await gateway([
         jwtAuth({ mode: 'optional' }),
@@ -637,15 +672,25 @@ describe.each(all)('backendAuth on $name', (framework) => {
     it('{ env: VAR }', async () => {
       expect(await sentKey({ env: ENV.other })).toBe(process.env[ENV.other]);
     });
-    it.each([
-      'sk-live$NOT_A_REFERENCE',
-      `$${ENV.key}-suffix`,
-      `prefix-$${ENV.key}`,
-      'pa$$word',
-      `\${${ENV.key}}tail`,
-    ])('a literal with a $ that is not wholly a reference is sent as is: %s', async (literal) => {
-      expect(await sentKey(literal)).toBe(literal);
+    it.each(['sk-live$NOT_A_REFERENCE', `prefix-$${ENV.key}`, 'pa$$word'])(
+      'a literal with a $ inside is sent as is: %s',
+      async (literal) => {
+        expect(await sentKey(literal)).toBe(literal);
+      },
+    );
+
+    it('$$ escapes a literal leading $', async () => {
+      expect(await sentKey('$$not-a-reference')).toBe('$not-a-reference');
     });
+
+    it.each([`$${ENV.key}-suffix`, `\${${ENV.key}}tail`, `\${${ENV.key}`, `\${X:=y}`])(
+      'a value that starts with $ but is no reference is refused at creation (a typo): %s',
+      (typo) => {
+        const error = startupError({ key: { value: typo } });
+        expect(error.message).toContain('`key.value`');
+        expect(error.message).toContain('not a reference');
+      },
+    );
 
     it('an unset $VAR without default is refused at creation, naming the field and the variable', () => {
       const cases: [unknown, string][] = [
@@ -838,6 +883,21 @@ describe.each(all)('backendAuth on $name', (framework) => {
       {
         what: 'an empty header prefix',
         options: { key: { value: BACKEND_KEY, location: { header: { name: 'x-key', prefix: ' ' } } } },
+        names: ['`key.location.header.prefix`'],
+      },
+      {
+        what: 'a header prefix with CR/LF in it',
+        options: {
+          key: {
+            value: BACKEND_KEY,
+            location: { header: { name: 'x-key', prefix: 'Tok\r\nX-Injected: 1\r\nA: ' } },
+          },
+        },
+        names: ['`key.location.header.prefix`'],
+      },
+      {
+        what: 'a header prefix outside Latin-1',
+        options: { key: { value: BACKEND_KEY, location: { header: { name: 'x-key', prefix: 'Bearer€ ' } } } },
         names: ['`key.location.header.prefix`'],
       },
       {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AwsBackendOptions,
@@ -257,6 +258,24 @@ describe.each(all)('backendAuth aws (SigV4) on $name, to a fake Bedrock', (frame
           `^AWS4-HMAC-SHA256 Credential=${AWS_KEY_ID}/\\d{8}/us-east-1/bedrock/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=[0-9a-f]{64}$`,
         ),
       );
+    },
+  );
+
+  it.each(['/model/{m}/invoke', '/model/a"b/invoke', '/model/a|b/invoke', '/model/x/%2e%2e/m/invoke'])(
+    'sends a path that needs normalizing exactly as it signed it: %s',
+    async (path) => {
+      const { hostname, port } = new URL(gatewayUrl);
+      // node:http sends the path byte for byte (fetch would normalize it first).
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ hostname, port, path, method: 'GET' }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status).toBe(200);
+      expect(bedrock.verdicts.at(-1)).toMatchObject({ status: 200, reason: 'signature matches' });
     },
   );
 
@@ -529,6 +548,25 @@ describe('backendCredentials({ aws }).apply() + fetch, to a fake Bedrock', () =>
         });
         expect((await fetch(prepared.url, prepared)).status).toBe(200);
         expect(bedrock.last().headers.host).toBe(host);
+      }
+    } finally {
+      await credentials.close();
+    }
+  });
+
+  it('without aws.region, each AWS host is signed for the region it names', async () => {
+    const credentials = backendCredentials({
+      aws: { accessKeyId: AWS_KEY_ID, secretAccessKey: AWS_SECRET },
+      upstream: 'https://bedrock-runtime.eu-west-3.amazonaws.com',
+    });
+    try {
+      for (const region of ['eu-west-3', 'us-west-2']) {
+        const prepared = await credentials.apply({
+          method: 'POST',
+          url: `https://bedrock-runtime.${region}.amazonaws.com${INVOKE}`,
+          body: '{}',
+        });
+        expect(prepared.headers.authorization).toContain(`/${region}/bedrock/aws4_request`);
       }
     } finally {
       await credentials.close();

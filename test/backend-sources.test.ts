@@ -640,7 +640,7 @@ describe.each(all)(
       expect(authorizationOf(upstream)).toBe(`Bearer ${msi.issued.at(-1)}`);
     });
 
-    it('the identity endpoint refusing: 503, nothing forwarded; the next request tries again (200)', async () => {
+    it('the identity endpoint refusing (400): 502, nothing forwarded; the next request tries again (200)', async () => {
       // Only the production chain (environment, workload identity, managed identity): after the
       // refusal, DefaultAzureCredential must not go on to a developer's Azure CLI login.
       process.env.AZURE_TOKEN_CREDENTIALS = 'prod';
@@ -649,7 +649,7 @@ describe.each(all)(
       msi.refuse = true;
       const before = upstream.received.length;
       const refused = await send(url, '/refused', { body: '{}' });
-      expectRefusal(refused, 503, 'backend_credentials_unavailable', [IDENTITY_HEADER]);
+      expectRefusal(refused, 502, 'backend_credentials_failed', [IDENTITY_HEADER]);
       expect(upstream.received.length).toBe(before);
       expect(msi.requests.length).toBeGreaterThanOrEqual(1);
 
@@ -657,6 +657,21 @@ describe.each(all)(
       const ok = await send(url, '/allowed');
       expect(ok.status).toBe(200);
       expect(authorizationOf(upstream)).toBe(`Bearer ${msi.issued.at(-1)}`);
+    });
+
+    it('the identity endpoint failing (500): 503 with Retry-After, nothing forwarded', async () => {
+      process.env.AZURE_TOKEN_CREDENTIALS = 'prod';
+      const { scope } = nextScope();
+      const url = await gateway({ scope });
+      msi.fail = true;
+      const before = upstream.received.length;
+      try {
+        const failed = await send(url, '/failed', { body: '{}' });
+        expectRefusal(failed, 503, 'backend_credentials_unavailable', [IDENTITY_HEADER]);
+        expect(upstream.received.length).toBe(before);
+      } finally {
+        msi.fail = undefined;
+      }
     });
   },
 );

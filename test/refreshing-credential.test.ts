@@ -128,7 +128,11 @@ describe('RefreshingCredential', () => {
     expect(await h.credential.get()).toBe('token-1');
     expect(h.warnings.join('\n')).toContain('renewal failed (token service answered HTTP 500)');
     await settle();
-    expect(h.fetches).toBe(3); // the next caller in the window tried again
+    expect(h.fetches).toBe(2); // a pause after a failed renewal: not one fetch per request
+    h.advance(1_000);
+    expect(await h.credential.get()).toBe('token-1');
+    await settle();
+    expect(h.fetches).toBe(3); // then the next caller in the window tries again
   });
 
   it('gives up on a fetch that does not answer in time, and the next caller tries again', async () => {

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import aws4 from 'aws4';
 import { optionalSecret, type Secret, type SecretSource } from '../config/secret.js';
 import { ConfigError } from '../errors.js';
+import { isHeaderSafe } from '../http/header-value.js';
 import { deleteHeader, setHeader } from '../http/headers.js';
 import type { Logger } from '../logger.js';
 import type { ForwardedRequest } from './forwarded.js';
@@ -72,6 +73,18 @@ function checkedName(value: unknown, field: string): string | undefined {
   return value;
 }
 
+/**
+ * A request target in the form it is both signed and sent: WHATWG-normalized (dot segments
+ * resolved, `{ } "` escaped), then with what aws4 would escape again (`|`, non-ASCII) escaped
+ * already. Idempotent, so the proxy and the signature see the same bytes.
+ */
+function signablePathAndQuery(target: string): string {
+  const url = new URL(target, 'http://signing.invalid');
+  let path = url.pathname;
+  if (/[^0-9A-Za-z;,/?:@&=+$\-_.!~*'()#%]/.test(path)) path = encodeURI(decodeURI(path));
+  return `${path}${url.search}`;
+}
+
 /** x-amz-date: basic ISO 8601, to the second. */
 function amzDate(now: Date): string {
   return now.toISOString().replace(/[:-]|\.\d{3}/g, '');
@@ -79,6 +92,7 @@ function amzDate(now: Date): string {
 
 function credentialSource(
   options: AwsBackendOptions,
+  region: string,
   logger: Logger,
 ): { get(): Promise<AwsCredentials>; close(): void } {
   const accessKeyId = optionalSecret(options.accessKeyId, 'aws.accessKeyId', logger);
@@ -89,6 +103,13 @@ function credentialSource(
     for (const secret of secrets) secret.close();
   };
   if (accessKeyId !== undefined || secretAccessKey !== undefined) {
+    if (options.profile !== undefined || options.webIdentity !== undefined) {
+      close();
+      throw new ConfigError(
+        options.profile !== undefined ? 'aws.profile' : 'aws.webIdentity',
+        'and static keys are two sources: give one',
+      );
+    }
     if (accessKeyId === undefined || secretAccessKey === undefined) {
       close();
       throw new ConfigError(
@@ -109,7 +130,7 @@ function credentialSource(
     close();
     throw new ConfigError('aws.sessionToken', 'needs aws.accessKeyId and aws.secretAccessKey');
   }
-  const init = chainInit(options);
+  const init = chainInit(options, region);
   let provider: (() => Promise<ChainCredentials>) | undefined;
   const cached = new RefreshingCredential<AwsCredentials>(
     async () => {
@@ -125,12 +146,14 @@ function credentialSource(
       try {
         found = await provider();
       } catch (error) {
-        throw new CredentialFetchError(
-          `the AWS credential chain found nothing: ${(error as Error).name}`,
-          'refused',
-        );
+        throw chainFailure(error);
       }
       const { accessKeyId: id, secretAccessKey: key, sessionToken: token, expiration } = found;
+      for (const part of [id, key, token]) {
+        if (part !== undefined && (typeof part !== 'string' || part === '' || !isHeaderSafe(part))) {
+          throw new CredentialFetchError('the AWS credential chain returned unusable credentials', 'refused');
+        }
+      }
       return {
         value: {
           accessKeyId: id,
@@ -156,7 +179,31 @@ function webIdentityProvider(init: Record<string, unknown>): () => Promise<Chain
   return fromTokenFile(init);
 }
 
-function chainInit(options: AwsBackendOptions): Record<string, unknown> {
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+]);
+
+/** Sorts the chain's failures into "try again later" (503) and "this cannot work" (502). */
+function chainFailure(error: unknown): CredentialFetchError {
+  const failure = error as { name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  const status = Number(failure.$metadata?.httpStatusCode);
+  const transient =
+    (typeof failure.code === 'string' && TRANSIENT_CODES.has(failure.code)) ||
+    status >= 500 ||
+    status === 429 ||
+    failure.name === 'TimeoutError';
+  const name = typeof failure.name === 'string' ? failure.name : 'error';
+  return transient
+    ? new CredentialFetchError(`the AWS credential source is unreachable (${name})`, 'unavailable')
+    : new CredentialFetchError(`the AWS credential chain found nothing usable (${name})`, 'refused');
+}
+
+function chainInit(options: AwsBackendOptions, region: string): Record<string, unknown> {
   const init: Record<string, unknown> = {};
   if (options.profile !== undefined) {
     if (typeof options.profile !== 'string' || options.profile === '') {
@@ -178,6 +225,8 @@ function chainInit(options: AwsBackendOptions): Record<string, unknown> {
     init.roleArn = web.roleArn;
     init.webIdentityTokenFile = web.tokenFile;
     init.roleSessionName = web.sessionName ?? 'portcullis';
+    // STS in the signing region, not the SDK's us-east-1 fallback.
+    init.clientConfig = { region };
   }
   return init;
 }
@@ -193,7 +242,8 @@ export function awsKind(
 ): CredentialKind {
   if (typeof options !== 'object' || options === null) throw new ConfigError('aws', 'must be an object');
   const fromHost = upstream === undefined ? {} : awsHostScope(upstream.hostname);
-  const region = checkedName(options.region, 'aws.region') ?? fromHost.region;
+  const configuredRegion = checkedName(options.region, 'aws.region');
+  const region = configuredRegion ?? fromHost.region;
   if (region === undefined) {
     throw new ConfigError(
       'aws.region',
@@ -209,15 +259,25 @@ export function awsKind(
       `is required: the upstream host ${upstream.hostname} is not an AWS host`,
     );
   }
-  const credentials = credentialSource(options, logger);
+  const credentials = credentialSource(options, region, logger);
 
   return {
     name: 'aws',
     needsUpstream: true,
     async apply(request: ForwardedRequest) {
+      // The path is sent as it is signed: normalized once, here, for the proxy and aws4 alike.
+      try {
+        const sent = request.message.url ?? '/';
+        if (signablePathAndQuery(sent) !== sent) request.editUrl(signablePathAndQuery);
+      } catch {
+        throw new CredentialFetchError('the request path cannot be signed as sent', 'refused');
+      }
       const url = request.upstreamUrl();
       if (url === undefined) throw new CredentialFetchError('no upstream URL to sign', 'refused');
-      const signingService = service ?? awsHostScope(url.hostname).service;
+      const scope = awsHostScope(url.hostname);
+      // One instance may sign for several hosts: each AWS host names its own region.
+      const signingRegion = configuredRegion ?? scope.region ?? region;
+      const signingService = service ?? scope.service;
       if (signingService === undefined) {
         throw new CredentialFetchError(`no service for ${url.hostname}: set aws.service`, 'refused');
       }
@@ -229,24 +289,28 @@ export function awsKind(
       const [body, keys] = await Promise.all([request.body(), credentials.get()]);
       // Only host, content-type and x-amz-* are signed: a proxy may rewrite the rest
       // (content-length to chunked, connection, x-forwarded-*) without breaking the signature.
-      const signed: Record<string, string> = { host: url.host, 'x-amz-date': amzDate(new Date()) };
+      const datetime = amzDate(new Date());
+      const signed: Record<string, string> = { host: url.host, 'x-amz-date': datetime };
       const contentType = message.headers['content-type'];
       if (typeof contentType === 'string') signed['content-type'] = contentType;
       if (keys.sessionToken !== undefined) signed['x-amz-security-token'] = keys.sessionToken;
-      const result = aws4.sign(
+      const signer = new aws4.RequestSigner(
         {
           method: request.method,
           host: url.host,
           path: `${url.pathname}${url.search}`,
           service: signingService,
-          region,
+          region: signingRegion,
           headers: signed,
           body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
           doNotModifyHeaders: true,
         },
         keys,
       );
-      const authorization = (result.headers as Record<string, string>).Authorization;
+      // The signature and the x-amz-date header must come from one reading of the clock: aws4
+      // would read it again, and a second (or a day) may turn in between.
+      signer.datetime = datetime;
+      const authorization = (signer.sign().headers as Record<string, string>).Authorization;
       if (authorization === undefined)
         throw new CredentialFetchError('SigV4 signing produced no signature', 'refused');
       for (const [name, value] of Object.entries(signed)) setHeader(message, name, value);

@@ -67,6 +67,35 @@ function usableToken(token: unknown): string {
   return token;
 }
 
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+]);
+
+/**
+ * Sorts @azure/identity's failures: unreachable or 5xx/429 token services are "try again" (503);
+ * no credential configured, or a refusal (4xx), is the gateway's problem (502).
+ */
+function azureFailure(error: unknown): CredentialFetchError {
+  const transient = (failure: unknown): boolean => {
+    const f = failure as { code?: unknown; statusCode?: unknown; errors?: unknown };
+    if (Array.isArray(f?.errors)) return f.errors.some(transient);
+    const status = Number(f?.statusCode);
+    return (typeof f?.code === 'string' && TRANSIENT_CODES.has(f.code)) || status >= 500 || status === 429;
+  };
+  const name = (error as Error)?.name ?? 'error';
+  return transient(error)
+    ? new CredentialFetchError(
+        `DefaultAzureCredential could not reach a token service (${name})`,
+        'unavailable',
+      )
+    : new CredentialFetchError(`DefaultAzureCredential found no usable credential (${name})`, 'refused');
+}
+
 /** POSTs the token request; maps every failure to a CredentialFetchError with no secret in it. */
 async function requestToken(
   endpoint: string,
@@ -119,7 +148,8 @@ export function azureKind(options: AzureBackendOptions, logger: Logger): Credent
   const scope = options.scope ?? DEFAULT_SCOPE;
   if (typeof scope !== 'string' || scope === '')
     throw new ConfigError('azure.scope', 'must be a scope such as "api://app/.default"');
-  const authority = authorityUrl(options.authorityHost);
+  // AKS sets AZURE_AUTHORITY_HOST for sovereign clouds, beside the federated token file.
+  const authority = authorityUrl(options.authorityHost ?? process.env.AZURE_AUTHORITY_HOST);
   const secrets: Secret[] = [];
   const close = () => {
     for (const secret of secrets) secret.close();
@@ -179,16 +209,14 @@ export function azureKind(options: AzureBackendOptions, logger: Logger): Credent
           credential = new identity.DefaultAzureCredential({
             ...(clientId === undefined ? {} : { managedIdentityClientId: clientId.value }),
             ...(tenantId === undefined ? {} : { tenantId: tenantId.value }),
+            ...(options.authorityHost === undefined ? {} : { authorityHost: authority.toString() }),
           });
         }
         let found: { token: string; expiresOnTimestamp: number } | null;
         try {
           found = await credential.getToken(scope, { abortSignal: signal });
         } catch (error) {
-          throw new CredentialFetchError(
-            `DefaultAzureCredential failed (${(error as Error).name})`,
-            'unavailable',
-          );
+          throw azureFailure(error);
         }
         if (found === null)
           throw new CredentialFetchError('DefaultAzureCredential found no credential', 'refused');

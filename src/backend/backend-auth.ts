@@ -1,7 +1,7 @@
 import { type CredentialLocation, type Locator, locator } from '../credentials/location.js';
 import { readLocations } from '../credentials/read-locations.js';
 import { AuthError, ConfigError } from '../errors.js';
-import { deleteHeader, type MessageHead } from '../http/headers.js';
+import { deleteHeader, type MessageHead, removeConnectionListed } from '../http/headers.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
 import { consoleLogger, type Logger } from '../logger.js';
@@ -136,8 +136,9 @@ function failure(error: unknown, kind: string, logger: Logger): AuthError {
       },
     );
   }
-  const reason =
-    error instanceof CredentialFetchError ? error.message : `unexpected ${(error as Error)?.name ?? 'error'}`;
+  // A body a parser consumed before us is the gateway's own misconfiguration: the log says so.
+  const explained = error instanceof CredentialFetchError || error instanceof BodyReadError;
+  const reason = explained ? (error as Error).message : `unexpected ${(error as Error)?.name ?? 'error'}`;
   logger.warn(`backendAuth ${kind}: ${reason}`);
   return new AuthError(
     502,
@@ -236,6 +237,7 @@ export class BackendAuth {
     incoming: MessageHead | undefined,
     auth: Auth | undefined,
   ): Promise<AuthError | undefined> {
+    removeConnectionListed(request.message);
     deleteHeader(request.message, 'authorization');
     deleteHeader(request.message, 'proxy-authorization');
     if (incoming !== undefined) for (const read of readLocations(incoming)) read.strip(request);

@@ -31,6 +31,10 @@ export function readAndRestoreBody(message: IncomingMessage, limit: number): Pro
       ),
     );
   }
+  const declared = Number(message.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    return Promise.reject(new BodyReadError(`the request body is larger than ${limit} bytes`, 'too_large'));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -53,6 +53,7 @@ interface GoogleAuthLibrary {
 }
 
 const PACKAGE = 'google-auth-library';
+const MAX_AUDIENCES = 100;
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -164,9 +165,17 @@ export function gcpKind(options: GcpBackendOptions, logger: Logger): CredentialK
     return source;
   };
 
-  const fetchToken = async (audience: string | undefined): Promise<Expiring<string>> => {
+  const fetchToken = async (audience: string | undefined, signal: AbortSignal): Promise<Expiring<string>> => {
+    // A client still being built when the fetch times out is dropped: the next request builds
+    // a new one rather than waiting on one that may never settle.
+    const pending = client();
+    let settled = false;
+    signal.addEventListener('abort', () => {
+      if (!settled && source === pending) source = undefined;
+    });
     try {
-      const google = await client();
+      const google = await pending;
+      settled = true;
       if (audience === undefined) {
         const { token } = await google.getAccessToken();
         const expiry = google.credentials?.expiry_date;
@@ -180,12 +189,15 @@ export function gcpKind(options: GcpBackendOptions, logger: Logger): CredentialK
     }
   };
 
+  // One cached token per audience, bounded: an `upstream` function naming many hosts must not
+  // grow the map (or the token fetches) without limit. The oldest audience goes first.
   const tokens = new Map<string, RefreshingCredential<string>>();
   const tokenFor = (audience: string | undefined) => {
     const key = audience ?? '';
     let token = tokens.get(key);
     if (token === undefined) {
-      token = new RefreshingCredential(() => fetchToken(audience), {
+      if (tokens.size >= MAX_AUDIENCES) tokens.delete(tokens.keys().next().value as string);
+      token = new RefreshingCredential((signal) => fetchToken(audience, signal), {
         name: `backendAuth gcp ${type}`,
         logger,
       });

@@ -22,6 +22,7 @@ export interface RefreshingOptions {
 
 const FIVE_MINUTES = 5 * 60_000;
 const TIMEOUT_MS = 5_000;
+const RENEWAL_RETRY_MS = 1_000;
 
 /**
  * Why a credential could not be had. `unavailable`: the token service is down, slow or
@@ -49,6 +50,7 @@ export class CredentialFetchError extends Error {
 export class RefreshingCredential<T> {
   private current: { value: T; refreshAt: number; expiresAt: number } | undefined;
   private inFlight: Promise<T> | undefined;
+  private quietUntil = 0;
   private readonly timeoutMs: number;
   private readonly defaultLifetimeMs: number;
   private readonly now: () => number;
@@ -67,8 +69,11 @@ export class RefreshingCredential<T> {
     const current = this.current;
     const now = this.now();
     if (current !== undefined && now < current.expiresAt) {
-      if (now >= current.refreshAt && this.inFlight === undefined) {
+      if (now >= current.refreshAt && now >= this.quietUntil && this.inFlight === undefined) {
         this.renew().catch((error: Error) => {
+          // While the current credential lasts, a failing token service is asked again after a
+          // pause, not on every request (and not logged on every request either).
+          this.quietUntil = this.now() + RENEWAL_RETRY_MS;
           this.options.logger.warn(
             `${this.options.name}: renewal failed (${error.message}); serving the current credential`,
           );

@@ -17,7 +17,8 @@ export interface Secret {
 }
 
 // Only a value that is wholly a reference is resolved: a literal key that happens to contain
-// a `$` must reach the upstream unchanged, never be half-substituted.
+// a `$` must reach the upstream unchanged, never be half-substituted. A value that starts with
+// `$` but is no reference is refused, as the typo it almost always is.
 const REFERENCE = /^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -58,7 +59,17 @@ export function resolveSecret(
   env: NodeJS.ProcessEnv = process.env,
 ): Secret {
   if (typeof source === 'string') {
+    // `$$` escapes a literal leading `$`.
+    if (source.startsWith('$$')) return fixed(checked(source.slice(1), field));
     const reference = REFERENCE.exec(source);
+    if (reference === null && source.startsWith('$')) {
+      // A typo (`${OPENAI_API_KEY`, `$OPENAI-KEY`) must not be sent upstream as the key itself.
+      throw new ConfigError(
+        field,
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the message names the reference syntax
+        'starts with $ but is not a reference: write $NAME, ${NAME} or ${NAME:-default} (or $$ for a literal $)',
+      );
+    }
     if (reference === null) return fixed(checked(source, field));
     return fixed(fromEnvironment(reference[1] ?? reference[2]!, reference[3], field, env));
   }

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { cookieValues, withCookie, withoutCookie } from '../http/cookies.js';
+import { isHeaderSafe } from '../http/header-value.js';
 import { deleteHeader, headerOccurrences, type MessageHead, setHeader } from '../http/headers.js';
 import { queryValues, withoutQueryParameter, withQueryParameter } from '../http/query.js';
 
@@ -147,6 +148,12 @@ export function locator(
     const name = requireName(header.name, `${field}.header.name`);
     if (header.prefix !== undefined && (typeof header.prefix !== 'string' || header.prefix.trim() === '')) {
       throw new ConfigError(`${field}.header.prefix`, 'must be a non-empty string such as "Bearer "');
+    }
+    if (header.prefix !== undefined && !isHeaderSafe(header.prefix)) {
+      throw new ConfigError(
+        `${field}.header.prefix`,
+        'contains CR, LF, NUL, a control or a non-Latin-1 character',
+      );
     }
     return headerLocator(name, header.prefix as string | undefined);
   }

@@ -61,3 +61,24 @@ export function setHeader(message: MessageHead, name: string, value: string): vo
   if (distinct !== undefined) distinct[lower] = [value];
   message.rawHeaders.push(name, value);
 }
+
+const CONNECTION_OPTIONS = new Set(['close', 'keep-alive', 'upgrade']);
+
+/**
+ * Removes the headers the client named in `Connection` (RFC 9110 7.6.1: they are for the hop
+ * to the gateway only), keeping the connection options themselves. Done before a gateway
+ * writes its own headers, so `Connection: authorization` cannot make a forwarder drop them.
+ */
+export function removeConnectionListed(message: MessageHead): void {
+  const connection = message.headers.connection;
+  if (connection === undefined) return;
+  const tokens = String(connection)
+    .split(',')
+    .map((token) => token.trim().toLowerCase())
+    .filter((token) => token !== '');
+  const kept = tokens.filter((token) => CONNECTION_OPTIONS.has(token));
+  if (kept.length === tokens.length) return;
+  for (const token of tokens) if (!CONNECTION_OPTIONS.has(token)) deleteHeader(message, token);
+  if (kept.length === 0) deleteHeader(message, 'connection');
+  else setHeader(message, 'connection', kept.join(', '));
+}

@@ -23,6 +23,8 @@ export interface FakeAzureMsi {
   issued: string[];
   /** Refuse the next requests with HTTP 400, until cleared. */
   refuse?: boolean;
+  /** Fail the next requests with HTTP 500 (an outage), until cleared. */
+  fail?: boolean;
   /** Answers wait for this first (to let concurrent callers pile up). */
   gate?: Promise<void>;
   reset(): void;
@@ -84,6 +86,10 @@ export async function startFakeAzureMsi(identityHeader: string): Promise<FakeAzu
         const resource = url.searchParams.get('resource');
         if (request.method !== 'GET' || url.searchParams.get('api-version') !== '2019-08-01' || !resource) {
           reply(400, { statusCode: 400, message: 'Bad request' });
+          return;
+        }
+        if (fake.fail) {
+          reply(500, { statusCode: 500, message: 'Internal error' });
           return;
         }
         if (fake.refuse) {
