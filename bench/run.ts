@@ -234,16 +234,21 @@ async function main() {
     BENCH_HTPASSWD_PATH: htpasswdPath,
     BENCH_PUBLIC_PEM: await exportSPKI(rsa.publicKey),
   };
+  // Only the bare apps (and the upstream) stay up; each row's app runs just for its row. Idle
+  // apps sharing the measured app's core are not free: every one of them wakes up for its
+  // timers and sockets, and the measured app pays for it in cache misses and scheduling.
   const apps = new Map<string, App>([['upstream', upstream]]);
-  for (const name of new Set(rows.flatMap((row) => [row.bare, row.app])))
-    apps.set(name, await startApp(name, env));
-  console.log('apps started; measuring');
+  for (const name of new Set(rows.map((row) => row.bare))) apps.set(name, await startApp(name, env));
+  console.log('bare apps started; measuring');
   const lines: string[] = [];
   let floodLine = '';
   let memoryLine = '';
   try {
-    for (const row of rows) await slice(apps.get(row.app)!.port, row.headers, row.payload); // warm-up
     for (const row of rows) {
+      const app = await startApp(row.app, env);
+      apps.set(row.app, app);
+      await slice(app.port, row.headers, row.payload); // warm-up: the JIT, caches, keep-alive
+      await slice(apps.get(row.bare)!.port, row.headers, row.payload);
       const ratios: number[] = [];
       const cpuRatios: number[] = [];
       const measured: Slice[] = [];
@@ -264,6 +269,8 @@ async function main() {
       const line = `| ${row.name} | ${Math.round(median(measured.map((s) => s.rps)))} | ${median(measured.map((s) => s.p50))} | ${median(measured.map((s) => s.p99))} | ${Math.round(median(bare.map((s) => s.rps)))} | **${median(ratios).toFixed(2)}x** (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}) | ${median(measured.map((s) => s.cpu)).toFixed(1)} / ${median(bare.map((s) => s.cpu)).toFixed(1)} | **${median(cpuRatios).toFixed(2)}x** (${Math.min(...cpuRatios).toFixed(2)}-${Math.max(...cpuRatios).toFixed(2)}) |`;
       console.log(line);
       lines.push(line);
+      app.child.kill();
+      apps.delete(row.app);
     }
     if (only !== undefined) {
       console.log('partial run (BENCH_ROWS): BENCHMARKS.md left as it is');
@@ -274,7 +281,11 @@ async function main() {
     // own event-loop delay over exactly that window.
     const htpasswd = `alice:${bcrypt.hashSync('correct horse', 10)}\n`;
     // Not pinned: the hashing worker must be free to run on a core of its own.
-    const gateway = await startApp('express-basic', { ...env, BENCH_HTPASSWD: htpasswd }, false);
+    const gateway = await startApp(
+      'express-basic',
+      { ...env, BENCH_HTPASSWD: htpasswd, BENCH_DELAY: '1' },
+      false,
+    );
     apps.set('flood', gateway);
     const wrong = `Basic ${Buffer.from('alice:wrong password').toString('base64')}`;
     await fetch(`http://127.0.0.1:${gateway.port}/stats`);
@@ -313,7 +324,7 @@ async function main() {
 
 Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}.
 autocannon, ${CONNECTIONS} connections, each row loaded in ${SLICES} alternating ${SLICE_SECONDS}-second slices beside its bare framework
-(each app in its own process; the backendAuth rows are measured beside the same proxy without backendAuth${PIN ? `, pinned to core(s) ${APP_CORES} while autocannon runs on core 0` : ''}). The ratio is the median of the per-slice ratios; the range in brackets is the lowest and highest slice.
+(each app in its own process, started for its row only; the backendAuth rows are measured beside the same proxy without backendAuth${PIN ? `, pinned to core(s) ${APP_CORES} while autocannon runs on core 0` : ''}). The ratio is the median of the per-slice ratios; the range in brackets is the lowest and highest slice.
 The CPU columns are the app process's own CPU time per request over each slice (\`process.cpuUsage()\`), and the CPU ratio is bare's CPU per request over the row's: what the throughput ratio would be if the app alone were the bottleneck, and far steadier on a noisy host.
 
 | row | req/s | p50 ms | p99 ms | bare req/s | ratio to bare | CPU us/req, row / bare | CPU ratio |
