@@ -7,7 +7,7 @@
  * user. Writes BENCHMARKS.md.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -343,7 +343,11 @@ Resident memory of a gateway process (MB):
 |---|---|---|---|
 ${memoryLine}
 `;
-  writeFileSync('BENCHMARKS.md', report);
+  // The tables are regenerated; the reading of them, written by hand below a "## Reading"
+  // heading, is kept from the previous file.
+  const previous = existsSync('BENCHMARKS.md') ? readFileSync('BENCHMARKS.md', 'utf8') : '';
+  const reading = previous.indexOf('\n## Reading');
+  writeFileSync('BENCHMARKS.md', reading === -1 ? report : `${report}${previous.slice(reading)}`);
   console.log('\nwritten to BENCHMARKS.md');
 }
 
