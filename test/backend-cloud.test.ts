@@ -647,14 +647,14 @@ describe.each(all)('backendAuth gcp on $name, via a fake GCE metadata server', (
   });
 
   it('renews ahead of expiry in the background, serving the current token meanwhile', async () => {
-    metadata.behaviour.expiresIn = 4;
+    metadata.behaviour.expiresIn = 8;
     const url = await gateway({});
     expect((await send(url, '/first')).status).toBe(200);
     expect(authorizationOf(upstream)).toBe('Bearer ya29.fake-access-1');
     expect(metadata.tokenHits).toBe(1);
 
-    // Past half the 4 s lifetime: this request is served the current token and starts a renewal.
-    await sleep(2500);
+    // Past half the 8 s lifetime (with 3.5 s to spare on a slow machine): this request is served the current token and starts a renewal.
+    await sleep(4500);
     expect((await send(url, '/second')).status).toBe(200);
     expect(authorizationOf(upstream)).toBe('Bearer ya29.fake-access-1');
 
