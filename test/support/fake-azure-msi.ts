@@ -21,12 +21,19 @@ export interface FakeAzureMsi {
   strays: string[];
   /** Tokens issued, in order. */
   issued: string[];
+  /** The last token issued for one resource (strays from earlier tests get their own). */
+  lastIssuedFor(resource: string): string | undefined;
   /** Refuse the next requests with HTTP 400, until cleared. */
   refuse?: boolean;
   /** Fail the next requests with HTTP 500 (an outage), until cleared. */
   fail?: boolean;
   /** Answers wait for this first (to let concurrent callers pile up). */
   gate?: Promise<void>;
+  /**
+   * The requests for one resource. MSAL retries a 5xx in the background after the caller has
+   * given up, so a later test can receive an earlier test's request: filter by resource.
+   */
+  requestsFor(resource: string): MsiRequest[];
   reset(): void;
   close(): Promise<void>;
 }
@@ -38,12 +45,19 @@ export interface FakeAzureMsi {
  * with `{ access_token, expires_on, resource, token_type, client_id }`.
  */
 export async function startFakeAzureMsi(identityHeader: string): Promise<FakeAzureMsi> {
+  const byResource = new Map<string, string>();
   const fake: FakeAzureMsi = {
     endpoint: '',
     identityHeader,
     requests: [],
     strays: [],
     issued: [],
+    lastIssuedFor(resource) {
+      return byResource.get(resource);
+    },
+    requestsFor(resource) {
+      return fake.requests.filter((request) => request.query.get('resource') === resource);
+    },
     reset() {
       fake.requests.length = 0;
       fake.strays.length = 0;
@@ -102,6 +116,7 @@ export async function startFakeAzureMsi(identityHeader: string): Promise<FakeAzu
         }
         const token = `eyJ0eXAiOiJKV1QifQ.fake-msi-${fake.issued.length + 1}.sig`;
         fake.issued.push(token);
+        byResource.set(resource, token);
         reply(200, {
           access_token: token,
           expires_on: String(Math.floor(Date.now() / 1000) + 3600),
