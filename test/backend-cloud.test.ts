@@ -482,6 +482,40 @@ describe('backendCredentials({ aws }).apply() + fetch, to a fake Bedrock', () =>
   });
   afterAll(() => bedrock.close());
 
+  it('signs with one reading of the clock, even when a day turns between two readings (200)', async () => {
+    const credentials = backendCredentials({
+      aws: { accessKeyId: AWS_KEY_ID, secretAccessKey: AWS_SECRET, region: 'us-east-1', service: 'bedrock' },
+    });
+    // A clock that moves 1 ms each time it is read, starting 1 ms before midnight: a signer
+    // reading it twice would put one day in x-amz-date and the next in its credential scope.
+    const RealDate = Date;
+    let next = RealDate.UTC(2031, 5, 20, 23, 59, 59, 999);
+    class TickingDate extends RealDate {
+      constructor(...args: [] | [number | string | Date]) {
+        if (args.length === 0) super(next++);
+        else super(args[0]);
+      }
+    }
+    let prepared: Awaited<ReturnType<typeof credentials.apply>>;
+    globalThis.Date = TickingDate as DateConstructor;
+    try {
+      prepared = await credentials.apply({
+        method: 'POST',
+        url: `${bedrock.url}${INVOKE}`,
+        headers: { 'content-type': 'application/json' },
+        body: messages('midnight'),
+      });
+    } finally {
+      globalThis.Date = RealDate;
+      await credentials.close();
+    }
+    expect(prepared.headers['x-amz-date']).toBe('20310620T235959Z');
+    expect(prepared.headers.authorization).toContain('/20310620/us-east-1/bedrock/aws4_request');
+    const answer = await fetch(prepared.url, prepared);
+    expect(answer.status).toBe(200);
+    expect(bedrock.verdicts.at(-1)).toMatchObject({ status: 200, reason: 'signature matches' });
+  });
+
   it('prepares a signed request that the fake verifies (200); a tampered body gets 403', async () => {
     const credentials = backendCredentials({
       aws: { accessKeyId: AWS_KEY_ID, secretAccessKey: AWS_SECRET, region: 'us-east-1', service: 'bedrock' },
