@@ -14,6 +14,7 @@ import {
   type OutgoingRequest,
   type PreparedRequest,
 } from '../src/index.js';
+import { thrown } from './support/backend-harness.js';
 import { replaceByRename, type TempDir, tempDir } from './support/files.js';
 import type { TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
@@ -78,16 +79,6 @@ const jwtOptions = (extra: Record<string, unknown> = {}) => ({
   jwks: { inline: jwks(signingKey) },
   ...extra,
 });
-
-/** The error `fn` throws (fails the test when it throws nothing). */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  expect.fail('expected a throw');
-}
 
 /** Every header value the upstream received under `name`, from the raw list. */
 function rawValues(received: Received, name: string): string[] {

@@ -8,11 +8,22 @@ import {
   backendCredentials,
   type GcpBackendOptions,
 } from '../src/index.js';
+import {
+  authorizationOf,
+  expectRefusal,
+  gateAfter,
+  INVOKE,
+  MODEL,
+  messages,
+  send,
+  thrown,
+  tracker,
+} from './support/backend-harness.js';
 import { type FakeBedrock, startFakeBedrock } from './support/fake-bedrock.js';
 import { closedPort, type FakeEntra, startFakeEntra, tokenAnswer } from './support/fake-entra.js';
 import { startFakeMetadataServer } from './support/fake-gcp-metadata.js';
 import { type TempDir, tempDir } from './support/files.js';
-import { type Framework, frameworks } from './support/frameworks.js';
+import { frameworks } from './support/frameworks.js';
 import { type RecordingUpstream, startRecordingUpstream } from './support/recording-upstream.js';
 import { eventually, recorder, sleep } from './support/wait.js';
 
@@ -95,108 +106,9 @@ function expectNoSecrets(text: string): void {
   for (const secret of SECRETS) expect(text).not.toContain(secret);
 }
 
-const MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
-const INVOKE = `/model/${MODEL}/invoke`;
 const INVOKE_ENCODED = `/model/${encodeURIComponent(MODEL)}/invoke`;
-const messages = (text: string) =>
-  JSON.stringify({
-    anthropic_version: 'bedrock-2023-05-31',
-    max_tokens: 64,
-    messages: [{ role: 'user', content: text }],
-  });
 
 const all = await frameworks();
-
-// --- Helpers ------------------------------------------------------------------------------------
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-}
-
-/** Sends one request to `url + path` and reads the whole answer. */
-async function send(
-  url: string,
-  path: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Answer> {
-  const res = await fetch(`${url}${path}`, {
-    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-    headers: init.headers ?? {},
-    ...(init.body === undefined ? {} : { body: init.body }),
-  });
-  return { status: res.status, headers: res.headers, text: await res.text() };
-}
-
-/** Asserts a backendAuth refusal: status, JSON `{ error, error_description }`, no secret. */
-function expectRefusal(answer: Answer, status: number, error: string): void {
-  expect(answer.status).toBe(status);
-  expect(answer.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(answer.headers.get('cache-control')).toBe('no-store');
-  expect(JSON.parse(answer.text)).toEqual({ error, error_description: expect.any(String) });
-  expectNoSecrets(answer.text);
-}
-
-/** The error `fn` throws (fails the test when it throws nothing). */
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  expect.fail('expected a throw');
-}
-
-/** Middleware (for `framework`) that calls `onArrive` for each request, then goes on. */
-function arrivals(framework: Framework, onArrive: () => void): unknown {
-  return framework.name.startsWith('express')
-    ? (_req: unknown, _res: unknown, next: () => void) => {
-        onArrive();
-        next();
-      }
-    : async (_ctx: unknown, next: () => Promise<unknown>) => {
-        onArrive();
-        await next();
-      };
-}
-
-/**
- * A gate that opens once `count` requests have reached the gateway (the fake token services
- * hold their answers until then), so "concurrent callers share one fetch" does not depend on
- * timing. `before` goes in front of backendAuth.
- */
-function gateAfter(framework: Framework, count: number): { gate: Promise<void>; before: unknown } {
-  let arrived = 0;
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  const before = arrivals(framework, () => {
-    arrived += 1;
-    // A little slack lets the last request get from here to the credential cache.
-    if (arrived === count) setTimeout(open, 50);
-  });
-  return { gate, before };
-}
-
-/** Gateways, upstreams and middlewares a test opened; closed after each test. */
-function tracker() {
-  const closables: { close(): Promise<void> }[] = [];
-  return {
-    track<T extends { close(): Promise<void> }>(closable: T): T {
-      closables.push(closable);
-      return closable;
-    },
-    async closeAll() {
-      for (const closable of closables.splice(0).reverse()) await closable.close();
-    },
-  };
-}
-
-/** The Authorization value an upstream request carried. */
-const authorizationOf = (upstream: RecordingUpstream, index = -1) =>
-  upstream.received.at(index)?.headers.authorization;
 
 // --- AWS SigV4 ------------------------------------------------------------------------------------
 
@@ -415,7 +327,7 @@ describe.each(all)('backendAuth aws (SigV4) on $name, to a fake Bedrock', (frame
       headers: { 'content-type': 'application/json' },
       body: messages('nothing found'),
     });
-    expectRefusal(answer, 502, 'backend_credentials_failed');
+    expectRefusal(answer, 502, 'backend_credentials_failed', SECRETS);
     expect(bedrock.received.length).toBe(before);
   });
 
@@ -434,7 +346,7 @@ describe.each(all)('backendAuth aws (SigV4) on $name, to a fake Bedrock', (frame
       headers: { 'content-type': 'application/json' },
       body: messages('x'.repeat(4096)),
     });
-    expectRefusal(answer, 413, 'request_too_large');
+    expectRefusal(answer, 413, 'request_too_large', SECRETS);
     expect(bedrock.received.length).toBe(before);
   });
 
@@ -751,7 +663,7 @@ describe.each(all)('backendAuth gcp on $name, via a fake GCE metadata server', (
     const url = await gateway({});
     const before = upstream.received.length;
     const failed = await send(url, '/down', { body: 'payload', headers: { 'content-type': 'text/plain' } });
-    expectRefusal(failed, 503, 'backend_credentials_unavailable');
+    expectRefusal(failed, 503, 'backend_credentials_unavailable', SECRETS);
     expect(failed.headers.get('retry-after')).toBe('5');
     expect(metadata.tokenHits).toBeGreaterThanOrEqual(1);
     expect(upstream.received.length).toBe(before);
@@ -848,7 +760,7 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
     const url = perTest.track(await framework.serve([middleware], { forwardTo: upstream.url })).url;
     const before = upstream.received.length;
     const answer = await send(url, '/openai/deployments/d/chat/completions', { body: '{}' });
-    expectRefusal(answer, 503, 'backend_credentials_unavailable');
+    expectRefusal(answer, 503, 'backend_credentials_unavailable', SECRETS);
     expect(answer.headers.get('retry-after')).toBe('5');
     expect(upstream.received.length).toBe(before);
   });
@@ -865,7 +777,7 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
     const before = upstream.received.length;
     const messagesBefore = logger.messages.length;
     const answer = await send(url, '/openai/deployments/d/chat/completions', { body: '{}' });
-    expectRefusal(answer, 502, 'backend_credentials_failed');
+    expectRefusal(answer, 502, 'backend_credentials_failed', SECRETS);
     expect(answer.text).not.toContain(CLIENT_SECRET);
     expect(answer.text).not.toContain('AADSTS');
     expect(upstream.received.length).toBe(before);
@@ -880,7 +792,7 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
       index === 0 ? tokenAnswer('eyJ.evil\r\nX-Injected: yes') : tokenAnswer('eyJ.clean-token');
     const before = upstream.received.length;
     const bad = await send(url, '/x', { body: '{}' });
-    expectRefusal(bad, 502, 'backend_credentials_failed');
+    expectRefusal(bad, 502, 'backend_credentials_failed', SECRETS);
     expect(bad.text).not.toContain('X-Injected');
     expect(upstream.received.length).toBe(before);
 
@@ -914,7 +826,7 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
         ? { status: 500, body: { error: 'temporarily_unavailable' } }
         : tokenAnswer('eyJ.second-try');
     const failed = await send(url, '/x', { body: '{}' });
-    expectRefusal(failed, 503, 'backend_credentials_unavailable');
+    expectRefusal(failed, 503, 'backend_credentials_unavailable', SECRETS);
     const ok = await send(url, '/x', { body: '{}' });
     expect(ok.status).toBe(200);
     expect(authorizationOf(upstream)).toBe('Bearer eyJ.second-try');

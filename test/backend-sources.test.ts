@@ -1,13 +1,23 @@
 import { writeFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AwsBackendOptions, type AzureBackendOptions, backendCredentials } from '../src/index.js';
+import {
+  authorizationOf,
+  concurrently,
+  expectRefusal,
+  gateAfter,
+  INVOKE,
+  messages,
+  send,
+  tracker,
+} from './support/backend-harness.js';
 import { startFakeAwsSts } from './support/fake-aws-sts.js';
 import { startFakeAzureMsi } from './support/fake-azure-msi.js';
 import { type FakeBedrock, startFakeBedrock } from './support/fake-bedrock.js';
 import { closedPort } from './support/fake-entra.js';
 import { startFakeGoogleSts } from './support/fake-google-sts.js';
 import { replaceByRename, tempDir } from './support/files.js';
-import { type Framework, frameworks } from './support/frameworks.js';
+import { frameworks } from './support/frameworks.js';
 import { type RecordingUpstream, startRecordingUpstream } from './support/recording-upstream.js';
 import { eventually, recorder, sleep } from './support/wait.js';
 
@@ -136,102 +146,7 @@ const tokenFile = async (name: string, content: string) => {
   return path;
 };
 
-const MODEL = 'anthropic.claude-3-5-sonnet-20240620-v1:0';
-const INVOKE = `/model/${MODEL}/invoke`;
-const messages = (text: string) =>
-  JSON.stringify({
-    anthropic_version: 'bedrock-2023-05-31',
-    max_tokens: 64,
-    messages: [{ role: 'user', content: text }],
-  });
-
 const all = await frameworks();
-
-// --- Helpers (as in backend-cloud.test.ts) -------------------------------------------------------
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-}
-
-/** Sends one request to `url + path` and reads the whole answer. */
-async function send(
-  url: string,
-  path: string,
-  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Answer> {
-  const res = await fetch(`${url}${path}`, {
-    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-    headers: init.headers ?? {},
-    ...(init.body === undefined ? {} : { body: init.body }),
-  });
-  return { status: res.status, headers: res.headers, text: await res.text() };
-}
-
-/** Asserts a backendAuth refusal: status, JSON `{ error, error_description }`, none of `secrets`. */
-function expectRefusal(answer: Answer, status: number, error: string, secrets: string[] = []): void {
-  expect(answer.status).toBe(status);
-  expect(answer.headers.get('content-type')).toMatch(/^application\/json/);
-  expect(answer.headers.get('cache-control')).toBe('no-store');
-  expect(JSON.parse(answer.text)).toEqual({ error, error_description: expect.any(String) });
-  for (const secret of secrets) expect(answer.text).not.toContain(secret);
-}
-
-/** Middleware (for `framework`) that calls `onArrive` for each request, then goes on. */
-function arrivals(framework: Framework, onArrive: () => void): unknown {
-  return framework.name.startsWith('express')
-    ? (_req: unknown, _res: unknown, next: () => void) => {
-        onArrive();
-        next();
-      }
-    : async (_ctx: unknown, next: () => Promise<unknown>) => {
-        onArrive();
-        await next();
-      };
-}
-
-/**
- * A gate that opens once `count` requests have reached the gateway (the fake token services
- * hold their answers until then), so "concurrent callers share one fetch" does not depend on
- * timing. `before` goes in front of backendAuth.
- */
-function gateAfter(framework: Framework, count: number): { gate: Promise<void>; before: unknown } {
-  let arrived = 0;
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  const before = arrivals(framework, () => {
-    arrived += 1;
-    // A little slack lets the last request get from here to the credential cache.
-    if (arrived === count) setTimeout(open, 50);
-  });
-  return { gate, before };
-}
-
-/** Gateways, upstreams and middlewares a test opened; closed after each test. */
-function tracker() {
-  const closables: { close(): Promise<void> }[] = [];
-  return {
-    track<T extends { close(): Promise<void> }>(closable: T): T {
-      closables.push(closable);
-      return closable;
-    },
-    async closeAll() {
-      for (const closable of closables.splice(0).reverse()) await closable.close();
-    },
-  };
-}
-
-/** The Authorization value an upstream request carried. */
-const authorizationOf = (upstream: RecordingUpstream, index = -1) =>
-  upstream.received.at(index)?.headers.authorization;
-
-/** `count` requests sent at once to `url` (paths `/call/<i>`). */
-async function concurrently(url: string, count: number, init: Parameters<typeof send>[2] = {}) {
-  return Promise.all(Array.from({ length: count }, (_, i) => send(url, `/call/${i}`, init)));
-}
 
 // --- AWS: OIDC web identity (AssumeRoleWithWebIdentity) ----------------------------------------
 
