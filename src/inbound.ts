@@ -51,7 +51,6 @@ export class Inbound {
    */
   outcome(host: RequestHost): Outcome | Promise<Outcome> {
     const authn = this.authenticator;
-    noteReadLocation(host.message, authn.locator);
     const reading = authn.locator.read(host);
     if (reading.kind === 'absent') {
       return {
@@ -92,15 +91,17 @@ export class Inbound {
 
   /** Runs the scheme for one request and settles it: strips what it consumed, merges identity. */
   handle(host: RequestHost, existing: Auth | undefined): InboundResult | Promise<InboundResult> {
-    if (isPublicPath(this.settings, host)) {
-      // Skipped, not unread: whatever the client sent there must still not reach an upstream.
-      noteReadLocation(host.message, this.authenticator.locator);
-      return UNCHANGED;
-    }
+    // Recorded before the public-path check: a skipped location still counts as read, so
+    // whatever the client sent there never reaches an upstream (backendAuth strips it).
+    noteReadLocation(host.message, this.authenticator.locator);
+    if (isPublicPath(this.settings, host)) return UNCHANGED;
     const outcome = this.outcome(host);
-    const decide = (settled: Outcome) =>
-      settle(this.authenticator, host, existing, applyMode(this.settings.mode, settled));
-    return outcome instanceof Promise ? outcome.then(decide) : decide(outcome);
+    if (outcome instanceof Promise) return outcome.then((settled) => this.decide(host, existing, settled));
+    return this.decide(host, existing, outcome);
+  }
+
+  private decide(host: RequestHost, existing: Auth | undefined, outcome: Outcome): InboundResult {
+    return settle(this.authenticator, host, existing, applyMode(this.settings.mode, outcome));
   }
 
   close(): Promise<void> {

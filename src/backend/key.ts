@@ -40,12 +40,13 @@ export function keyKind(
 ): CredentialKind {
   const at = locator(location, 'key.location', BEARER_LOCATION);
   const secret = resolveSecret(value, valueField, logger);
+  const fallbacks = Object.entries(defaults);
   return {
     name: 'key',
     needsUpstream: false,
     apply(request) {
       at.write(request, secret.value);
-      for (const [name, fallback] of Object.entries(defaults)) {
+      for (const [name, fallback] of fallbacks) {
         if (headerOccurrences(request.message, name).length === 0) setHeader(request.message, name, fallback);
       }
     },

@@ -71,7 +71,8 @@ const CONNECTION_OPTIONS = new Set(['close', 'keep-alive', 'upgrade']);
  */
 export function removeConnectionListed(message: MessageHead): void {
   const connection = message.headers.connection;
-  if (connection === undefined) return;
+  // The usual value names no header: skip the parse on the common path.
+  if (connection === undefined || CONNECTION_OPTIONS.has(connection.trim().toLowerCase())) return;
   const tokens = String(connection)
     .split(',')
     .map((token) => token.trim().toLowerCase())
