@@ -3,7 +3,7 @@
  * public keys, `BENCH_HTPASSWD` the htpasswd text. Prints `listening <port>` once ready.
  * Every app also serves GET /stats (no auth): its event-loop delay since the last /stats.
  */
-import { Agent, createServer, type RequestListener } from 'node:http';
+import { Agent, createServer, IncomingMessage, type RequestListener, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import express from 'express';
@@ -132,7 +132,23 @@ function koaApp(keys: AnchorKeys) {
 
 // The app is built once the port is known: some anchors fetch their JWKS from this server.
 let handler: RequestListener = (_req, res) => res.end();
-const server = createServer((req, res) => handler(req, res));
+// BENCH_EXPRESS_PRESET=1 (a diagnostic, not the published table): Express apps get requests and
+// responses whose prototypes are already Express's, so Express's per-request
+// Object.setPrototypeOf changes nothing. That swap gives every request a hidden class of its
+// own, which makes each property access on `req` an uncached lookup (see BENCHMARKS.md).
+function PresetRequest(this: IncomingMessage, socket: never) {
+  IncomingMessage.call(this, socket);
+}
+function PresetResponse(this: ServerResponse, req: never) {
+  ServerResponse.call(this, req);
+}
+const preset = process.env.BENCH_EXPRESS_PRESET === '1' && row.startsWith('express');
+const server = preset
+  ? createServer(
+      { IncomingMessage: PresetRequest as never, ServerResponse: PresetResponse as never },
+      (req, res) => handler(req, res),
+    )
+  : createServer((req, res) => handler(req, res));
 server.keepAliveTimeout = 60_000;
 server.on('request', () => {
   served += 1;
@@ -153,6 +169,12 @@ server.listen(0, '127.0.0.1', () => {
         res.end('{"ok":true}');
       });
     };
-  } else handler = row.startsWith('koa') ? koaApp(keys) : (expressApp(keys) as unknown as RequestListener);
+  } else if (row.startsWith('koa')) handler = koaApp(keys);
+  else {
+    const app = expressApp(keys);
+    PresetRequest.prototype = app.request;
+    PresetResponse.prototype = app.response;
+    handler = app as unknown as RequestListener;
+  }
   console.log(`listening ${port}`);
 });

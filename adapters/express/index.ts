@@ -72,19 +72,38 @@ export type ExpressBackendMiddleware = ExpressAuthMiddleware & {
   apply(request: OutgoingRequest, context?: ApplyContext): Promise<PreparedRequest>;
 };
 
-function requestHost(req: ExpressRequest): RequestHost {
-  return {
-    message: req,
-    path: pathOf(req.originalUrl ?? req.url),
-    protocol: req.protocol ?? 'http',
-    editUrl(edit) {
-      req.url = edit(req.url);
-      if (typeof req.originalUrl === 'string') req.originalUrl = edit(req.originalUrl);
-      // Express 4 parses the query once into an own property; Express 5 parses on each read.
-      const parse = Object.hasOwn(req, 'query') ? req.app?.get('query parser fn') : undefined;
-      if (typeof parse === 'function') req.query = parse(queryString(req.url));
-    },
-  };
+/**
+ * One Express request as the core sees it. The path and protocol are read only when a step
+ * needs them (public paths, CEL rules): Express gives every request its own hidden class when
+ * it swaps the request's prototype, so each property read on `req` is a slow, uncached lookup,
+ * and `req.protocol` is a getter that makes several more.
+ */
+class ExpressHost implements RequestHost {
+  readonly message: ExpressRequest;
+  private cachedPath: string | undefined;
+
+  constructor(req: ExpressRequest) {
+    this.message = req;
+  }
+
+  get path(): string {
+    this.cachedPath ??= pathOf(this.message.originalUrl ?? this.message.url);
+    return this.cachedPath;
+  }
+
+  get protocol(): string {
+    return this.message.protocol ?? 'http';
+  }
+
+  editUrl(edit: (url: string) => string): void {
+    const req = this.message;
+    req.url = edit(req.url);
+    if (typeof req.originalUrl === 'string') req.originalUrl = edit(req.originalUrl);
+    // Express 4 parses the query once into an own property; Express 5 parses on each read.
+    const parse = Object.hasOwn(req, 'query') ? req.app?.get('query parser fn') : undefined;
+    if (typeof parse === 'function') req.query = parse(queryString(req.url));
+    this.cachedPath = undefined;
+  }
 }
 
 /** Answers a refusal, or hands it to the app's error handler when asked to. */
@@ -115,7 +134,7 @@ export function expressInbound(inbound: InboundHandler, options: InboundOptions)
     };
     let result: InboundResult | Promise<InboundResult>;
     try {
-      result = inbound.handle(requestHost(req), req.auth);
+      result = inbound.handle(new ExpressHost(req), req.auth);
     } catch (error) {
       return next(error);
     }
@@ -133,7 +152,7 @@ export function expressCheck(
 ): ExpressMiddleware {
   const delegate = options.delegateErrors === true;
   return (req, res, next) => {
-    const error = step.check(requestHost(req), req.auth);
+    const error = step.check(new ExpressHost(req), req.auth);
     if (error === undefined) next();
     else refuse(error, res, next, delegate);
   };
@@ -146,7 +165,7 @@ export function expressBackend(
 ): ExpressBackendMiddleware {
   const delegate = options.delegateErrors === true;
   const middleware: ExpressMiddleware = (req, res, next) => {
-    backend.forward(requestHost(req), req.auth).then((error) => {
+    backend.forward(new ExpressHost(req), req.auth).then((error) => {
       if (error === undefined) next();
       else refuse(error, res, next, delegate);
     }, next);

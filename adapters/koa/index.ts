@@ -64,16 +64,32 @@ export type KoaBackendMiddleware = KoaAuthMiddleware & {
   apply(request: OutgoingRequest, context?: ApplyContext): Promise<PreparedRequest>;
 };
 
-function requestHost(ctx: KoaContext): RequestHost {
-  return {
-    message: ctx.req,
-    path: pathOf(ctx.originalUrl),
-    protocol: ctx.protocol,
-    editUrl(edit) {
-      ctx.url = edit(ctx.url);
-      ctx.originalUrl = edit(ctx.originalUrl);
-    },
-  };
+/** One Koa request as the core sees it; the path and protocol are read only when a step needs them. */
+class KoaHost implements RequestHost {
+  readonly message: IncomingMessage;
+  private readonly ctx: KoaContext;
+  private cachedPath: string | undefined;
+
+  constructor(ctx: KoaContext) {
+    this.ctx = ctx;
+    this.message = ctx.req;
+  }
+
+  get path(): string {
+    this.cachedPath ??= pathOf(this.ctx.originalUrl);
+    return this.cachedPath;
+  }
+
+  get protocol(): string {
+    return this.ctx.protocol;
+  }
+
+  editUrl(edit: (url: string) => string): void {
+    const ctx = this.ctx;
+    ctx.url = edit(ctx.url);
+    ctx.originalUrl = edit(ctx.originalUrl);
+    this.cachedPath = undefined;
+  }
 }
 
 /** Answers a refusal, or throws it to the app's error handling when asked to. */
@@ -89,7 +105,7 @@ function refuse(error: AuthError, ctx: KoaContext, delegate: boolean): void {
 export function koaInbound(inbound: InboundHandler, options: InboundOptions): KoaAuthMiddleware {
   const delegate = options.delegateErrors === true;
   const middleware: KoaMiddleware = async (ctx, next) => {
-    const pending = inbound.handle(requestHost(ctx), ctx.state.auth);
+    const pending = inbound.handle(new KoaHost(ctx), ctx.state.auth);
     // Schemes that answer at once (API keys, cached tokens) go on without awaiting a promise.
     const result = pending instanceof Promise ? await pending : pending;
     if (result.error !== undefined) return refuse(result.error, ctx, delegate);
@@ -103,7 +119,7 @@ export function koaInbound(inbound: InboundHandler, options: InboundOptions): Ko
 export function koaCheck(step: RequestCheck, options: { delegateErrors?: boolean } = {}): KoaMiddleware {
   const delegate = options.delegateErrors === true;
   return async (ctx, next) => {
-    const error = step.check(requestHost(ctx), ctx.state.auth);
+    const error = step.check(new KoaHost(ctx), ctx.state.auth);
     if (error !== undefined) return refuse(error, ctx, delegate);
     await next();
   };
@@ -116,7 +132,7 @@ export function koaBackend(
 ): KoaBackendMiddleware {
   const delegate = options.delegateErrors === true;
   const middleware: KoaMiddleware = async (ctx, next) => {
-    const error = await backend.forward(requestHost(ctx), ctx.state.auth);
+    const error = await backend.forward(new KoaHost(ctx), ctx.state.auth);
     if (error !== undefined) return refuse(error, ctx, delegate);
     await next();
   };
