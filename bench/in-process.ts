@@ -2,16 +2,22 @@
  * `npm run bench:in-process`: what the middlewares cost without HTTP around them, the steadier
  * measure on a noisy host. Uses the built package, as users run it.
  *   1. Each Koa middleware called 100,000 times on a real IncomingMessage: microseconds per call.
- *   2. 4,000 distinct RS256 tokens, 50 at a time: CPU per token (all threads) for jwtAuth's
+ *   2. Whole Express 5 apps called 50,000 times on real IncomingMessage/ServerResponse objects,
+ *      as Express runs them, and with the request and response prototypes preset so Express's
+ *      per-request Object.setPrototypeOf changes nothing (see BENCHMARKS.md: that swap gives
+ *      every request a hidden class of its own, and makes every touch of `req` expensive).
+ *   3. 4,000 distinct RS256 tokens, 50 at a time: CPU per token (all threads) for jwtAuth's
  *      verifier with its cache off, and for jose's `jwtVerify`.
  * Pin it for steadier figures: `taskset -c 1 npm run bench:in-process`.
  */
-import { IncomingMessage } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
+import express from 'express';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 
 const built = '../dist';
 const koa: typeof import('../adapters/koa/index.js') = await import(`${built}/koa.js`);
+const forExpress: typeof import('../adapters/express/index.js') = await import(`${built}/express.js`);
 const core: typeof import('../src/index.js') = await import(`${built}/index.js`);
 
 const ISSUER = 'https://issuer.bench';
@@ -77,6 +83,81 @@ for (const [name, middleware] of Object.entries(middlewares)) {
       .slice(2)
       .map((us) => us.toFixed(2))
       .join(', ')} |`,
+  );
+}
+
+type ExpressSetup = (app: express.Express) => void;
+const expressApps: Record<string, ExpressSetup> = {
+  'bare Express 5': () => {},
+  'apiKeyAuth, 10 keys': (app) => {
+    app.use(
+      forExpress.apiKeyAuth({
+        keys: Array.from({ length: 10 }, (_, i) => ({ name: `client-${i}`, key: `bench-key-0000000${i}` })),
+        location: { header: { name: 'x-api-key' } },
+      }),
+    );
+  },
+  'jwtAuth RS256, cached token': (app) => {
+    app.use(
+      forExpress.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: JSON.stringify(jwks) } }),
+    );
+  },
+};
+
+/** Microseconds per request through a whole Express app, optionally with its prototypes preset. */
+async function expressCost(setup: ExpressSetup, preset: boolean): Promise<number[]> {
+  const app = express();
+  setup(app);
+  app.get('/', (req, res) => {
+    res.json({ ok: true, subject: req.auth?.subject ?? null });
+  });
+  // Constructors whose instances already have Express's prototypes: what a server created with
+  // `createServer({ IncomingMessage, ServerResponse }, app)` would hand Express.
+  function PresetRequest(this: IncomingMessage, socket: Socket) {
+    IncomingMessage.call(this, socket);
+  }
+  PresetRequest.prototype = app.request;
+  function PresetResponse(this: ServerResponse, req: IncomingMessage) {
+    ServerResponse.call(this, req);
+  }
+  PresetResponse.prototype = app.response;
+  const Request = (preset ? PresetRequest : IncomingMessage) as unknown as typeof IncomingMessage;
+  const Response = (preset ? PresetResponse : ServerResponse) as unknown as typeof ServerResponse;
+  const socket = new Socket();
+  const handle = app as unknown as (req: IncomingMessage, res: ServerResponse) => void;
+  const request = () => {
+    const req = new Request(socket);
+    req.method = 'GET';
+    req.url = '/';
+    req.headers = { host: '127.0.0.1', 'x-api-key': API_KEY, authorization: `Bearer ${token}` };
+    req.rawHeaders = ['Host', '127.0.0.1', 'x-api-key', API_KEY, 'Authorization', `Bearer ${token}`];
+    return [req, new Response(req)] as const;
+  };
+  // The first token is verified asynchronously; every later request is a cache hit.
+  handle(...request());
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const rounds: number[] = [];
+  for (let round = 0; round < 4; round++) {
+    let spent = 0n;
+    for (let i = 0; i < 50_000; i++) {
+      const [req, res] = request();
+      const start = process.hrtime.bigint();
+      handle(req, res);
+      spent += process.hrtime.bigint() - start;
+      if (res.statusCode !== 200 || !res.writableEnded) throw new Error('the Express app did not answer 200');
+    }
+    rounds.push(Number(spent) / 50_000 / 1000);
+  }
+  return rounds.slice(2);
+}
+
+console.log(
+  '\n| Express 5 app, one request | us, as Express runs it | us, prototypes preset |\n|---|---|---|',
+);
+for (const [name, setup] of Object.entries(expressApps)) {
+  const format = (rounds: number[]) => rounds.map((us) => us.toFixed(1)).join(', ');
+  console.log(
+    `| ${name} | ${format(await expressCost(setup, false))} | ${format(await expressCost(setup, true))} |`,
   );
 }
 
