@@ -20,10 +20,11 @@ import {
   tracker,
 } from './support/backend-harness.js';
 import { type FakeBedrock, startFakeBedrock } from './support/fake-bedrock.js';
-import { closedPort, type FakeEntra, startFakeEntra, tokenAnswer } from './support/fake-entra.js';
+import { type FakeEntra, startFakeEntra, tokenAnswer } from './support/fake-entra.js';
 import { startFakeMetadataServer } from './support/fake-gcp-metadata.js';
 import { type TempDir, tempDir } from './support/files.js';
 import { frameworks } from './support/frameworks.js';
+import { freePort } from './support/loopback.js';
 import { type RecordingUpstream, startRecordingUpstream } from './support/recording-upstream.js';
 import { eventually, recorder, sleep } from './support/wait.js';
 
@@ -673,6 +674,17 @@ describe.each(all)('backendAuth gcp on $name, via a fake GCE metadata server', (
     expect(recovered.status).toBe(200);
     expect(authorizationOf(upstream)).toBe(`Bearer ${metadata.accessTokens[0]}`);
   });
+
+  it('answers 503 when the metadata server is rate limited (429), like the AWS and Entra sources', async () => {
+    metadata.behaviour.failWith = 429;
+    const url = await gateway({});
+    const before = upstream.received.length;
+    const limited = await send(url, '/limited');
+    expectRefusal(limited, 503, 'backend_credentials_unavailable', SECRETS);
+    expect(upstream.received.length).toBe(before);
+    metadata.behaviour.failWith = undefined;
+    expect((await send(url, '/after')).status).toBe(200);
+  });
 });
 
 // --- Azure (Entra ID client credentials) -------------------------------------------------------
@@ -745,7 +757,7 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
   });
 
   it('answers 503 backend_credentials_unavailable when the endpoint is down, and forwards nothing', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const middleware = perTest.track(
       framework.lib.backendAuth({
         azure: {

@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import type { ForwardedRequest } from './forwarded.js';
 import type { CredentialKind } from './kind.js';
 import { loadOptionalPeer } from './optional-peer.js';
-import { CredentialFetchError, RefreshingCredential } from './refreshing.js';
+import { CredentialFetchError, isTransientFailure, RefreshingCredential } from './refreshing.js';
 
 /**
  * AWS Signature Version 4 over the request the upstream receives. Without keys, credentials
@@ -179,24 +179,11 @@ function webIdentityProvider(init: Record<string, unknown>): () => Promise<Chain
   return fromTokenFile(init);
 }
 
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-]);
-
 /** Sorts the chain's failures into "try again later" (503) and "this cannot work" (502). */
 function chainFailure(error: unknown): CredentialFetchError {
   const failure = error as { name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: unknown } };
   const status = Number(failure.$metadata?.httpStatusCode);
-  const transient =
-    (typeof failure.code === 'string' && TRANSIENT_CODES.has(failure.code)) ||
-    status >= 500 ||
-    status === 429 ||
-    failure.name === 'TimeoutError';
+  const transient = isTransientFailure(failure.code, status) || failure.name === 'TimeoutError';
   const name = typeof failure.name === 'string' ? failure.name : 'error';
   return transient
     ? new CredentialFetchError(`the AWS credential source is unreachable (${name})`, 'unavailable')

@@ -7,7 +7,12 @@ import type { Logger } from '../logger.js';
 import type { ForwardedRequest } from './forwarded.js';
 import type { CredentialKind } from './kind.js';
 import { loadOptionalPeer } from './optional-peer.js';
-import { CredentialFetchError, type Expiring, RefreshingCredential } from './refreshing.js';
+import {
+  CredentialFetchError,
+  type Expiring,
+  isTransientFailure,
+  RefreshingCredential,
+} from './refreshing.js';
 
 /**
  * An Entra ID (Azure AD) access token. With `clientSecret`: OAuth2 client credentials. With
@@ -67,15 +72,6 @@ function usableToken(token: unknown): string {
   return token;
 }
 
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-]);
-
 /**
  * Sorts @azure/identity's failures: unreachable or 5xx/429 token services are "try again" (503);
  * no credential configured, or a refusal (4xx), is the gateway's problem (502).
@@ -84,8 +80,7 @@ function azureFailure(error: unknown): CredentialFetchError {
   const transient = (failure: unknown): boolean => {
     const f = failure as { code?: unknown; statusCode?: unknown; errors?: unknown };
     if (Array.isArray(f?.errors)) return f.errors.some(transient);
-    const status = Number(f?.statusCode);
-    return (typeof f?.code === 'string' && TRANSIENT_CODES.has(f.code)) || status >= 500 || status === 429;
+    return isTransientFailure(f?.code, Number(f?.statusCode));
   };
   const name = (error as Error)?.name ?? 'error';
   return transient(error)

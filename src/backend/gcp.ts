@@ -5,7 +5,12 @@ import type { Logger } from '../logger.js';
 import type { ForwardedRequest } from './forwarded.js';
 import type { CredentialKind } from './kind.js';
 import { loadOptionalPeer } from './optional-peer.js';
-import { CredentialFetchError, type Expiring, RefreshingCredential } from './refreshing.js';
+import {
+  CredentialFetchError,
+  type Expiring,
+  isTransientFailure,
+  RefreshingCredential,
+} from './refreshing.js';
 
 /**
  * A Google OAuth2 access token (Vertex AI, Google APIs) or an OIDC ID token (Cloud Run, IAP)
@@ -55,15 +60,6 @@ interface GoogleAuthLibrary {
 const PACKAGE = 'google-auth-library';
 const MAX_AUDIENCES = 100;
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-]);
-
 /** The token's own `exp` claim, read without verifying: we are its bearer, not its audience. */
 function jwtExpiry(token: string): number | undefined {
   try {
@@ -81,7 +77,7 @@ function classify(error: unknown): CredentialFetchError {
   if (error instanceof CredentialFetchError) return error;
   const failure = error as { code?: unknown; status?: unknown; response?: { status?: unknown } };
   const status = Number(failure.response?.status ?? failure.status);
-  const transient = (typeof failure.code === 'string' && NETWORK_CODES.has(failure.code)) || status >= 500;
+  const transient = isTransientFailure(failure.code, status);
   const reason = Number.isFinite(status) ? `HTTP ${status}` : ((error as Error)?.name ?? 'error');
   return new CredentialFetchError(
     `Google credentials failed (${reason})`,

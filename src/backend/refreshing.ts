@@ -39,6 +39,23 @@ export class CredentialFetchError extends Error {
   }
 }
 
+const NETWORK_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+]);
+
+/**
+ * Whether a token service's failure is worth retrying (`unavailable`, 503): the network failed
+ * (`code`), or the service answered 5xx or 429 (`status`). Anything else is `refused` (502).
+ */
+export function isTransientFailure(code: unknown, status: number): boolean {
+  return (typeof code === 'string' && NETWORK_FAILURES.has(code)) || status >= 500 || status === 429;
+}
+
 /**
  * Caches one credential and renews it ahead of expiry: from `min(5 min, half its lifetime)`
  * before it expires, the next caller starts a renewal in the background and is served the
