@@ -14,10 +14,10 @@ import {
 import { startFakeAwsSts } from './support/fake-aws-sts.js';
 import { startFakeAzureMsi } from './support/fake-azure-msi.js';
 import { type FakeBedrock, startFakeBedrock } from './support/fake-bedrock.js';
-import { closedPort } from './support/fake-entra.js';
 import { startFakeGoogleSts } from './support/fake-google-sts.js';
 import { replaceByRename, tempDir } from './support/files.js';
 import { frameworks } from './support/frameworks.js';
+import { freePort } from './support/loopback.js';
 import { type RecordingUpstream, startRecordingUpstream } from './support/recording-upstream.js';
 import { eventually, recorder, sleep } from './support/wait.js';
 
@@ -80,7 +80,7 @@ process.env.AWS_ENDPOINT_URL_STS = sts.url;
 // Google: only the files the tests give; no ADC file, no gcloud, no metadata server.
 delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
 delete process.env.GCE_METADATA_IP;
-process.env.GCE_METADATA_HOST = `127.0.0.1:${await closedPort()}`;
+process.env.GCE_METADATA_HOST = `127.0.0.1:${await freePort()}`;
 process.env.METADATA_SERVER_DETECTION = 'none';
 process.env.CLOUDSDK_CONFIG = gcloudConfig.path;
 process.env.GOOGLE_CLOUD_PROJECT = 'fake-project';

@@ -6,8 +6,9 @@ import type { JwtAuthOptions } from '../src/index.js';
 import { replaceByRename, type TempDir, tempDir } from './support/files.js';
 import type { Echo } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
-import { freePort, JwksServer } from './support/jwks-server.js';
+import { JwksServer } from './support/jwks-server.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+import { freePort } from './support/loopback.js';
 import { eventually as pollUntil, recorder, sleep } from './support/wait.js';
 
 // Where a provider's keys come from (remote URL, file, inline, OIDC discovery), how they are

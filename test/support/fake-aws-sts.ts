@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FakeAwsKey } from './fake-bedrock.js';
+import { closeServer, listenOnLoopback } from './loopback.js';
 
 /** One STS call as the fake received it. */
 export interface StsCall {
@@ -82,11 +83,7 @@ export async function startFakeAwsSts(): Promise<FakeAwsSts> {
       fake.refuseWith = undefined;
       fake.gate = undefined;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 
   const server = createServer((req, res) => {
@@ -178,7 +175,7 @@ export async function startFakeAwsSts(): Promise<FakeAwsSts> {
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await listenOnLoopback(server);
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return fake;
 }

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from './loopback.js';
 
 /** One token request as the fake received it. */
 export interface MsiRequest {
@@ -64,11 +65,7 @@ export async function startFakeAzureMsi(identityHeader: string): Promise<FakeAzu
       fake.refuse = undefined;
       fake.gate = undefined;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
   const server = createServer((req, res) => {
     req.resume();
@@ -127,7 +124,7 @@ export async function startFakeAzureMsi(identityHeader: string): Promise<FakeAzu
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await listenOnLoopback(server);
   fake.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/msi/token`;
   return fake;
 }

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from './loopback.js';
 
 /** One token request as the fake received it. */
 export interface TokenRequest {
@@ -51,11 +52,7 @@ export async function startFakeEntra(tenant: string): Promise<FakeEntra> {
     strays: [],
     issued: [],
     answer: (index) => tokenAnswer(`eyJ.fake-entra-${index + 1}`),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -86,16 +83,7 @@ export async function startFakeEntra(tenant: string): Promise<FakeEntra> {
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await listenOnLoopback(server);
   fake.authorityHost = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return fake;
-}
-
-/** A port that was just free and has nothing listening on it. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }

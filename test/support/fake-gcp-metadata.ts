@@ -1,5 +1,6 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from './loopback.js';
 
 /** How the fake answers the token paths; tests change it between requests. */
 export interface MetadataBehaviour {
@@ -81,11 +82,7 @@ export async function startFakeMetadataServer(): Promise<FakeMetadataServer> {
       fake.audiences = [];
       fake.unflavoured = 0;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 
   const send = (res: ServerResponse, status: number, body: string, type = 'application/text') => {
@@ -153,7 +150,7 @@ export async function startFakeMetadataServer(): Promise<FakeMetadataServer> {
         send(res, 404, 'Not Found');
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await listenOnLoopback(server);
   fake.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   return fake;
 }

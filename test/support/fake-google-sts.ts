@@ -1,5 +1,6 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from './loopback.js';
 
 /** One token exchange (RFC 8693) as the fake received it. */
 export interface ExchangeCall {
@@ -67,11 +68,7 @@ export async function startFakeGoogleSts(): Promise<FakeGoogleSts> {
       fake.refuseWith = undefined;
       fake.gate = undefined;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
@@ -137,7 +134,7 @@ export async function startFakeGoogleSts(): Promise<FakeGoogleSts> {
       json(res, 404, { error: 'not_found' });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await listenOnLoopback(server);
   fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   fake.tokenUrl = `${fake.url}/v1/token`;
   return fake;

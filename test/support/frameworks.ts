@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import { koaFetchForwarder } from '../../examples/koa-fetch-forwarder.js';
 import type { Auth } from '../../src/index.js';
+import { closeServer, listenOnLoopback } from './loopback.js';
 
 /**
  * One behaviour table, run against every adapter: a `Framework` builds a real app from a list
@@ -50,16 +51,12 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 async function listen(handler: Handler): Promise<TestServer> {
   // Tokens of 20 KB must reach the middleware, not bounce off Node's 16 KB header limit.
   const server = createServer({ maxHeaderSize: 64 * 1024 }, handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await listenOnLoopback(server);
   const { port } = server.address() as AddressInfo;
   return {
     server,
     url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 }
 

@@ -65,12 +65,3 @@ export class JwksServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
-
-/** A port that nothing listens on right now (taken, then released). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
