@@ -3,6 +3,7 @@ import { optionalSecret, resolveSecret, type Secret, type SecretSource } from '.
 import { ConfigError } from '../errors.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import { setHeader } from '../http/headers.js';
+import { unfetchableUrl } from '../http/loopback.js';
 import type { Logger } from '../logger.js';
 import type { ForwardedRequest } from './forwarded.js';
 import type { CredentialKind } from './kind.js';
@@ -57,11 +58,9 @@ function authorityUrl(value: unknown): URL {
   } catch {
     throw new ConfigError('azure.authorityHost', 'must be a URL such as "https://login.microsoftonline.us"');
   }
-  // Plain http only to a loopback token endpoint (a local emulator or a test).
-  const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]';
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new ConfigError('azure.authorityHost', 'must use https');
-  }
+  // Plain http only to a loopback token endpoint (a local emulator or a test); never echoed.
+  const problem = unfetchableUrl(url);
+  if (problem !== undefined) throw new ConfigError('azure.authorityHost', problem);
   return url;
 }
 

@@ -1,49 +1,148 @@
+import { displayUrl } from './display-url.js';
+import { unfetchableUrl } from './loopback.js';
+
 /** A JSON document fetched for configuration (JWKS, OIDC discovery) and its caching header. */
 export interface FetchedJson {
   json: unknown;
   cacheControl: string | null;
 }
 
-const MAX_BYTES = 1024 * 1024;
+export interface FetchJsonOptions {
+  /** The whole fetch (every redirect hop and the body) ends after this long. */
+  timeoutMs: number;
+  /**
+   * Follow up to {@link MAX_REDIRECTS} redirects that keep scheme, host and port. Without it,
+   * and always for another origin, a redirect is a failed fetch: whoever answers a redirect
+   * would otherwise choose the keys.
+   */
+  allowSameOriginRedirects: boolean;
+}
+
+export const MAX_JSON_BYTES = 1024 * 1024;
+export const MAX_REDIRECTS = 3;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /**
- * GETs `url` with a hard timeout and a size cap; any failure is an Error whose message names
- * the URL and the reason, never a response body.
+ * GETs `url` as JSON. Every URL it asks (the first and each redirect target) must pass
+ * {@link unfetchableUrl}; the body is counted while it streams and the connection dropped past
+ * {@link MAX_JSON_BYTES} (decompressed bytes, so a gzip bomb stops there too); one deadline
+ * covers connecting, every hop and the body. Any failure is an Error whose message shows the
+ * URL through {@link displayUrl} and a reason, never a response body.
  */
-export async function fetchJson(url: string, timeoutMs: number): Promise<FetchedJson> {
-  let response: Response;
+export async function fetchJson(url: string, options: FetchJsonOptions): Promise<FetchedJson> {
+  const deadline = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    deadline.abort();
+  }, options.timeoutMs);
+  timer.unref();
+  const failed = (where: URL, reason: string) => new Error(`GET ${displayUrl(where)}: ${reason}`);
+  const late = `timed out after ${options.timeoutMs} ms`;
   try {
-    response = await fetch(url, {
-      headers: { accept: 'application/json' },
-      signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'follow',
-    });
-  } catch (error) {
-    const reason =
-      error instanceof Error && error.name === 'TimeoutError'
-        ? `timed out after ${timeoutMs} ms`
-        : 'unreachable';
-    throw new Error(`GET ${url}: ${reason}`);
+    let where = parse(url);
+    for (let hop = 0; ; hop++) {
+      const problem = unfetchableUrl(where);
+      if (problem !== undefined) throw failed(where, `not fetched: the URL ${problem}`);
+      let response: Response;
+      try {
+        response = await fetch(where, {
+          headers: { accept: 'application/json' },
+          signal: deadline.signal,
+          redirect: 'manual',
+        });
+      } catch {
+        throw failed(where, timedOut ? late : 'unreachable');
+      }
+      if (REDIRECTS.has(response.status)) {
+        const next = redirectTarget(response, where, hop, options, failed);
+        await response.body?.cancel().catch(() => undefined);
+        where = next;
+        continue;
+      }
+      if (response.status !== 200) {
+        await response.body?.cancel().catch(() => undefined);
+        throw failed(where, `HTTP ${response.status}`);
+      }
+      let text: string;
+      try {
+        text = await readCapped(response, deadline);
+      } catch (error) {
+        if (error instanceof TooLarge) throw failed(where, `response larger than ${MAX_JSON_BYTES} bytes`);
+        throw failed(where, timedOut ? late : 'the body could not be read');
+      }
+      try {
+        return { json: JSON.parse(text), cacheControl: response.headers.get('cache-control') };
+      } catch {
+        throw failed(where, 'response is not JSON');
+      }
+    }
+  } finally {
+    clearTimeout(timer);
   }
-  if (response.status !== 200) {
-    await response.body?.cancel();
-    throw new Error(`GET ${url}: HTTP ${response.status}`);
+}
+
+function parse(url: string): URL {
+  try {
+    return new URL(url);
+  } catch {
+    throw new Error('GET (not a URL): not fetched');
   }
+}
+
+/** Where a redirect may lead, or the Error that refuses it. */
+function redirectTarget(
+  response: Response,
+  from: URL,
+  hop: number,
+  options: FetchJsonOptions,
+  failed: (where: URL, reason: string) => Error,
+): URL {
+  const status = response.status;
+  const location = response.headers.get('location');
+  let next: URL | undefined;
+  try {
+    next = location === null ? undefined : new URL(location, from);
+  } catch {
+    next = undefined;
+  }
+  const redirect = `HTTP ${status} redirect ${next === undefined ? 'without a usable Location' : `to ${displayUrl(next)}`}`;
+  if (!options.allowSameOriginRedirects) {
+    throw failed(from, `${redirect} not followed (allowSameOriginRedirects is off)`);
+  }
+  if (next === undefined) throw failed(from, redirect);
+  if (next.origin !== from.origin) throw failed(from, `${redirect} not followed: another origin`);
+  if (hop >= MAX_REDIRECTS) throw failed(from, `HTTP ${status}: more than ${MAX_REDIRECTS} redirects`);
+  return next;
+}
+
+class TooLarge extends Error {}
+
+// Like Response.text(): a leading byte-order mark is dropped, invalid bytes become U+FFFD.
+const UTF8 = new TextDecoder();
+
+/** The body as text, read chunk by chunk; past the cap the read stops and the connection drops. */
+async function readCapped(response: Response, deadline: AbortController): Promise<string> {
   const declared = Number(response.headers.get('content-length') ?? '0');
-  if (declared > MAX_BYTES) {
-    await response.body?.cancel();
-    throw new Error(`GET ${url}: response larger than ${MAX_BYTES} bytes`);
+  if (declared > MAX_JSON_BYTES) {
+    deadline.abort();
+    throw new TooLarge();
   }
-  let text: string;
-  try {
-    text = await response.text();
-  } catch {
-    throw new Error(`GET ${url}: body could not be read in time`);
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_JSON_BYTES) {
+      // Aborting closes the socket: nothing more is read, decompressed or buffered.
+      deadline.abort();
+      reader.cancel().catch(() => undefined);
+      throw new TooLarge();
+    }
+    chunks.push(value);
   }
-  if (text.length > MAX_BYTES) throw new Error(`GET ${url}: response larger than ${MAX_BYTES} bytes`);
-  try {
-    return { json: JSON.parse(text), cacheControl: response.headers.get('cache-control') };
-  } catch {
-    throw new Error(`GET ${url}: response is not JSON`);
-  }
+  return UTF8.decode(Buffer.concat(chunks));
 }

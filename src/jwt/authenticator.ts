@@ -11,7 +11,7 @@ import { scopesFromClaims } from './scopes.js';
 import { VerifiedTokens } from './verified-tokens.js';
 import { verifyWithKeys } from './verify.js';
 
-const PROVIDER_FIELDS = ['issuer', 'audiences', 'jwks', 'secret'] as const;
+const PROVIDER_FIELDS = ['issuer', 'audiences', 'jwks', 'secret', 'allowSameOriginRedirects'] as const;
 const SHARED_FIELDS = ['algorithms', 'clockSkewSeconds', 'requiredClaims', 'scopeClaim'] as const;
 
 function providerOptions(options: JwtAuthOptions): { options: JwtProviderOptions; field: string }[] {

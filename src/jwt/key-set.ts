@@ -10,6 +10,14 @@ export interface VerificationKey {
 }
 
 const MIN_RSA_BITS = 2048;
+/**
+ * Bounds on what a key server can make each token cost: a token without `kid` is tried
+ * against every fitting key, and an RSA verification grows with the modulus and exponent.
+ * Real identity providers publish a handful of keys, 2048-4096 bits, exponent 65537.
+ */
+export const MAX_JWKS_KEYS = 100;
+const MAX_RSA_BITS = 8192;
+const MAX_RSA_EXPONENT = 2n ** 32n;
 
 /**
  * The usable keys of one JWKS, imported once. Keys that cannot be used for signature
@@ -48,6 +56,9 @@ export class KeySet {
     if (typeof document !== 'object' || document === null || !Array.isArray(keys)) {
       throw new Error('is not a JWKS (an object with a "keys" array)');
     }
+    // Refused whole rather than cut: the key a token needs could be the one left out.
+    if (keys.length > MAX_JWKS_KEYS)
+      throw new Error(`has ${keys.length} keys; at most ${MAX_JWKS_KEYS} are accepted`);
     const usable: VerificationKey[] = [];
     let skipped = 0;
     for (const jwk of keys) {
@@ -99,7 +110,10 @@ function importVerificationKey(jwk: unknown): VerificationKey | undefined {
   } catch {
     return undefined;
   }
-  if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS)
-    return undefined;
+  if (key.asymmetricKeyType === 'rsa') {
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    const exponent = key.asymmetricKeyDetails?.publicExponent ?? 0n;
+    if (bits < MIN_RSA_BITS || bits > MAX_RSA_BITS || exponent > MAX_RSA_EXPONENT) return undefined;
+  }
   return { kid, alg, key };
 }

@@ -26,6 +26,12 @@ export interface JwtProviderOptions {
   audiences?: readonly string[];
   /** Omitted with an https issuer: OIDC discovery finds `jwks_uri`. */
   jwks?: JwksOption;
+  /**
+   * Key fetches (`jwks.url`, OIDC discovery and the `jwks_uri` it names) never follow a
+   * redirect: one is a failed fetch. `true` follows up to 3 redirects that keep the scheme,
+   * host and port; a redirect to another origin is refused even then. Default false.
+   */
+  allowSameOriginRedirects?: boolean;
   /** A shared HMAC secret, only together with HS algorithms in `algorithms`; never with `jwks`. */
   secret?: string | Uint8Array;
   /** Accepted algorithms. Default: every asymmetric one (RS*, PS*, ES*, EdDSA). */

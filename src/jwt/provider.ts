@@ -1,17 +1,15 @@
 import type { KeyObject } from 'node:crypto';
 import { ConfigError } from '../errors.js';
+import { displayUrl } from '../http/display-url.js';
+import type { FetchJsonOptions } from '../http/fetch-json.js';
+import { unfetchableUrl } from '../http/loopback.js';
 import type { Logger } from '../logger.js';
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, isAsymmetric, isHmac } from './algorithms.js';
 import { FileKeySource } from './file-key-source.js';
 import { KeySet } from './key-set.js';
 import { type KeySource, StaticKeySource } from './key-source.js';
 import type { JwksOption, JwtProviderOptions } from './options.js';
-import {
-  DEFAULT_REMOTE_TIMING,
-  discoverJwksUrl,
-  isAllowedKeyUrl,
-  RemoteKeySource,
-} from './remote-key-source.js';
+import { DEFAULT_REMOTE_TIMING, discoverJwksUrl, RemoteKeySource } from './remote-key-source.js';
 
 /** The keys a token may be verified with, or why there are none. */
 export type KeyLookup =
@@ -58,7 +56,16 @@ export class Provider {
     this.algorithms = algorithms;
     const hmac = algorithms.filter(isHmac);
 
+    const redirects = options.allowSameOriginRedirects ?? false;
+    if (typeof redirects !== 'boolean')
+      throw new ConfigError(`${field}allowSameOriginRedirects`, 'must be true or false');
     if (options.secret !== undefined) {
+      if (redirects) {
+        throw new ConfigError(
+          `${field}allowSameOriginRedirects`,
+          'applies only to jwks.url and OIDC discovery',
+        );
+      }
       if (options.jwks !== undefined) {
         throw new ConfigError(
           `${field}secret`,
@@ -90,7 +97,7 @@ export class Provider {
         `${hmac.join(', ')} need an explicit \`secret\`; keys from a JWKS are never used for HMAC`,
       );
     }
-    this.source = keySource(options.jwks, options.issuer, field, logger);
+    this.source = keySource(options.jwks, options.issuer, redirects, field, logger);
   }
 
   /** The keys that may verify a token with this kid and alg; refetches once for an unknown kid. */
@@ -136,24 +143,41 @@ function checkStrings(value: readonly string[] | undefined, field: string): read
   return value;
 }
 
-function keySource(jwks: JwksOption | undefined, issuer: string, field: string, logger: Logger): KeySource {
+function keySource(
+  jwks: JwksOption | undefined,
+  issuer: string,
+  allowSameOriginRedirects: boolean,
+  field: string,
+  logger: Logger,
+): KeySource {
   if (jwks === undefined) {
-    if (!isAllowedKeyUrl(issuer)) {
+    const problem = discoveryProblem(issuer);
+    if (problem !== undefined) {
       throw new ConfigError(
         `${field}jwks`,
-        'is required unless the issuer is an https URL (for OIDC discovery)',
+        `is required unless the issuer can be used for OIDC discovery: ${problem}`,
       );
     }
-    let discovered: string | undefined;
     const timing = DEFAULT_REMOTE_TIMING;
+    const fetchOptions: FetchJsonOptions = { timeoutMs: timing.timeoutMs, allowSameOriginRedirects };
+    let discovered: string | undefined;
     const resolve = async () => {
-      discovered ??= await discoverJwksUrl(issuer, timing.timeoutMs);
+      discovered ??= await discoverJwksUrl(issuer, fetchOptions);
       return discovered;
     };
-    return new RemoteKeySource(resolve, `jwks of ${issuer} (discovery)`, timing, logger);
+    return new RemoteKeySource(
+      resolve,
+      `jwks of ${displayUrl(issuer)} (discovery)`,
+      timing,
+      fetchOptions,
+      logger,
+    );
   }
   if (typeof jwks !== 'object' || jwks === null)
     throw new ConfigError(`${field}jwks`, 'must be { url }, { file } or { inline }');
+  if (!('url' in jwks) && allowSameOriginRedirects) {
+    throw new ConfigError(`${field}allowSameOriginRedirects`, 'applies only to jwks.url and OIDC discovery');
+  }
   if ('url' in jwks) {
     let url: URL;
     try {
@@ -161,18 +185,18 @@ function keySource(jwks: JwksOption | undefined, issuer: string, field: string, 
     } catch {
       throw new ConfigError(`${field}jwks.url`, 'is not a URL');
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:')
-      throw new ConfigError(`${field}jwks.url`, 'must be http(s)');
-    if (!isAllowedKeyUrl(jwks.url))
-      logger.warn(`${field}jwks.url is plain http: keys can be forged in transit`);
+    // Never echo the URL: it may hold a password.
+    const problem = unfetchableUrl(url);
+    if (problem !== undefined) throw new ConfigError(`${field}jwks.url`, problem);
     const timing = { ...DEFAULT_REMOTE_TIMING };
     if (jwks.timeoutMs !== undefined)
       timing.timeoutMs = bounded(jwks.timeoutMs, 60_000, `${field}jwks.timeoutMs`);
     if (jwks.cooldownSeconds !== undefined) {
       timing.cooldownMs = bounded(jwks.cooldownSeconds, 3600, `${field}jwks.cooldownSeconds`) * 1000;
     }
-    const target = jwks.url;
-    return new RemoteKeySource(async () => target, `jwks ${target}`, timing, logger);
+    const target = url.href;
+    const fetchOptions: FetchJsonOptions = { timeoutMs: timing.timeoutMs, allowSameOriginRedirects };
+    return new RemoteKeySource(async () => target, `jwks ${displayUrl(url)}`, timing, fetchOptions, logger);
   }
   if ('file' in jwks) {
     if (typeof jwks.file !== 'string' || jwks.file === '')
@@ -187,6 +211,22 @@ function keySource(jwks: JwksOption | undefined, issuer: string, field: string, 
     }
   }
   throw new ConfigError(`${field}jwks`, 'must be { url }, { file } or { inline }');
+}
+
+/** Why OIDC discovery cannot start from `issuer`, or undefined when it can. */
+function discoveryProblem(issuer: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    return 'the issuer is not a URL';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'the issuer is not an https URL';
+  // OpenID Connect Discovery 1.0 section 2: an issuer has no query and no fragment.
+  if (url.search !== '' || url.hash !== '' || issuer.includes('#') || issuer.includes('?'))
+    return 'the issuer has a query or a fragment';
+  const problem = unfetchableUrl(url);
+  return problem === undefined ? undefined : `the issuer ${problem}`;
 }
 
 // Bounded so no timer ever exceeds Node's 2^31 ms limit (beyond it a timer fires at once).

@@ -1,4 +1,6 @@
-import { fetchJson } from '../http/fetch-json.js';
+import { displayUrl } from '../http/display-url.js';
+import { type FetchJsonOptions, fetchJson } from '../http/fetch-json.js';
+import { unfetchableUrl } from '../http/loopback.js';
 import type { Logger } from '../logger.js';
 import { KeySet } from './key-set.js';
 import type { KeySource } from './key-source.js';
@@ -54,6 +56,7 @@ export class RemoteKeySource implements KeySource {
     private readonly resolveUrl: () => Promise<string>,
     private readonly label: string,
     private readonly timing: RemoteKeyTiming,
+    private readonly fetchOptions: FetchJsonOptions,
     private readonly logger: Logger,
   ) {
     // Start at once so the first request usually finds keys; a failure here never throws.
@@ -99,15 +102,15 @@ export class RemoteKeySource implements KeySource {
     let nextRefreshMs: number;
     try {
       const url = await this.resolveUrl();
-      const { json, cacheControl } = await fetchJson(url, this.timing.timeoutMs);
+      const { json, cacheControl } = await fetchJson(url, this.fetchOptions);
       let keys: KeySet;
       try {
         keys = KeySet.parse(json);
       } catch (error) {
-        throw new Error(`GET ${url}: response ${(error as Error).message}`);
+        throw new Error(`GET ${displayUrl(url)}: response ${(error as Error).message}`);
       }
       if (keys.skipped > 0)
-        this.logger.warn(`${this.label}: skipped ${keys.skipped} unusable key(s) from ${url}`);
+        this.logger.warn(`${this.label}: skipped ${keys.skipped} unusable key(s) from ${displayUrl(url)}`);
       this.keys = keys;
       this.failures = 0;
       this.nextAttemptAt = 0;
@@ -132,29 +135,29 @@ export class RemoteKeySource implements KeySource {
   }
 }
 
-/** The JWKS URL an OpenID provider publishes, checked against the configured issuer. */
-export async function discoverJwksUrl(issuer: string, timeoutMs: number): Promise<string> {
+/**
+ * The JWKS URL an OpenID provider publishes, checked against the configured issuer. The
+ * `jwks_uri` must pass the same URL rule as every key fetch, and an https issuer's must be
+ * https: the document cannot downgrade the keys to plain http, even to a loopback host.
+ */
+export async function discoverJwksUrl(issuer: string, options: FetchJsonOptions): Promise<string> {
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-  const { json } = await fetchJson(url, timeoutMs);
+  const shown = `GET ${displayUrl(url)}`;
+  const { json } = await fetchJson(url, options);
   const document = json as { issuer?: unknown; jwks_uri?: unknown } | null;
   // OpenID Connect Discovery 1.0 section 4.3: the document must name the issuer we asked.
-  if (document?.issuer !== issuer) throw new Error(`GET ${url}: "issuer" does not match ${issuer}`);
-  if (typeof document.jwks_uri !== 'string' || !isAllowedKeyUrl(document.jwks_uri)) {
-    throw new Error(`GET ${url}: "jwks_uri" is missing or not https`);
-  }
-  return document.jwks_uri;
-}
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/** https anywhere; plain http only on loopback (local development and tests). */
-export function isAllowedKeyUrl(text: string): boolean {
-  let url: URL;
+  if (document?.issuer !== issuer) throw new Error(`${shown}: "issuer" does not match ${displayUrl(issuer)}`);
+  if (typeof document.jwks_uri !== 'string') throw new Error(`${shown}: "jwks_uri" is missing`);
+  let jwksUri: URL;
   try {
-    url = new URL(text);
+    jwksUri = new URL(document.jwks_uri);
   } catch {
-    return false;
+    throw new Error(`${shown}: "jwks_uri" is not a URL`);
   }
-  if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && (LOOPBACK_HOSTS.has(url.hostname) || url.hostname.startsWith('127.'));
+  const problem = unfetchableUrl(jwksUri);
+  if (problem !== undefined) throw new Error(`${shown}: "jwks_uri" ${displayUrl(jwksUri)} ${problem}`);
+  if (new URL(url).protocol === 'https:' && jwksUri.protocol !== 'https:') {
+    throw new Error(`${shown}: "jwks_uri" ${displayUrl(jwksUri)} must use https like the issuer`);
+  }
+  return jwksUri.href;
 }
