@@ -146,7 +146,11 @@ export async function discoverJwksUrl(issuer: string, options: FetchJsonOptions)
   const { json } = await fetchJson(url, options);
   const document = json as { issuer?: unknown; jwks_uri?: unknown } | null;
   // OpenID Connect Discovery 1.0 section 4.3: the document must name the issuer we asked.
-  if (document?.issuer !== issuer) throw new Error(`${shown}: "issuer" does not match ${displayUrl(issuer)}`);
+  // Neither issuer is echoed: the document's is the server's text, and a URL shown through
+  // displayUrl gains a "/" that would hide the very mismatch being reported.
+  if (document?.issuer !== issuer) {
+    throw new Error(`${shown}: "issuer" does not match the configured issuer character for character`);
+  }
   if (typeof document.jwks_uri !== 'string') throw new Error(`${shown}: "jwks_uri" is missing`);
   let jwksUri: URL;
   try {
