@@ -363,6 +363,27 @@ describe.each(all)('key sources under attack on $name', (framework) => {
       expect(four.hits).not.toContain('/hop4');
     });
 
+    it('applies one deadline to the whole chain of hops', async () => {
+      const slow =
+        (location: string): Handler =>
+        (_req, res) =>
+          void setTimeout(() => redirect(302, location)(_req, res), 200);
+      const real = await host({
+        '/a': slow('/b'),
+        '/b': slow('/c'),
+        '/c': slow('/jwks.json'),
+        '/jwks.json': json(jwks(good)),
+      });
+      const { url, logger } = await app({
+        issuer: ISSUER,
+        jwks: { url: `${real.origin}/a`, timeoutMs: 450 },
+        allowSameOriginRedirects: true,
+      });
+      expectUnavailable(await get(url, await sign(good)));
+      expect(logOf(logger)).toContain('timed out after 450 ms');
+      expect(real.hits).not.toContain('/jwks.json');
+    });
+
     it('stops a redirect loop', async () => {
       const loop = await host({ '/a': redirect(302, '/b'), '/b': redirect(307, '/a') });
       const self = await host({ '/jwks.json': redirect(301, '/jwks.json') });
@@ -1033,6 +1054,14 @@ describe.each(all)('key sources under attack on $name', (framework) => {
           secret: 'x'.repeat(32),
           algorithms: ['HS256'],
           allowSameOriginRedirects: true,
+        },
+      },
+      {
+        name: 'inside jwks (it is a provider option, for discovery too)',
+        field: 'jwks.allowSameOriginRedirects',
+        options: {
+          issuer: ISSUER,
+          jwks: { url: 'https://id.example.com/jwks', allowSameOriginRedirects: true },
         },
       },
       {

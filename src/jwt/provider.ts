@@ -179,6 +179,13 @@ function keySource(
     throw new ConfigError(`${field}allowSameOriginRedirects`, 'applies only to jwks.url and OIDC discovery');
   }
   if ('url' in jwks) {
+    // One spelling: the option covers discovery too, which has no jwks object to hold it.
+    if ('allowSameOriginRedirects' in jwks) {
+      throw new ConfigError(
+        `${field}jwks.allowSameOriginRedirects`,
+        'is a provider option: write `allowSameOriginRedirects` beside `jwks`, not inside it',
+      );
+    }
     let url: URL;
     try {
       url = new URL(jwks.url);
