@@ -61,10 +61,14 @@ function loggableReason(reason: string, credential: string): string {
   );
 }
 
-/** An error's class name for the log, when it looks like one; never its message. */
+/**
+ * An error's class for the log; never its message, nor its `name`: both are data a provider
+ * (or the library under it) may fill with the token. The constructor's name is code.
+ */
 function errorKind(error: unknown): string {
   if (!(error instanceof Error)) return typeof error;
-  return /^[A-Za-z_$][\w$]{0,63}$/.test(error.name) ? error.name : 'Error';
+  const name = error.constructor?.name;
+  return typeof name === 'string' && /^[A-Za-z_$][\w$]{0,63}$/.test(name) ? name : 'Error';
 }
 
 /** A custom provider as an {@link Authenticator}. */
