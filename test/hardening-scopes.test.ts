@@ -751,6 +751,24 @@ describe.each(all)('a request with no identity gets 401 (or 407), not 403, on $n
     expect(res.body).toEqual({ handledBy: 'app', code: 'credentials_missing' });
   });
 
+  it('an identity the app cleared with null is no identity: 401, never a crash', async () => {
+    const clearExpress = (req: { auth?: unknown }, _res: unknown, next: () => void) => {
+      req.auth = null;
+      next();
+    };
+    const clearKoa = async (ctx: { state: { auth?: unknown } }, next: () => Promise<void>) => {
+      ctx.state.auth = null;
+      await next();
+    };
+    const clear = framework.name.startsWith('express') ? clearExpress : clearKoa;
+    for (const check of [lib.requireScopes('agents:read'), lib.authorize({ rules: [{ deny: 'true' }] })]) {
+      const server = await r.serve([r.apiKey(), clear, check]);
+      const res = await rawResponse(server.url, { 'X-Api-Key': WILDCARD_KEY });
+      expect(res.status).toBe(401);
+      expect(headerLines(res.rawHeaders, 'www-authenticate')).toEqual([API_KEY_CHALLENGE]);
+    }
+  });
+
   it('schemes that ran on another request do not leak into this one', async () => {
     // The record is per request: a Basic request on one route does not add Basic to the next.
     const server = await r.serve([lib.requireScopes('agents:read')]);

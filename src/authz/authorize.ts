@@ -70,7 +70,9 @@ export function authorizer(options: AuthorizeOptions): RequestCheck {
       ? authenticationRequired(host.message)
       : new AuthError(403, 'access_denied', 'Access to this resource is denied by policy');
   return {
-    check(host, auth) {
+    check(host, given) {
+      // An app that cleared the identity with null means "no identity", as undefined does.
+      const auth = given ?? undefined;
       const context = ruleContext(host, auth);
       for (const rule of denies) if (truth(rule.evaluate, context) !== false) return refused(host, auth);
       for (const rule of requires) if (truth(rule.evaluate, context) !== true) return refused(host, auth);

@@ -25,7 +25,8 @@ export function scopeRequirement(scopes: readonly string[]): RequestCheck {
   const challenge = `Bearer error="insufficient_scope", scope="${wanted.join(' ')}"`;
   return {
     check(host, auth) {
-      if (auth === undefined) return authenticationRequired(host.message);
+      // `== null`: an app that cleared the identity with null gets the same 401, not a crash.
+      if (auth == null) return authenticationRequired(host.message);
       // An app may have set the identity itself: anything but a list grants nothing.
       const granted: readonly string[] = Array.isArray(auth.scopes) ? auth.scopes : [];
       if (hasAllScopes(auth) || wanted.every((scope) => granted.includes(scope))) return undefined;

@@ -107,7 +107,7 @@ export function customAuthenticator(provider: AuthProvider, options: CustomAuthO
         const reason = result instanceof AuthResult ? result.reason : undefined;
         if (typeof reason === 'string' && reason !== '') {
           const line = `customAuth provider denied the credential: "${loggableReason(reason, credential)}"`;
-          if (logger.info !== undefined) logger.info(line);
+          if (typeof logger.info === 'function') logger.info(line);
           else logger.warn(line);
         }
         return { ok: false, error: credentialError(authenticator, 'invalid_credentials', DENIED) };
