@@ -1,6 +1,6 @@
-import { challengeHeader } from './authenticator.js';
+import { credentialsMissing } from './authenticator.js';
 import { noteReadLocation } from './credentials/read-locations.js';
-import { AuthError, ConfigError } from './errors.js';
+import { ConfigError } from './errors.js';
 import type { RequestHost } from './http/request-host.js';
 import type { Auth } from './identity.js';
 import {
@@ -37,7 +37,7 @@ export class AnyInbound {
   async handle(host: RequestHost, existing: Auth | undefined): Promise<InboundResult> {
     // Every member's location counts as read, also on public paths and for members after the
     // winner that never looked: a credential the client sent must not ride along upstream.
-    for (const member of this.members) noteReadLocation(host.message, member.authenticator.locator);
+    for (const member of this.members) noteReadLocation(host.message, member.authenticator);
     if (isPublicPath(this.settings, host)) return { auth: undefined };
     const refusals: Outcome[] = [];
     for (const member of this.members) {
@@ -55,19 +55,7 @@ export class AnyInbound {
 
   /** Nothing presented: one response carrying every scheme's challenge. */
   private absent(): Outcome {
-    const headers: Record<string, string[]> = {};
-    for (const { authenticator } of this.members) {
-      const name = challengeHeader(authenticator);
-      const challenge = authenticator.challenge();
-      const list = headers[name] ?? [];
-      if (!list.includes(challenge)) list.push(challenge);
-      headers[name] = list;
-    }
-    const status = this.members.every((m) => m.authenticator.missingStatus === 407) ? 407 : 401;
-    return {
-      kind: 'absent',
-      error: new AuthError(status, 'credentials_missing', 'Authentication is required', headers),
-    };
+    return { kind: 'absent', error: credentialsMissing(this.members.map((member) => member.authenticator)) };
   }
 
   async close(): Promise<void> {

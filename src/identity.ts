@@ -6,7 +6,10 @@
 export interface Auth {
   /** jwt `sub` | basic username | API key name | custom subject */
   subject?: string;
-  /** Union of the scopes every scheme granted. */
+  /**
+   * Union of the scopes every scheme granted: RFC 6749 scope-tokens only. `"*"` here is a plain
+   * string; only an API-key record's `["*"]` grants every scope (see requireScopes).
+   */
   scopes: string[];
   /** The last scheme that succeeded: 'jwt' | 'basic' | 'apiKey' | a custom name. */
   method?: string;
@@ -21,16 +24,50 @@ export interface Auth {
 /** What one scheme contributes; `scopes` may be omitted. */
 export type AuthPart = Omit<Auth, 'scopes'> & { scopes?: readonly string[] };
 
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/**
+ * RFC 6749 section 3.3: `scope-token = 1*( %x21 / %x23-5B / %x5D-7E )`, printable ASCII
+ * without space, `"` and `\`. Only such strings ever become scopes on an identity, so every
+ * consumer (requireScopes, CEL rules, forwarded headers) sees the same, unambiguous set.
+ */
+export function isScopeToken(value: unknown): value is string {
+  return typeof value === 'string' && SCOPE_TOKEN.test(value);
+}
+
+// "Every scope" is a grant an API-key record makes (`scopes: ["*"]`), never a scope value: a
+// token's `scope: "*"` or a custom provider's `scopes: ["*"]` is the literal scope named "*".
+// So the grant is recorded beside the identity, out of reach of anything a client or issuer
+// sends: only the apiKey scheme marks its part (grantAllScopes), and mergeAuth carries the mark
+// to every identity folded from a marked one. WeakSets, like the credentials below: nothing on
+// `req.auth` to spread, stringify or forge, and `auth.scopes` stays a plain list of strings.
+const allScopesParts = new WeakSet<AuthPart>();
+const allScopesAuths = new WeakSet<Auth>();
+
+/** Marks the part of an API key whose record grants every scope. Internal: not exported publicly. */
+export function grantAllScopes<T extends AuthPart>(part: T): T {
+  allScopesParts.add(part);
+  return part;
+}
+
+/** True when an API-key record on this identity granted every scope. */
+export function hasAllScopes(auth: Auth): boolean {
+  return allScopesAuths.has(auth);
+}
+
 /** Folds one scheme's part into what earlier schemes attached (scopes are unioned). */
 export function mergeAuth(existing: Auth | undefined, part: AuthPart): Auth {
   // The usual case, one scheme per request, skips the union (this runs on every request).
   if (existing === undefined) {
     const granted = part.scopes ?? [];
-    return { ...part, scopes: granted.length < 2 ? [...granted] : [...new Set(granted)] };
+    const auth = { ...part, scopes: granted.length < 2 ? [...granted] : [...new Set(granted)] };
+    if (allScopesParts.has(part)) allScopesAuths.add(auth);
+    return auth;
   }
   const scopes = new Set(existing.scopes);
   for (const scope of part.scopes ?? []) scopes.add(scope);
   const merged: Auth = { ...existing, ...part, scopes: [...scopes] };
+  if (allScopesAuths.has(existing) || allScopesParts.has(part)) allScopesAuths.add(merged);
   for (const [method, credential] of Object.entries(credentialsOf(existing))) {
     rememberInboundCredential(merged, method, credential);
   }

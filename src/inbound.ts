@@ -93,7 +93,7 @@ export class Inbound {
   handle(host: RequestHost, existing: Auth | undefined): InboundResult | Promise<InboundResult> {
     // Recorded before the public-path check: a skipped location still counts as read, so
     // whatever the client sent there never reaches an upstream (backendAuth strips it).
-    noteReadLocation(host.message, this.authenticator.locator);
+    noteReadLocation(host.message, this.authenticator);
     if (isPublicPath(this.settings, host)) return UNCHANGED;
     const outcome = this.outcome(host);
     if (outcome instanceof Promise) return outcome.then((settled) => this.decide(host, existing, settled));

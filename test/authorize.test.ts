@@ -106,6 +106,22 @@ function expectDenied(res: request.Response, context = ''): void {
   expect(res.body.error_description.length, context).toBeGreaterThan(0);
 }
 
+/**
+ * A refusal of a request that carries no identity: 401 with the challenges of the schemes that
+ * ran (a plain Bearer one when none did), never 403 (RFC 6750 section 3.1).
+ */
+function expectUnauthenticated(res: request.Response, context = ''): void {
+  expect(res.status, context).toBe(401);
+  expect(res.headers['www-authenticate'], context).toBeDefined();
+  expect(res.body, context).toEqual({ error: 'credentials_missing', error_description: expect.any(String) });
+}
+
+/** A refusal: 403 access_denied for an identified request, 401 for an anonymous one. */
+function expectRefused(res: request.Response, call: Call, context = ''): void {
+  if ((call.as ?? []).length === 0) expectUnauthenticated(res, context);
+  else expectDenied(res, context);
+}
+
 function expectPassed(res: request.Response, context = ''): void {
   expect(res.status, context).toBe(200);
 }
@@ -317,16 +333,20 @@ describe.each(all)('authorize decision table on $name', (framework) => {
   const r = resources(framework);
   afterAll(() => r.closeAll());
 
+  // Each case twice: with an identity (an API key) a refusal is 403, anonymous it is 401.
   it.each(DECISIONS)('$name', async ({ rules, defaultDeny, cases }) => {
     const options = defaultDeny === undefined ? { rules } : { rules, defaultDeny };
-    const server = await r.serve([framework.lib.authorize(options)]);
+    const server = await r.serve([r.apiKey({ mode: 'optional' }), framework.lib.authorize(options)]);
     for (const { yes, status } of cases) {
       const headers: Record<string, string> = {};
       for (const name of ['allow', 'allow2', 'deny', 'require', 'require2'] as const)
         headers[`X-${name}`] = yes.includes(name) ? 'yes' : 'no';
-      const res = await request(server.url).get('/').set(headers);
-      if (status === 200) expectPassed(res, `yes: ${yes.join(', ')}`);
-      else expectDenied(res, `yes: ${yes.join(', ')}`);
+      for (const call of [{ headers }, { headers, as: ['keyOps'] }] satisfies Call[]) {
+        const res = await send(server, call);
+        const context = `yes: ${yes.join(', ')}, as: ${(call.as ?? []).join()}`;
+        if (status === 200) expectPassed(res, context);
+        else expectRefused(res, call, context);
+      }
     }
   });
 });
@@ -481,7 +501,7 @@ describe.each(all)('authorize expressions on $name', (framework) => {
         : await r.serve([...r.everyScheme(), framework.lib.authorize({ rules: [failRule] })]);
     for (const call of fail) {
       const res = await send(failing, call);
-      expectDenied(res, describeCall(call));
+      expectRefused(res, call, describeCall(call));
     }
   });
 
@@ -800,7 +820,9 @@ describe.each(all)('authorize leaves string literals alone on $name', (framework
   ])('%s: %s', async (_label, rule, value) => {
     const server = await r.serve([lib.authorize({ rules: [rule] })]);
     expectPassed(await request(server.url).get('/').set('X-Q', value));
-    expectDenied(await request(server.url).get('/').set('X-Q', value.replace('matches', 're2Matches')));
+    expectUnauthenticated(
+      await request(server.url).get('/').set('X-Q', value.replace('matches', 're2Matches')),
+    );
   });
 
   it('a literal after a name ending in "r" with an escaped quote is not altered', async () => {
@@ -905,6 +927,7 @@ describe.each(all)('authorize under a mount on $name', (framework) => {
     const rules = { rules: ['request.path == "/api/items" && request.url == "/api/items?q=1"'] };
     const server = await r.serve([await mountAt(framework, '/api', lib.authorize(rules))]);
     expect((await request(server.url).get('/api/items?q=1')).status).toBe(200);
-    expect((await request(server.url).get('/api/items?q=2')).status).toBe(403);
+    // Anonymous: refused with 401 (no identity), not 403.
+    expect((await request(server.url).get('/api/items?q=2')).status).toBe(401);
   });
 });

@@ -183,11 +183,16 @@ describe.each(all)('requireScopes on $name', (framework) => {
     expectInsufficientScope(await get(readServer, NOSCOPE_KEY), 'agents:read');
   });
 
-  it('refuses a request without any identity (requireScopes alone, or after an optional scheme)', async () => {
+  it('refuses a request without any identity with 401, not 403 (requireScopes alone, or after an optional scheme)', async () => {
     const alone = await opened.serve([lib.requireScopes('agents:read')]);
-    expectInsufficientScope(await request(alone.url).get('/'), 'agents:read');
+    const none = await request(alone.url).get('/');
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer realm="api"');
+    expect(none.body).toEqual({ error: 'credentials_missing', error_description: expect.any(String) });
     const afterOptional = await opened.serve([opened.jwt('optional'), lib.requireScopes('agents:read')]);
-    expectInsufficientScope(await request(afterOptional.url).get('/'), 'agents:read');
+    const anonymous = await request(afterOptional.url).get('/');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="api"');
   });
 
   it('needs every listed scope, unioned over the schemes that ran', async () => {
@@ -227,8 +232,8 @@ describe.each(all)('requireScopes on $name', (framework) => {
   });
 
   it('names each required scope once in the challenge', async () => {
-    const server = await opened.serve([lib.requireScopes('a:b', 'c', 'a:b')]);
-    expectInsufficientScope(await request(server.url).get('/'), 'a:b c');
+    const server = await opened.serve([opened.apiKeys(), lib.requireScopes('a:b', 'c', 'a:b')]);
+    expectInsufficientScope(await request(server.url).get('/').set('X-Api-Key', NOSCOPE_KEY), 'a:b c');
   });
 
   const badScopes: { label: string; scopes: string[] }[] = [

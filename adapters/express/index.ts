@@ -244,7 +244,8 @@ export const anyAuth = factories.anyAuth;
 export const authorize = factories.authorize;
 
 /**
- * 403 `insufficient_scope` unless `req.auth.scopes` holds every scope (`"*"` holds all).
+ * 403 `insufficient_scope` unless `req.auth.scopes` holds every scope, or an API-key record
+ * granted them all (`scopes: ["*"]`; a token's `"*"` is just a scope). No identity: 401.
  *
  * @example
  * ```ts

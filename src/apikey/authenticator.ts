@@ -1,8 +1,9 @@
-import { type Authenticator, credentialError, type Verdict } from '../authenticator.js';
+import { type Authenticator, credentialError, missingStatusAt, type Verdict } from '../authenticator.js';
 import { bearerChallenge, isSafeRealm } from '../challenge.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
 import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
+import { type AuthPart, grantAllScopes } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { KeyIndex } from './key-index.js';
@@ -149,7 +150,7 @@ export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticator &
   const authenticator = {
     method: 'apiKey',
     locator: keyLocator,
-    missingStatus: 401 as const,
+    missingStatus: missingStatusAt(keyLocator),
     keys: store as ApiKeyManager,
     challenge: (problem?: { code: string; description: string }) =>
       bearer ? bearerChallenge(realm, problem) : apiKeyChallenge(realm, keyLocator.location),
@@ -166,15 +167,15 @@ export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticator &
           error: credentialError(authenticator, 'invalid_credentials', 'The API key is not valid'),
         };
       }
-      return {
-        ok: true,
-        identity: {
-          subject: found.name,
-          scopes: [...found.scopes],
-          method: 'apiKey',
-          apiKey: { name: found.name, scopes: [...found.scopes], metadata: { ...found.metadata } },
-        },
+      const identity: AuthPart = {
+        subject: found.name,
+        scopes: [...found.scopes],
+        method: 'apiKey',
+        apiKey: { name: found.name, scopes: [...found.scopes], metadata: { ...found.metadata } },
       };
+      // The one place "every scope" is granted: by the operator's record, never by a value a
+      // client or an issuer sends (see grantAllScopes).
+      return { ok: true, identity: found.scopes.includes('*') ? grantAllScopes(identity) : identity };
     },
     async close() {
       file?.close();

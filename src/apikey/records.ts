@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { isScopeToken } from '../identity.js';
 
 /** An API key as configured: exactly one of `key` (plaintext) or `keyHash`. */
 export interface ApiKeyRecord {
@@ -8,7 +9,10 @@ export interface ApiKeyRecord {
   key?: string;
   /** `sha256:<64 hex digits>`: the SHA-256 of the key, for configurations that never hold it. */
   keyHash?: string;
-  /** Default `["*"]` (every scope). */
+  /**
+   * RFC 6749 scope-tokens. `"*"` grants every scope (agents-gateway's wildcard): only an API-key
+   * record can grant it. Default `["*"]`, as in agents-gateway.
+   */
   scopes?: readonly string[];
   metadata?: Record<string, unknown>;
   /** A Date or an ISO 8601 string; after it the key is refused. */
@@ -60,8 +64,10 @@ export function storeRecord(record: ApiKeyRecord, where: string): StoredApiKey {
     if (!match) throw new Error(`${where}.keyHash must be "sha256:" and 64 hex digits`);
     digest = match[1]!.toLowerCase();
   }
-  if (!Array.isArray(scopes) || scopes.some((scope) => typeof scope !== 'string' || scope === '')) {
-    throw new Error(`${where}.scopes must be an array of non-empty strings`);
+  if (!Array.isArray(scopes) || !scopes.every(isScopeToken)) {
+    throw new Error(
+      `${where}.scopes must be an array of scopes (printable ASCII, no spaces, quotes or backslashes)`,
+    );
   }
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
     throw new Error(`${where}.metadata must be an object`);

@@ -1,3 +1,4 @@
+import { authenticationRequired } from '../authenticator.js';
 import { AuthError, ConfigError } from '../errors.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
@@ -48,8 +49,12 @@ function truth(evaluate: CompiledExpression, context: ReturnType<typeof ruleCont
 
 /**
  * CEL rules over the request and the identity, decided as agentgateway does, except that an
- * error never grants access: any deny true (or erring) -> 403; any require not true -> 403;
- * any allow true -> pass; otherwise 403 if there are allow rules (or `defaultDeny`), else pass.
+ * error never grants access: any deny true (or erring) -> refuse; any require not true ->
+ * refuse; any allow true -> pass; otherwise refuse if there are allow rules (or `defaultDeny`),
+ * else pass. A refusal is 403 access_denied for an identity, and 401 with the challenges of the
+ * schemes that ran (RFC 6750 section 3.1) when the request carries no identity: nobody was
+ * identified, so the client is asked to authenticate. A pass stays a pass either way: rules
+ * that read only the request (`request.path.startsWith("/public")`) can admit anonymous requests.
  */
 export function authorizer(options: AuthorizeOptions): RequestCheck {
   if (typeof options !== 'object' || options === null || !Array.isArray(options.rules)) {
@@ -60,14 +65,19 @@ export function authorizer(options: AuthorizeOptions): RequestCheck {
   const requires = compiled.filter((rule) => rule.kind === 'require');
   const allows = compiled.filter((rule) => rule.kind === 'allow');
   const closedByDefault = allows.length > 0 || options.defaultDeny === true;
-  const denied = () => new AuthError(403, 'access_denied', 'Access to this resource is denied by policy');
+  const refused = (host: RequestHost, auth: Auth | undefined) =>
+    auth === undefined
+      ? authenticationRequired(host.message)
+      : new AuthError(403, 'access_denied', 'Access to this resource is denied by policy');
   return {
-    check(host, auth) {
+    check(host, given) {
+      // An app that cleared the identity with null means "no identity", as undefined does.
+      const auth = given ?? undefined;
       const context = ruleContext(host, auth);
-      for (const rule of denies) if (truth(rule.evaluate, context) !== false) return denied();
-      for (const rule of requires) if (truth(rule.evaluate, context) !== true) return denied();
+      for (const rule of denies) if (truth(rule.evaluate, context) !== false) return refused(host, auth);
+      for (const rule of requires) if (truth(rule.evaluate, context) !== true) return refused(host, auth);
       for (const rule of allows) if (truth(rule.evaluate, context) === true) return undefined;
-      return closedByDefault ? denied() : undefined;
+      return closedByDefault ? refused(host, auth) : undefined;
     },
   };
 }

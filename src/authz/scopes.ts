@@ -1,16 +1,20 @@
+import { authenticationRequired } from '../authenticator.js';
 import { AuthError, ConfigError } from '../errors.js';
+import { hasAllScopes, isScopeToken } from '../identity.js';
 import type { RequestCheck } from './authorize.js';
 
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
-
 /**
- * Every listed scope must be on `auth.scopes` exactly (no prefix or substring matching);
- * `"*"` grants all. Refusal: 403 insufficient_scope with the RFC 6750 challenge naming them.
+ * Every listed scope must be on `auth.scopes` exactly (no prefix or substring matching), or an
+ * API-key record must have granted every scope (`scopes: ["*"]`). A `"*"` that came from a
+ * token or a custom provider is the literal scope named "*": scope values are the issuer's
+ * (RFC 6749 section 3.3), and an issuer that writes `*` does not mean "everything here".
+ * No identity: 401 with the challenges of the schemes that ran. An identity that lacks a
+ * scope: 403 insufficient_scope with the RFC 6750 challenge naming them.
  */
 export function scopeRequirement(scopes: readonly string[]): RequestCheck {
   if (scopes.length === 0) throw new ConfigError('requireScopes', 'needs at least one scope');
   for (const scope of scopes) {
-    if (typeof scope !== 'string' || !SCOPE_TOKEN.test(scope)) {
+    if (!isScopeToken(scope)) {
       throw new ConfigError(
         'requireScopes',
         `${JSON.stringify(scope)} is not a scope (RFC 6749 scope-token)`,
@@ -20,9 +24,12 @@ export function scopeRequirement(scopes: readonly string[]): RequestCheck {
   const wanted = [...new Set(scopes)];
   const challenge = `Bearer error="insufficient_scope", scope="${wanted.join(' ')}"`;
   return {
-    check(_host, auth) {
-      const granted = auth?.scopes ?? [];
-      if (granted.includes('*') || wanted.every((scope) => granted.includes(scope))) return undefined;
+    check(host, auth) {
+      // `== null`: an app that cleared the identity with null gets the same 401, not a crash.
+      if (auth == null) return authenticationRequired(host.message);
+      // An app may have set the identity itself: anything but a list grants nothing.
+      const granted: readonly string[] = Array.isArray(auth.scopes) ? auth.scopes : [];
+      if (hasAllScopes(auth) || wanted.every((scope) => granted.includes(scope))) return undefined;
       return new AuthError(
         403,
         'insufficient_scope',

@@ -1,6 +1,7 @@
 /** The identity a custom provider grants. */
 export interface CustomIdentity {
   subject?: string;
+  /** RFC 6749 scope-tokens; others are dropped. `"*"` is the literal scope "*", not a wildcard. */
   scopes?: readonly string[];
   /** Recorded as `auth.method`. Default 'custom'. */
   method?: string;

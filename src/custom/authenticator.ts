@@ -1,11 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { type Authenticator, credentialError, type Verdict } from '../authenticator.js';
+import { type Authenticator, credentialError, missingStatusAt, type Verdict } from '../authenticator.js';
 import { bearerChallenge, isSafeRealm } from '../challenge.js';
 import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import { fullTarget } from '../http/paths.js';
 import type { RequestHost } from '../http/request-host.js';
-import type { AuthPart } from '../identity.js';
+import { type AuthPart, isScopeToken } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
 import { consoleLogger, type Logger } from '../logger.js';
 import { AuthResult } from './auth-result.js';
@@ -32,20 +32,43 @@ export interface CustomAuthOptions extends InboundOptions {
   location?: CredentialLocation;
   /** The realm in `WWW-Authenticate`. Default "api". */
   realm?: string;
-  /** Told when the provider throws (never the error's text). Default: console.warn. */
+  /**
+   * Told when the provider throws (warn; the error's kind, never its text) and a denial's
+   * reason (info, or warn without info; the credential redacted). Default: the console.
+   */
   logger?: Logger;
 }
 
-const GENERIC_DENIAL = 'The credential was not accepted';
+// The response to a denial is always this fixed sentence: the provider's reason is its own text
+// and may hold anything (the token it was handed, a user name, a DSN), and the README promises
+// that no credential ever reaches a response. The reason goes to the log instead.
+const DENIED = 'The credential was not accepted';
+const MAX_LOGGED_REASON = 200;
 
-/** A denial reason is shown only when it is short printable ASCII: it is the provider's own text. */
-function describe(reason: string | undefined): string {
-  if (typeof reason !== 'string' || reason === '' || reason.length > 200) return GENERIC_DENIAL;
-  for (let i = 0; i < reason.length; i++) {
-    const code = reason.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return GENERIC_DENIAL;
-  }
-  return reason;
+/**
+ * A provider's denial reason as one safe log line: the credential replaced wherever it appears
+ * verbatim, cut to 200 characters, and everything outside printable ASCII escaped, so neither
+ * CR/LF nor U+2028 nor an escape sequence can forge or hide a log line.
+ */
+function loggableReason(reason: string, credential: string): string {
+  const redacted = reason.split(credential).join('[credential]');
+  const cut =
+    redacted.length > MAX_LOGGED_REASON
+      ? `${redacted.slice(0, MAX_LOGGED_REASON)}... (${redacted.length - MAX_LOGGED_REASON} more characters)`
+      : redacted;
+  return cut.replace(/[^\x20-\x7e]|["\\]/g, (char) =>
+    char === '"' || char === '\\' ? `\\${char}` : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/**
+ * An error's class for the log; never its message, nor its `name`: both are data a provider
+ * (or the library under it) may fill with the token. The constructor's name is code.
+ */
+function errorKind(error: unknown): string {
+  if (!(error instanceof Error)) return typeof error;
+  const name = error.constructor?.name;
+  return typeof name === 'string' && /^[A-Za-z_$][\w$]{0,63}$/.test(name) ? name : 'Error';
 }
 
 /** A custom provider as an {@link Authenticator}. */
@@ -62,7 +85,7 @@ export function customAuthenticator(provider: AuthProvider, options: CustomAuthO
   const authenticator: Authenticator = {
     method: 'custom',
     locator: credentialLocator,
-    missingStatus: 401,
+    missingStatus: missingStatusAt(credentialLocator),
     challenge: (problem) => bearerChallenge(realm, problem),
     async authenticate(credential: string, host: RequestHost): Promise<Verdict> {
       const request: CustomAuthRequest = {
@@ -77,19 +100,23 @@ export function customAuthenticator(provider: AuthProvider, options: CustomAuthO
       } catch (error) {
         // A provider's exception text may carry anything (a DSN, the token): it is neither
         // shown nor logged; the operator learns that it threw, and what kind of error it was.
-        const kind = error instanceof Error ? error.name : typeof error;
-        logger.warn(`customAuth provider threw (${kind}); the request was refused`);
+        logger.warn(`customAuth provider threw (${errorKind(error)}); the request was refused`);
         result = undefined;
       }
       if (!(result instanceof AuthResult) || !result.ok) {
-        const reason = result instanceof AuthResult ? describe(result.reason) : GENERIC_DENIAL;
-        return { ok: false, error: credentialError(authenticator, 'invalid_credentials', reason) };
+        const reason = result instanceof AuthResult ? result.reason : undefined;
+        if (typeof reason === 'string' && reason !== '') {
+          const line = `customAuth provider denied the credential: "${loggableReason(reason, credential)}"`;
+          if (typeof logger.info === 'function') logger.info(line);
+          else logger.warn(line);
+        }
+        return { ok: false, error: credentialError(authenticator, 'invalid_credentials', DENIED) };
       }
       const granted = result.identity ?? {};
       const identity: AuthPart = {
-        scopes: Array.isArray(granted.scopes)
-          ? granted.scopes.filter((s): s is string => typeof s === 'string')
-          : [],
+        // Scope-tokens only, as from a token; "*" is the literal scope "*": only an API-key
+        // record grants every scope, so a provider's list cannot be turned into a wildcard.
+        scopes: Array.isArray(granted.scopes) ? granted.scopes.filter(isScopeToken) : [],
         method: typeof granted.method === 'string' && granted.method !== '' ? granted.method : 'custom',
       };
       if (typeof granted.subject === 'string') identity.subject = granted.subject;

@@ -1,4 +1,10 @@
-import { type Authenticator, credentialError, unavailableError, type Verdict } from '../authenticator.js';
+import {
+  type Authenticator,
+  credentialError,
+  missingStatusAt,
+  unavailableError,
+  type Verdict,
+} from '../authenticator.js';
 import { bearerChallenge, isSafeRealm } from '../challenge.js';
 import { locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
@@ -70,7 +76,7 @@ export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
   const authenticator: Authenticator = {
     method: 'jwt',
     locator: tokenLocator,
-    missingStatus: 401,
+    missingStatus: missingStatusAt(tokenLocator),
     challenge: (problem) => bearerChallenge(realm, problem),
     /** Synchronous for a cached token: most requests then cross no promise. */
     authenticate(token): Verdict | Promise<Verdict> {
