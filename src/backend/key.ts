@@ -47,7 +47,10 @@ export function keyKind(
     apply(request) {
       at.write(request, secret.value);
       for (const [name, fallback] of fallbacks) {
-        if (headerOccurrences(request.message, name).length === 0) setHeader(request.message, name, fallback);
+        // The client's own value wins, rewritten under the one spelling: its `anthropic_version`
+        // beside it would reach an upstream that folds `_` and `-` as a second value.
+        const sent = headerOccurrences(request.message, name);
+        setHeader(request.message, name, sent.length === 0 ? fallback : sent.join(', '));
       }
     },
     close: () => secret.close(),
