@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backendCredentials } from '../src/index.js';
 import { INVOKE, messages, thrown, tracker } from './support/backend-harness.js';
@@ -417,6 +418,37 @@ describe.each(all)('what reaches the upstream on $name', (framework) => {
         expect(valuesOf(noEmail, 'x-user-id')).toEqual(['alice']);
       },
     );
+
+    it.each([
+      { what: 'a space before the colon', line: 'x-user-id : admin' },
+      { what: 'a tab before the colon', line: 'x-user-id\t: admin' },
+      { what: 'a leading space (obs-fold onto the previous line)', line: ' x-user-id: admin' },
+      { what: 'an obs-fold continuation of the value', line: 'x-user-id: a\r\n admin' },
+      { what: 'a Latin-1 letter in the name', line: 'x-user-id\u00e9: admin' },
+      { what: 'a C1 control in the name', line: 'x-user-id\u0085: admin' },
+    ])('names an upstream could trim or fold, $what, are refused by the gateway (400)', async ({ line }) => {
+      const target = new URL(gateways.identity!);
+      const before = upstream.received.length;
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(target.port), target.hostname, () => {
+          socket.end(
+            Buffer.from(
+              `GET / HTTP/1.1\r\nHost: ${target.host}\r\n${line}\r\nConnection: close\r\n\r\n`,
+              'latin1',
+            ),
+          );
+        });
+        let text = '';
+        socket.setEncoding('latin1');
+        socket.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(upstream.received.length).toBe(before);
+    });
 
     it.each(spellingsOf('anthropic-version'))(
       "anthropic-version: the client's own value wins, and only under its one name (%s dropped)",
