@@ -141,9 +141,10 @@ function connectionTokens(value: string | string[] | undefined, into: string[]):
  * client named in `Connection` (RFC 9110 7.6.1: they were for the hop to the gateway only, and
  * a proxy removes them) and in the obsolete `Proxy-Connection` (some proxies still honour it),
  * then leaves `Connection` with only `close`, `keep-alive` and `upgrade`, and no
- * `Proxy-Connection`. The framing headers stay (see FRAMING). Called before a header is written by forwardIdentity and backendAuth, so
- * `Connection: x-user-id` or `Connection: authorization` cannot make a forwarder (or any proxy
- * behind it) drop what they write. Node joins repeated `Connection` lines into one value.
+ * `Proxy-Connection`. The framing headers stay (see FRAMING). Called by forwardIdentity and
+ * backendAuth before they write, so `Connection: x-user-id` or `Connection: authorization`
+ * cannot make a forwarder (or any proxy behind it) drop what they write. Node joins repeated
+ * `Connection` lines into one value; the forms are the same ones a proxy would act on.
  */
 export function removeConnectionListed(message: MessageHead): void {
   const headers = message.headers;
@@ -160,10 +161,17 @@ export function removeConnectionListed(message: MessageHead): void {
   connectionTokens(connection, tokens);
   connectionTokens(proxyConnection, tokens);
   const kept: string[] = [];
+  // Each name once: a 16 KB list of one name repeated must not cost a scan per repetition.
+  const removed = new Set<string>();
   for (const token of tokens) {
-    if (!CONNECTION_OPTIONS.has(token)) {
-      if (!FRAMING.has(headerSpellingKey(token))) deleteHeader(message, token);
-    } else if (!kept.includes(token)) kept.push(token);
+    if (CONNECTION_OPTIONS.has(token)) {
+      if (!kept.includes(token)) kept.push(token);
+      continue;
+    }
+    const key = headerSpellingKey(token);
+    if (FRAMING.has(key) || removed.has(key)) continue;
+    removed.add(key);
+    deleteHeader(message, key);
   }
   deleteHeader(message, 'proxy-connection');
   if (kept.length === 0) deleteHeader(message, 'connection');
