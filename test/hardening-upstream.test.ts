@@ -79,7 +79,14 @@ interface Sent {
 }
 
 /** A request with header lines exactly as given (name, value, name, value...), in order. */
-function sendRaw(url: string, path: string, lines: string[], method = 'GET', body?: string): Promise<Sent> {
+function sendRaw(
+  url: string,
+  path: string,
+  lines: string[],
+  method = 'GET',
+  body?: string,
+  trailers?: [string, string][],
+): Promise<Sent> {
   const target = new URL(url);
   // Framed explicitly: Node's client would send a GET body without Content-Length.
   const chunked = lines.some((line) => line.toLowerCase() === 'transfer-encoding');
@@ -104,7 +111,13 @@ function sendRaw(url: string, path: string, lines: string[], method = 'GET', bod
       },
     );
     req.on('error', reject);
-    req.end(body);
+    if (trailers !== undefined) {
+      req.write(body ?? '');
+      req.addTrailers(trailers);
+      req.end();
+    } else {
+      req.end(body);
+    }
   });
 }
 
@@ -357,6 +370,49 @@ describe.each(all)('what reaches the upstream on $name', (framework) => {
         expect(valuesOf(got, 'x-user-id')).toEqual(['alice']);
         expect(upstream.received.some((received) => received.url === '/smuggled')).toBe(false);
       }
+    });
+
+    it('a header sent as a trailer, and declared in Trailer and Connection, reaches the upstream in no form', async () => {
+      const trailers: string[][] = [];
+      const withTrailers = opened.track(
+        await startRecordingUpstream((_received, req) => {
+          trailers.push(req.rawTrailers);
+          return false;
+        }),
+      );
+      const url = await gateway(
+        [jwt(), lib.forwardIdentity({ headers: IDENTITY }), lib.backendAuth({ key: BACKEND_KEY })],
+        withTrailers.url,
+      );
+      const answer = await sendRaw(
+        url,
+        '/v1/things',
+        [
+          ...(await credentialLines('identity')),
+          'Transfer-Encoding',
+          'chunked',
+          'Trailer',
+          'X-User-Id, Authorization',
+          'Connection',
+          'te, trailer',
+          'TE',
+          'trailers',
+        ],
+        'POST',
+        'body',
+        [
+          ['X-User-Id', 'admin'],
+          ['Authorization', 'Bearer spoofed-trailer'],
+        ],
+      );
+      expect(answer.status).toBe(200);
+      const got = withTrailers.last();
+      expect(got.body).toBe('body');
+      expect(valuesOf(got, 'x-user-id')).toEqual(['alice']);
+      expect(valuesOf(got, 'authorization')).toEqual([`Bearer ${BACKEND_KEY}`]);
+      expect(trailers.at(-1)).toEqual([]);
+      expect(JSON.stringify(got)).not.toMatch(/admin|spoofed/);
+      expectNoHeaderNamedInConnection(got);
     });
 
     it('apply() for your own fetch: Connection cannot name the credential away', async () => {
