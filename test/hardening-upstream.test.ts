@@ -516,6 +516,32 @@ describe.each(all)('what reaches the upstream on $name', (framework) => {
       },
     );
 
+    it("anthropic-version: a client's value with a byte portcullis never writes (C1, obs-text) gets the default", async () => {
+      for (const value of ['2024-10-22\u0085', '\u00e9t\u00e9', '\u009b1']) {
+        const target = new URL(gateways.anthropic!);
+        const answer = await new Promise<string>((resolve, reject) => {
+          const socket = connect(Number(target.port), target.hostname, () => {
+            socket.write(
+              Buffer.from(
+                `GET /v1 HTTP/1.1\r\nHost: ${target.host}\r\nanthropic-version: ${value}\r\nConnection: close\r\n\r\n`,
+                'latin1',
+              ),
+            );
+          });
+          let text = '';
+          socket.on('data', (chunk: Buffer) => {
+            text += chunk.toString('latin1');
+          });
+          socket.on('close', () => resolve(text));
+          socket.on('error', reject);
+        });
+        expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+        expect(asCgiReads(upstream.last(), 'anthropic-version')).toEqual([
+          ['anthropic-version', '2023-06-01'],
+        ]);
+      }
+    });
+
     it.each(spellingsOf('x-session-token'))(
       'a strip location goes in every spelling (%s)',
       async (spelling) => {
