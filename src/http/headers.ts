@@ -35,7 +35,14 @@ export function headerOccurrences(message: MessageHead, name: string): string[] 
  * names, so letters, digits and these token symbols are all a name can hold.
  */
 export function headerSpellingKey(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]/g, '-');
+  // The usual name (lower case and `-`, as Node hands them over) is its own key: no allocation.
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (!((code >= 0x61 && code <= 0x7a) || (code >= 0x30 && code <= 0x39) || code === 0x2d)) {
+      return name.toLowerCase().replace(/[^a-z0-9]/g, '-');
+    }
+  }
+  return name;
 }
 
 /** `headerSpellingKey(name) === key`, without allocating (called for every raw header). */
