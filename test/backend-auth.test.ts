@@ -799,6 +799,11 @@ describe.each(all)('backendAuth on $name', (framework) => {
       { what: 'DEL', value: 'sk-inline-SECRETPART\u007fmore' },
       { what: 'a non-Latin-1 character', value: 'sk-inline-SECRETPART€more' },
       { what: 'an emoji', value: 'sk-inline-SECRETPART🔑' },
+      // Sent as one raw byte, which an upstream reading UTF-8 takes for another text.
+      { what: 'a Latin-1 letter', value: 'sk-inline-SECRETPARTclé' },
+      { what: 'a tab', value: 'sk-inline-SECRETPART\tmore' },
+      { what: 'NEL (U+0085, a C1 control)', value: 'sk-inline-SECRETPART\u0085more' },
+      { what: 'another C1 control', value: 'sk-inline-SECRETPART\u009bmore' },
     ];
 
     it.each(BAD)('inline with $what', ({ value }) => {
@@ -842,10 +847,12 @@ describe.each(all)('backendAuth on $name', (framework) => {
       expect(startupError({ openai: { apiKey: '' } }).message).toContain('openai.apiKey');
     });
 
-    it('Latin-1 letters and a tab are fine and are sent as they are', async () => {
-      const url = await gateway([backend({ key: { value: 'clé\tkey', location: X_API_KEY } })]);
+    it('printable ASCII with spaces and symbols is fine and is sent as it is', async () => {
+      const url = await gateway([
+        backend({ key: { value: 'key with ~!"#%&()*+,;<=>?[]^`{|}', location: X_API_KEY } }),
+      ]);
       const received = await forwarded(request(url).get('/v1'));
-      expect(rawValues(received, 'x-api-key')).toEqual(['clé\tkey']);
+      expect(rawValues(received, 'x-api-key')).toEqual(['key with ~!"#%&()*+,;<=>?[]^`{|}']);
     });
   });
 

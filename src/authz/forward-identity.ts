@@ -1,6 +1,12 @@
 import { ConfigError } from '../errors.js';
-import { isHeaderSafe } from '../http/header-value.js';
-import { deleteHeader, setHeader } from '../http/headers.js';
+import { identityHeaderValue } from '../http/header-value.js';
+import {
+  deleteHeader,
+  FORWARDER_HEADERS,
+  headerSpellingKey,
+  removeConnectionListed,
+  setHeader,
+} from '../http/headers.js';
 import type { RequestCheck } from './authorize.js';
 import { type CompiledExpression, compileExpression } from './cel.js';
 import { ruleContext } from './context.js';
@@ -12,40 +18,43 @@ export interface ForwardIdentityOptions {
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-/** A header value we can write: Latin-1 without CR, LF, NUL or other control characters. */
-function headerValue(value: unknown): string | undefined {
-  let text: string;
-  if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean')
-    text = String(value);
-  else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) text = value.join(',');
-  else return undefined;
-  return isHeaderSafe(text) ? text : undefined;
-}
-
 /**
  * Sets identity headers for the upstream from CEL expressions. Every configured header the
- * client sent is removed first, whatever the expression yields, so a client cannot spoof it.
+ * client sent is removed first (in every spelling an upstream folds together), whatever the
+ * expression yields, so a client cannot spoof it; the client's `Connection` list is cleaned
+ * first, so it cannot make a proxy drop them. Values are encoded by identityHeaderValue.
  */
 export function identityForwarder(options: ForwardIdentityOptions): RequestCheck {
   const headers = options?.headers;
   if (typeof headers !== 'object' || headers === null || Object.keys(headers).length === 0) {
     throw new ConfigError('headers', 'must map header names to CEL expressions');
   }
+  const spellings = new Map<string, string>();
   const compiled: { name: string; evaluate: CompiledExpression }[] = Object.entries(headers).map(
     ([name, expression]) => {
-      if (!HEADER_NAME.test(name)) throw new ConfigError(`headers["${name}"]`, 'is not a valid header name');
-      return { name: name.toLowerCase(), evaluate: compileExpression(expression, `headers["${name}"]`) };
+      const field = `headers["${name}"]`;
+      if (!HEADER_NAME.test(name)) throw new ConfigError(field, 'is not a valid header name');
+      const key = headerSpellingKey(name);
+      // A claim must never frame or route the request (`content-length` from a claim smuggles).
+      if (FORWARDER_HEADERS.has(key)) throw new ConfigError(field, 'is a hop-by-hop or framing header');
+      // Writing one would remove the other: upstreams read both as the same header.
+      const other = spellings.get(key);
+      if (other !== undefined) {
+        throw new ConfigError(field, `is the same header as "${other}" to an upstream that folds _ and -`);
+      }
+      spellings.set(key, name);
+      return { name: name.toLowerCase(), evaluate: compileExpression(expression, field) };
     },
   );
   return {
     check(host, auth) {
+      removeConnectionListed(host.message);
       for (const { name } of compiled) deleteHeader(host.message, name);
       const context = ruleContext(host, auth);
       for (const { name, evaluate } of compiled) {
         let value: string | undefined;
         try {
-          value = headerValue(evaluate(context));
+          value = identityHeaderValue(evaluate(context));
         } catch {
           value = undefined; // absent claim or scheme: the header stays absent
         }

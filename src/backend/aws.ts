@@ -3,7 +3,7 @@ import aws4 from 'aws4';
 import { optionalSecret, type Secret, type SecretSource } from '../config/secret.js';
 import { ConfigError } from '../errors.js';
 import { isHeaderSafe } from '../http/header-value.js';
-import { deleteHeader, setHeader } from '../http/headers.js';
+import { deleteHeader, headerSpellingKey, setHeader } from '../http/headers.js';
 import type { Logger } from '../logger.js';
 import type { ForwardedRequest } from './forwarded.js';
 import type { CredentialKind } from './kind.js';
@@ -269,9 +269,10 @@ export function awsKind(
         throw new CredentialFetchError(`no service for ${url.hostname}: set aws.service`, 'refused');
       }
       const message = request.message;
-      // The client's own signing headers would be signed along, or contradict ours.
+      // The client's own signing headers (any spelling: `x_amz_date`) would be signed along, or
+      // contradict ours.
       for (const name of Object.keys(message.headers)) {
-        if (name.startsWith('x-amz-')) deleteHeader(message, name);
+        if (headerSpellingKey(name).startsWith('x-amz-')) deleteHeader(message, name);
       }
       const [body, keys] = await Promise.all([request.body(), credentials.get()]);
       // Only host, content-type and x-amz-* are signed: a proxy may rewrite the rest

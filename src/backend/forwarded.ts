@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { EditableRequest } from '../credentials/location.js';
-import type { MessageHead } from '../http/headers.js';
+import { FORWARDER_HEADERS, headerSpellingKey, type MessageHead } from '../http/headers.js';
 import type { RequestHost } from '../http/request-host.js';
 import { readAndRestoreBody } from './body.js';
 
@@ -78,23 +78,11 @@ export function incomingForwarded(
   };
 }
 
-/** Hop-by-hop fields (RFC 9110 7.6.1) and the ones fetch derives from the URL and body. */
-const NOT_FORWARDED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-  'host',
-  'content-length',
-  'expect',
-]);
-
 /**
  * The headers a fetch-based forwarder may send on: hop-by-hop fields, those the Connection
- * header names, `host` and `content-length` (fetch sets both) left out; lists joined.
+ * header names, `host` and `content-length` (fetch sets both) left out, in every spelling an
+ * upstream folds together (`transfer_encoding`, `X_User_Id` when Connection names x-user-id);
+ * lists joined.
  */
 export function forwardableHeaders(
   headers: Record<string, string | readonly string[] | undefined>,
@@ -103,13 +91,14 @@ export function forwardableHeaders(
   const named = new Set(
     String(Array.isArray(connection) ? connection.join(',') : (connection ?? ''))
       .split(',')
-      .map((token) => token.trim().toLowerCase()),
+      .map((token) => headerSpellingKey(token.trim())),
   );
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    const key = name.toLowerCase();
-    if (value === undefined || NOT_FORWARDED.has(key) || named.has(key)) continue;
-    result[key] = typeof value === 'string' ? value : value.join(', ');
+    if (value === undefined) continue;
+    const spelling = headerSpellingKey(name);
+    if (FORWARDER_HEADERS.has(spelling) || named.has(spelling)) continue;
+    result[name.toLowerCase()] = typeof value === 'string' ? value : value.join(', ');
   }
   return result;
 }

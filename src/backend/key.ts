@@ -1,6 +1,7 @@
 import { resolveSecret, type SecretSource } from '../config/secret.js';
 import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
+import { isHeaderSafe } from '../http/header-value.js';
 import { headerOccurrences, setHeader } from '../http/headers.js';
 import { inboundCredential } from '../identity.js';
 import type { Logger } from '../logger.js';
@@ -47,7 +48,11 @@ export function keyKind(
     apply(request) {
       at.write(request, secret.value);
       for (const [name, fallback] of fallbacks) {
-        if (headerOccurrences(request.message, name).length === 0) setHeader(request.message, name, fallback);
+        // The client's own value wins, rewritten under the one spelling: its `anthropic_version`
+        // beside it would reach an upstream that folds `_` and `-` as a second value. One with a
+        // byte we would never write ourselves (a C1 control, obs-text) gets the default.
+        const sent = headerOccurrences(request.message, name).join(', ');
+        setHeader(request.message, name, sent !== '' && isHeaderSafe(sent) ? sent : fallback);
       }
     },
     close: () => secret.close(),

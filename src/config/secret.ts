@@ -28,7 +28,7 @@ function checked(text: string, field: string): string {
   if (!isHeaderSafe(text)) {
     throw new ConfigError(
       field,
-      'contains CR, LF, NUL, another control character or a non-Latin-1 character',
+      'contains a control character (CR, LF, NUL, TAB, DEL, C1) or a character outside printable ASCII',
     );
   }
   return text;

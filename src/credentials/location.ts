@@ -152,7 +152,7 @@ export function locator(
     if (header.prefix !== undefined && !isHeaderSafe(header.prefix)) {
       throw new ConfigError(
         `${field}.header.prefix`,
-        'contains CR, LF, NUL, a control or a non-Latin-1 character',
+        'contains a control character (CR, LF, NUL, TAB, DEL, C1) or a character outside printable ASCII',
       );
     }
     return headerLocator(name, header.prefix as string | undefined);
