@@ -38,7 +38,9 @@ export class AnyInbound {
     // Every member's location counts as read, also on public paths and for members after the
     // winner that never looked: a credential the client sent must not ride along upstream.
     for (const member of this.members) noteReadLocation(host.message, member.authenticator.locator);
-    if (isPublicPath(this.settings, host)) return { auth: undefined };
+    const open = isPublicPath(this.settings, host);
+    if (open === true) return { auth: undefined };
+    if (open !== false) return { error: open };
     const refusals: Outcome[] = [];
     for (const member of this.members) {
       const outcome = await member.outcome(host);

@@ -3,6 +3,7 @@ import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
 import { type CompiledExpression, compileExpression } from './cel.js';
 import { ruleContext } from './context.js';
+import { addReads, checkReads, noReads } from './request-reads.js';
 
 /** A CEL rule: a string (= allow), or `{ allow }`, `{ deny }`, `{ require }`. */
 export type Rule = string | { allow: string } | { deny: string } | { require: string };
@@ -23,9 +24,16 @@ export interface RequestCheck {
 
 type Kind = 'allow' | 'deny' | 'require';
 
-function compileRule(rule: Rule, index: number): { kind: Kind; evaluate: CompiledExpression } {
+interface CompiledRule {
+  kind: Kind;
+  source: string;
+  evaluate: CompiledExpression;
+}
+
+function compileRule(rule: Rule, index: number): CompiledRule {
   const field = `rules[${index}]`;
-  if (typeof rule === 'string') return { kind: 'allow', evaluate: compileExpression(rule, field) };
+  if (typeof rule === 'string')
+    return { kind: 'allow', source: rule, evaluate: compileExpression(rule, field) };
   if (typeof rule !== 'object' || rule === null || Object.keys(rule).length !== 1) {
     throw new ConfigError(field, 'must be a CEL string or exactly one of { allow }, { deny }, { require }');
   }
@@ -33,7 +41,8 @@ function compileRule(rule: Rule, index: number): { kind: Kind; evaluate: Compile
   if (kind !== 'allow' && kind !== 'deny' && kind !== 'require') {
     throw new ConfigError(field, `unknown rule kind "${kind}"; use allow, deny or require`);
   }
-  return { kind, evaluate: compileExpression((rule as Record<Kind, string>)[kind], `${field}.${kind}`) };
+  const source = (rule as Record<Kind, string>)[kind];
+  return { kind, source, evaluate: compileExpression(source, `${field}.${kind}`) };
 }
 
 /** true only for a boolean true; anything else, or an evaluation error, is undefined. */
@@ -60,9 +69,15 @@ export function authorizer(options: AuthorizeOptions): RequestCheck {
   const requires = compiled.filter((rule) => rule.kind === 'require');
   const allows = compiled.filter((rule) => rule.kind === 'allow');
   const closedByDefault = allows.length > 0 || options.defaultDeny === true;
+  const reads = noReads();
+  for (const rule of compiled) addReads(reads, rule.source);
   const denied = () => new AuthError(403, 'access_denied', 'Access to this resource is denied by policy');
   return {
     check(host, auth) {
+      // What the rules read must have one reading (one path, one copy of each parameter and
+      // header they look at) before any rule runs, or a deny could look at another copy.
+      const ambiguous = checkReads(reads, host);
+      if (ambiguous !== undefined) return ambiguous;
       const context = ruleContext(host, auth);
       for (const rule of denies) if (truth(rule.evaluate, context) !== false) return denied();
       for (const rule of requires) if (truth(rule.evaluate, context) !== true) return denied();
