@@ -183,9 +183,11 @@ function queryIsAmbiguous(names: Set<string> | true, url: string): boolean {
 }
 
 /**
- * True when a read header arrives on more than one line, counting the spellings an upstream
- * may fold into one name (`X-Team`, `x_team`). Node joins most repeated headers with ", " and
- * keeps only the first of others, so a rule would see a value no single line carried.
+ * True when a read header arrives on more than one line, or under a spelling an upstream may
+ * fold into its name (`x_team` for `x-team`: CGI, WSGI and Rack turn both into HTTP_X_TEAM).
+ * Node joins most repeated headers with ", " and keeps only the first of others, so a rule
+ * would see a value no single line carried; and it keeps `x_team` apart, so a rule would see no
+ * `x-team` where the upstream sees one. With `names === true` every header counts.
  */
 function headersAreAmbiguous(names: Set<string> | true, rawHeaders: readonly string[]): boolean {
   if (names !== true) {
@@ -193,14 +195,18 @@ function headersAreAmbiguous(names: Set<string> | true, rawHeaders: readonly str
       const folded = foldHeaderName(wanted);
       let count = 0;
       for (let i = 0; i < rawHeaders.length; i += 2) {
-        if (sameHeaderName(rawHeaders[i]!, folded) && ++count > 1) return true;
+        const name = rawHeaders[i]!;
+        if (!sameHeaderName(name, folded)) continue;
+        if (++count > 1 || name.includes('_')) return true;
       }
     }
     return false;
   }
   const seen = new Set<string>();
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = foldHeaderName(rawHeaders[i]!);
+    const raw = rawHeaders[i]!;
+    if (raw.includes('_')) return true;
+    const name = raw.toLowerCase();
     if (seen.has(name)) return true;
     seen.add(name);
   }
