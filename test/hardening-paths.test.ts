@@ -773,5 +773,24 @@ describe.each(all)('paths and repeated parameters on $name', (framework) => {
       const res = await send(server.port, '/x', [['Host', 'admin.test']]);
       expect(res.status).toBe(400);
     });
+
+    it('request.host: an absolute-form target naming another host is refused', async () => {
+      const server = await serve([lib.authorize({ rules: [{ deny: 'request.host == "admin.test"' }] })]);
+      const here = `127.0.0.1:${server.port}`;
+      expect((await send(server.port, `http://${here}/x`)).status).toBe(200);
+      const other = await send(server.port, 'http://admin.test/x');
+      expect(other.status).toBe(400);
+      expect(other.body.error).toBe('invalid_request');
+      // A rule that does not read the host lets absolute-form through, decided on its path.
+      const paths = await serve([lib.authorize({ rules: [{ deny: 'request.path == "/admin"' }] })]);
+      expect((await send(paths.port, 'http://admin.test/x')).status).toBe(200);
+    });
+
+    it('more parameters than the app parses (1000) are refused when a rule reads the query', async () => {
+      const server = await serve([lib.authorize({ rules: [{ deny: DENY_RED_TENANT }] })]);
+      const filler = Array.from({ length: 1000 }, (_, i) => `p${i}=1`).join('&');
+      expect((await send(server.port, `/x?${filler}&tenant=red`)).status).toBe(400);
+      expect((await send(server.port, `/x?p=1&tenant=blue`)).status).toBe(200);
+    });
   });
 });

@@ -1,6 +1,11 @@
 import { type ASTNode, parse } from '@marcbachmann/cel-js';
 import type { AuthError } from '../errors.js';
-import { ambiguousPathError, repeatedHeaderError, repeatedQueryError } from '../http/ambiguity.js';
+import {
+  ambiguousHostError,
+  ambiguousPathError,
+  repeatedHeaderError,
+  repeatedQueryError,
+} from '../http/ambiguity.js';
 import { queryString } from '../http/query.js';
 import type { RequestHost } from '../http/request-host.js';
 
@@ -132,9 +137,28 @@ export function checkReads(reads: RequestReads, host: RequestHost): AuthError | 
   }
   if (reads.headers === true || reads.headers.size > 0) {
     if (headersAreAmbiguous(reads.headers, host.message.rawHeaders)) return repeatedHeaderError();
+    if ((reads.headers === true || reads.headers.has('host')) && hostIsAmbiguous(host)) {
+      return ambiguousHostError();
+    }
   }
   return undefined;
 }
+
+/**
+ * An absolute-form target names a host of its own, which RFC 9112 section 3.2.2 tells a server
+ * to prefer over the Host header; the app (and request.host) reads the header. Refused when the
+ * two differ, so a rule on request.host cannot be passed with one host and served by another.
+ */
+function hostIsAmbiguous(host: RequestHost): boolean {
+  const target = host.message.url ?? '/';
+  if (target.startsWith('/')) return false;
+  const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(target)?.[1];
+  return (
+    authority === undefined || authority.toLowerCase() !== (host.message.headers.host ?? '').toLowerCase()
+  );
+}
+
+const QUERY_PARSER_LIMIT = 1000;
 
 /** A query parameter name as qs and querystring read it: `+` is a space, `%XX` decoded. */
 function parameterName(pair: string): string | undefined {
@@ -157,8 +181,12 @@ function parameterName(pair: string): string | undefined {
 function queryIsAmbiguous(names: Set<string> | true, url: string): boolean {
   const query = queryString(url);
   if (query === '') return false;
+  const pairs = query.split('&');
+  // qs (parameterLimit) and node:querystring (maxKeys) drop every parameter after the 1000th:
+  // a rule would see one the app never does.
+  if (pairs.length > QUERY_PARSER_LIMIT) return true;
   const seen = new Set<string>();
-  for (const pair of query.split('&')) {
+  for (const pair of pairs) {
     if (pair === '') continue;
     const name = parameterName(pair);
     if (name === undefined) {

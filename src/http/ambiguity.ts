@@ -17,3 +17,8 @@ export function repeatedQueryError(): AuthError {
 export function repeatedHeaderError(): AuthError {
   return new AuthError(400, 'invalid_request', 'A header the policy reads was sent more than once');
 }
+
+/** An absolute-form target names another host than the Host header a rule reads. */
+export function ambiguousHostError(): AuthError {
+  return new AuthError(400, 'invalid_request', 'The request target and the Host header name different hosts');
+}
