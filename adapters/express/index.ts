@@ -101,6 +101,7 @@ class ExpressHost implements RequestHost {
   readonly message: ExpressRequest;
   // null: not computed yet; undefined: refused as ambiguous.
   private canonical: string | undefined | null = null;
+  private cachedFolding: PathFolding | undefined;
 
   constructor(req: ExpressRequest) {
     this.message = req;
@@ -114,7 +115,8 @@ class ExpressHost implements RequestHost {
   }
 
   get folding(): PathFolding {
-    return appFolding(this.message.app);
+    this.cachedFolding ??= appFolding(this.message.app);
+    return this.cachedFolding;
   }
 
   get protocol(): string {
