@@ -9,7 +9,7 @@ import {
   type InboundResult,
   type InboundSettings,
   inboundSettings,
-  isPublicPath,
+  checkPublicPath,
   settle,
 } from './inbound.js';
 import { applyMode, type Outcome } from './modes.js';
@@ -38,7 +38,7 @@ export class AnyInbound {
     // Every member's location counts as read, also on public paths and for members after the
     // winner that never looked: a credential the client sent must not ride along upstream.
     for (const member of this.members) noteReadLocation(host.message, member.authenticator.locator);
-    const open = isPublicPath(this.settings, host);
+    const open = checkPublicPath(this.settings, host);
     if (open === true) return { auth: undefined };
     if (open !== false) return { error: open };
     const refusals: Outcome[] = [];

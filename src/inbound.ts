@@ -100,7 +100,7 @@ export class Inbound {
     // Recorded before the public-path check: a skipped location still counts as read, so
     // whatever the client sent there never reaches an upstream (backendAuth strips it).
     noteReadLocation(host.message, this.authenticator.locator);
-    const open = isPublicPath(this.settings, host);
+    const open = checkPublicPath(this.settings, host);
     if (open === true) return UNCHANGED;
     if (open !== false) return { error: open };
     const outcome = this.outcome(host);
@@ -143,10 +143,11 @@ export function inboundSettings(options: InboundOptions): InboundSettings {
 
 /**
  * True when this request's path skips authentication; an AuthError (400) when its path is
- * ambiguous, since whether it is public cannot then be told. Public paths are compared with
+ * ambiguous, since whether it is public cannot then be told. (Not named isPublicPath: an
+ * AuthError is truthy, and `if (isPublicPath(...))` must not compile into a bypass.) Public paths are compared with
  * the canonical path folded as the app's router folds: the same path rules see.
  */
-export function isPublicPath(settings: InboundSettings, host: RequestHost): boolean | AuthError {
+export function checkPublicPath(settings: InboundSettings, host: RequestHost): boolean | AuthError {
   const sets = settings.publicPaths;
   if (sets === undefined) return false;
   const path = host.path;
