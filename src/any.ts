@@ -4,12 +4,12 @@ import { AuthError, ConfigError } from './errors.js';
 import type { RequestHost } from './http/request-host.js';
 import type { Auth } from './identity.js';
 import {
+  checkPublicPath,
   Inbound,
   type InboundOptions,
   type InboundResult,
   type InboundSettings,
   inboundSettings,
-  checkPublicPath,
   settle,
 } from './inbound.js';
 import { applyMode, type Outcome } from './modes.js';

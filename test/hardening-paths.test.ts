@@ -177,6 +177,43 @@ describe('which request fields a rule reads', () => {
   });
 });
 
+describe('a rule comparing request.path with a path no request can have', () => {
+  it.each([
+    'request.path == "/x/../admin"',
+    'request.path == "//admin"',
+    '"/%61dmin" == request.path',
+    'request.path != "/admin;x"',
+    'request.path == "/caf%c3%a9"',
+    'request.path == "/a|b"',
+    'request.path == "http://x/admin"',
+    'request.path in ["/ok", "/admin%2F"]',
+    'request.path.startsWith("/x//")',
+    'request.path.startsWith("/admin;")',
+    'request.path.startsWith("/%2e")',
+    'jwt.sub == "a" && request.path == "/admin?x=1"',
+  ])('%s is refused at start-up', async (rule) => {
+    const { authorizer } = await import('../src/authz/authorize.js');
+    expect(() => authorizer({ rules: [{ deny: rule }] })).toThrow(
+      /`rules\[0\]\.deny`.*no request path can be/,
+    );
+    expect(() => authorizer({ rules: [rule] })).toThrow(/`rules\[0\]`/);
+  });
+
+  it.each([
+    'request.path == "/admin"',
+    'request.path == "/Admin/"',
+    'request.path == "/caf%C3%A9"',
+    'request.path in ["/a", "/b/c"]',
+    'request.path.startsWith("/admin/")',
+    'request.path.startsWith("/admin")',
+    'request.path.endsWith("/..")',
+    'request.method == "/x/../y"',
+  ])('%s is accepted', async (rule) => {
+    const { authorizer } = await import('../src/authz/authorize.js');
+    expect(() => authorizer({ rules: [{ deny: rule }] })).not.toThrow();
+  });
+});
+
 // --- Real apps, real routes -------------------------------------------------------------------
 
 /** What a test app answers: the route it chose (null: none), and what the request carried. */

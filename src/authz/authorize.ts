@@ -3,7 +3,7 @@ import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
 import { type CompiledExpression, compileExpression } from './cel.js';
 import { ruleContext } from './context.js';
-import { addReads, checkReads, noReads } from './request-reads.js';
+import { addReads, checkReads, nonCanonicalPathLiteral, noReads } from './request-reads.js';
 
 /** A CEL rule: a string (= allow), or `{ allow }`, `{ deny }`, `{ require }`. */
 export type Rule = string | { allow: string } | { deny: string } | { require: string };
@@ -30,10 +30,23 @@ interface CompiledRule {
   evaluate: CompiledExpression;
 }
 
+/** A rule comparing request.path with a path no request can have would silently never match. */
+function checkPathLiterals(source: string, field: string): void {
+  const literal = nonCanonicalPathLiteral(source);
+  if (literal === undefined) return;
+  throw new ConfigError(
+    field,
+    `compares request.path with ${JSON.stringify(literal)}, which no request path can be (request.path is canonical: no "//", "." or ".." segments, no ";", "\\", encoded "/", "%" or unreserved characters, hex in upper case; see the README)`,
+  );
+}
+
 function compileRule(rule: Rule, index: number): CompiledRule {
   const field = `rules[${index}]`;
-  if (typeof rule === 'string')
-    return { kind: 'allow', source: rule, evaluate: compileExpression(rule, field) };
+  if (typeof rule === 'string') {
+    const evaluate = compileExpression(rule, field);
+    checkPathLiterals(rule, field);
+    return { kind: 'allow', source: rule, evaluate };
+  }
   if (typeof rule !== 'object' || rule === null || Object.keys(rule).length !== 1) {
     throw new ConfigError(field, 'must be a CEL string or exactly one of { allow }, { deny }, { require }');
   }
@@ -42,7 +55,9 @@ function compileRule(rule: Rule, index: number): CompiledRule {
     throw new ConfigError(field, `unknown rule kind "${kind}"; use allow, deny or require`);
   }
   const source = (rule as Record<Kind, string>)[kind];
-  return { kind, source, evaluate: compileExpression(source, `${field}.${kind}`) };
+  const evaluate = compileExpression(source, `${field}.${kind}`);
+  checkPathLiterals(source, `${field}.${kind}`);
+  return { kind, source, evaluate };
 }
 
 /** true only for a boolean true; anything else, or an evaluation error, is undefined. */

@@ -6,6 +6,7 @@ import {
   repeatedHeaderError,
   repeatedQueryError,
 } from '../http/ambiguity.js';
+import { canonicalPath, type PathFolding } from '../http/canonical-path.js';
 import { queryString } from '../http/query.js';
 import type { RequestHost } from '../http/request-host.js';
 
@@ -255,4 +256,77 @@ function sameHeaderName(raw: string, folded: string): boolean {
     if (code !== folded.charCodeAt(i)) return false;
   }
   return true;
+}
+
+/**
+ * The string literals a rule compares `request.path` with (`==`, `!=`, `in [...]`) or takes as
+ * its prefix (`startsWith`): each must be something a canonical path can be, or the rule would
+ * silently never match (a deny that never fires). Case and a trailing slash are left to the
+ * README: whether `/Admin/` can match depends on the app's routing, known only per request.
+ */
+export function nonCanonicalPathLiteral(expression: string): string | undefined {
+  let ast: ASTNode;
+  try {
+    ast = parse(expression).ast;
+  } catch {
+    return undefined;
+  }
+  return findNonCanonical(ast);
+}
+
+const EXACT: PathFolding = { caseSensitive: true, strict: true };
+
+function isPathAccess(node: ASTNode): boolean {
+  const chain = accessChain(node);
+  return chain?.length === 1 && chain[0] === 'path';
+}
+
+function literalOf(node: ASTNode | undefined): string | undefined {
+  return node?.op === 'value' && typeof node.args === 'string' ? node.args : undefined;
+}
+
+function badEquality(literal: string | undefined): boolean {
+  return literal !== undefined && canonicalPath(literal, EXACT) !== literal;
+}
+
+function badPrefix(literal: string | undefined): boolean {
+  // "/admin/" and "/admin" are both prefixes a canonical path can have; "/x/.." is not.
+  return literal !== undefined && literal !== '' && canonicalPath(`${literal}x`, EXACT) !== `${literal}x`;
+}
+
+function findNonCanonical(node: unknown): string | undefined {
+  if (Array.isArray(node)) {
+    for (const item of node) {
+      const found = findNonCanonical(item);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (typeof node !== 'object' || node === null || !('op' in node)) return undefined;
+  const ast = node as ASTNode;
+  if (ast.op === '==' || ast.op === '!=') {
+    const [left, right] = ast.args as [ASTNode, ASTNode];
+    const literal = isPathAccess(left) ? literalOf(right) : isPathAccess(right) ? literalOf(left) : undefined;
+    if (badEquality(literal)) return literal;
+  } else if (ast.op === 'in') {
+    const [item, list] = ast.args as [ASTNode, ASTNode];
+    if (isPathAccess(item) && list.op === 'list') {
+      for (const element of list.args as ASTNode[]) {
+        const literal = literalOf(element);
+        if (badEquality(literal)) return literal;
+      }
+    }
+  } else if (ast.op === 'rcall' || ast.op === 'call') {
+    const args = ast.args as unknown[];
+    const name = args[0];
+    const [target, argument] =
+      ast.op === 'rcall'
+        ? [args[1] as ASTNode, (args[2] as ASTNode[])[0]]
+        : [(args[1] as ASTNode[])[0], (args[1] as ASTNode[])[1]];
+    if (name === 'startsWith' && target !== undefined && isPathAccess(target)) {
+      const literal = literalOf(argument);
+      if (badPrefix(literal)) return literal;
+    }
+  }
+  return findNonCanonical(ast.args);
 }
