@@ -4,12 +4,12 @@ import { ConfigError } from './errors.js';
 import type { RequestHost } from './http/request-host.js';
 import type { Auth } from './identity.js';
 import {
+  checkPublicPath,
   Inbound,
   type InboundOptions,
   type InboundResult,
   type InboundSettings,
   inboundSettings,
-  isPublicPath,
   settle,
 } from './inbound.js';
 import { applyMode, type Outcome } from './modes.js';
@@ -38,7 +38,9 @@ export class AnyInbound {
     // Every member's location counts as read, also on public paths and for members after the
     // winner that never looked: a credential the client sent must not ride along upstream.
     for (const member of this.members) noteReadLocation(host.message, member.authenticator);
-    if (isPublicPath(this.settings, host)) return { auth: undefined };
+    const open = checkPublicPath(this.settings, host);
+    if (open === true) return { auth: undefined };
+    if (open !== false) return { error: open };
     const refusals: Outcome[] = [];
     for (const member of this.members) {
       const outcome = await member.outcome(host);

@@ -1,6 +1,8 @@
 import { type Authenticator, credentialError, type Verdict } from './authenticator.js';
 import { noteReadLocation } from './credentials/read-locations.js';
 import { type AuthError, ConfigError } from './errors.js';
+import { ambiguousPathError } from './http/ambiguity.js';
+import { canonicalPath, type PathFolding } from './http/canonical-path.js';
 import type { RequestHost } from './http/request-host.js';
 import { type Auth, mergeAuth, rememberInboundCredential } from './identity.js';
 import { applyMode, type Decision, MODES, type Mode, type Outcome } from './modes.js';
@@ -9,7 +11,11 @@ import { applyMode, type Decision, MODES, type Mode, type Outcome } from './mode
 export interface InboundOptions {
   /** `strict` (default): a credential is required. See the modes table in the README. */
   mode?: Mode;
-  /** Exact request paths that skip this middleware entirely. */
+  /**
+   * Request paths that skip this middleware entirely, compared with the request's canonical
+   * path (see the README: folded as the app's router folds, e.g. `/Health/` is `/health` on
+   * Express by default).
+   */
   publicPaths?: readonly string[];
   /**
    * Hand refusals to the app's own error handling instead of answering: Express receives
@@ -94,7 +100,9 @@ export class Inbound {
     // Recorded before the public-path check: a skipped location still counts as read, so
     // whatever the client sent there never reaches an upstream (backendAuth strips it).
     noteReadLocation(host.message, this.authenticator);
-    if (isPublicPath(this.settings, host)) return UNCHANGED;
+    const open = checkPublicPath(this.settings, host);
+    if (open === true) return UNCHANGED;
+    if (open !== false) return { error: open };
     const outcome = this.outcome(host);
     if (outcome instanceof Promise) return outcome.then((settled) => this.decide(host, existing, settled));
     return this.decide(host, existing, outcome);
@@ -109,21 +117,43 @@ export class Inbound {
   }
 }
 
-/** The shared options, checked once: the mode and the exact paths that skip authentication. */
+/** The shared options, checked once: the mode and the paths that skip authentication. */
 export interface InboundSettings {
   mode: Mode;
-  publicPaths: ReadonlySet<string>;
+  /**
+   * The public paths, canonical, once per way a router folds paths (index: caseSensitive * 2
+   * + strict), so each request compares its own canonical path with one lookup.
+   */
+  publicPaths: readonly ReadonlySet<string>[] | undefined;
 }
 
 /** Checks the options every inbound middleware shares; throws a ConfigError naming the field. */
 export function inboundSettings(options: InboundOptions): InboundSettings {
   validateInboundOptions(options);
-  return { mode: options.mode ?? 'strict', publicPaths: new Set(options.publicPaths ?? []) };
+  const paths = options.publicPaths ?? [];
+  const publicPaths =
+    paths.length === 0
+      ? undefined
+      : [0, 1, 2, 3].map((index) => {
+          const folding: PathFolding = { caseSensitive: index >= 2, strict: index % 2 === 1 };
+          return new Set(paths.map((path) => canonicalPath(path, folding) as string));
+        });
+  return { mode: options.mode ?? 'strict', publicPaths };
 }
 
-/** True when this request's path skips authentication. */
-export function isPublicPath(settings: InboundSettings, host: RequestHost): boolean {
-  return settings.publicPaths.size > 0 && settings.publicPaths.has(host.path);
+/**
+ * True when this request's path skips authentication; an AuthError (400) when its path is
+ * ambiguous, since whether it is public cannot then be told. (Not named isPublicPath: an
+ * AuthError is truthy, and `if (isPublicPath(...))` must not compile into a bypass.) Public paths are compared with
+ * the canonical path folded as the app's router folds: the same path rules see.
+ */
+export function checkPublicPath(settings: InboundSettings, host: RequestHost): boolean | AuthError {
+  const sets = settings.publicPaths;
+  if (sets === undefined) return false;
+  const path = host.path;
+  if (path === undefined) return ambiguousPathError();
+  const folding = host.folding;
+  return sets[(folding.caseSensitive ? 2 : 0) + (folding.strict ? 1 : 0)]!.has(path);
 }
 
 function validateInboundOptions(options: InboundOptions): void {
@@ -135,6 +165,13 @@ function validateInboundOptions(options: InboundOptions): void {
   for (const path of options.publicPaths ?? []) {
     if (typeof path !== 'string' || !path.startsWith('/')) {
       throw new ConfigError('publicPaths', `"${String(path)}" is not a path starting with "/"`);
+    }
+    // A public path that could never be a request's canonical path would silently never match.
+    if (path.includes('?') || canonicalPath(path) === undefined) {
+      throw new ConfigError(
+        'publicPaths',
+        `"${path}" is not a canonical path: no query, no "//", "." or ".." segments, no ";", "\\" or encoded "/", "%", unreserved or control characters`,
+      );
     }
   }
 }

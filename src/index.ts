@@ -60,6 +60,7 @@ export {
 } from './custom/authenticator.js';
 export { AuthError, ConfigError } from './errors.js';
 export { apiKeyInbound, basicInbound, customInbound, type InboundHandler, jwtInbound } from './factories.js';
+export { canonicalPath, DEFAULT_FOLDING, type PathFolding } from './http/canonical-path.js';
 export { pathOf } from './http/paths.js';
 export { parseQuery, queryString, withoutQueryParameter, withQueryParameter } from './http/query.js';
 export { type Rejection, renderRejection } from './http/rejection.js';

@@ -21,12 +21,14 @@ import {
   type AuthError,
   adapterFactories,
   type BackendAuth,
+  canonicalPath,
+  DEFAULT_FOLDING,
   type InboundHandler,
   type InboundOptions,
   type InboundResult,
   type OutgoingRequest,
+  type PathFolding,
   type PreparedRequest,
-  pathOf,
   queryString,
   type RequestCheck,
   type RequestHost,
@@ -72,6 +74,23 @@ export type ExpressBackendMiddleware = ExpressAuthMiddleware & {
   apply(request: OutgoingRequest, context?: ApplyContext): Promise<PreparedRequest>;
 };
 
+/** Each app's `case sensitive routing` and `strict routing`, read on its first request. */
+const foldings = new WeakMap<object, PathFolding>();
+
+/** How the app routing this request folds paths: its settings, as its router reads them. */
+function appFolding(app: ExpressRequest['app']): PathFolding {
+  if (app === undefined) return DEFAULT_FOLDING;
+  let folding = foldings.get(app);
+  if (folding === undefined) {
+    folding = {
+      caseSensitive: Boolean(app.get('case sensitive routing')),
+      strict: Boolean(app.get('strict routing')),
+    };
+    foldings.set(app, folding);
+  }
+  return folding;
+}
+
 /**
  * One Express request as the core sees it. The path and protocol are read only when a step
  * needs them (public paths, CEL rules): Express gives every request its own hidden class when
@@ -80,15 +99,24 @@ export type ExpressBackendMiddleware = ExpressAuthMiddleware & {
  */
 class ExpressHost implements RequestHost {
   readonly message: ExpressRequest;
-  private cachedPath: string | undefined;
+  // null: not computed yet; undefined: refused as ambiguous.
+  private canonical: string | undefined | null = null;
+  private cachedFolding: PathFolding | undefined;
 
   constructor(req: ExpressRequest) {
     this.message = req;
   }
 
-  get path(): string {
-    this.cachedPath ??= pathOf(this.message.originalUrl ?? this.message.url);
-    return this.cachedPath;
+  get path(): string | undefined {
+    if (this.canonical === null) {
+      this.canonical = canonicalPath(this.message.originalUrl ?? this.message.url, this.folding);
+    }
+    return this.canonical;
+  }
+
+  get folding(): PathFolding {
+    this.cachedFolding ??= appFolding(this.message.app);
+    return this.cachedFolding;
   }
 
   get protocol(): string {
@@ -102,7 +130,7 @@ class ExpressHost implements RequestHost {
     // Express 4 parses the query once into an own property; Express 5 parses on each read.
     const parse = Object.hasOwn(req, 'query') ? req.app?.get('query parser fn') : undefined;
     if (typeof parse === 'function') req.query = parse(queryString(req.url));
-    this.cachedPath = undefined;
+    this.canonical = null;
   }
 }
 

@@ -21,11 +21,14 @@ import {
   type AuthError,
   adapterFactories,
   type BackendAuth,
+  ConfigError,
+  canonicalPath,
+  DEFAULT_FOLDING,
   type InboundHandler,
   type InboundOptions,
   type OutgoingRequest,
+  type PathFolding,
   type PreparedRequest,
-  pathOf,
   type RequestCheck,
   type RequestHost,
   renderRejection,
@@ -40,6 +43,7 @@ export interface PortcullisState {
 
 /** The parts of a Koa context portcullis uses (Koa 2 and 3 alike). */
 export interface KoaContext {
+  app?: object;
   req: IncomingMessage;
   url: string;
   originalUrl: string;
@@ -64,20 +68,54 @@ export type KoaBackendMiddleware = KoaAuthMiddleware & {
   apply(request: OutgoingRequest, context?: ApplyContext): Promise<PreparedRequest>;
 };
 
+/** Each app's routing as `koaRouting()` declared it; @koa/router's defaults otherwise. */
+const foldings = new WeakMap<object, PathFolding>();
+
+/**
+ * Tells portcullis how this Koa app's router compares paths, so that public paths and
+ * `request.path` in rules fold paths exactly as it routes them. Koa has no router of its own;
+ * the default is @koa/router's (`sensitive: false`, `strict: false`): `/Admin/` is `/admin`.
+ * Call it once, before the app serves, when your router is case-sensitive or strict.
+ *
+ * @example
+ * ```ts
+ * const router = new Router({ sensitive: true, strict: true });
+ * koaRouting(app, { caseSensitive: true, strict: true });
+ * ```
+ */
+export function koaRouting(app: object, routing: { caseSensitive?: boolean; strict?: boolean }): void {
+  for (const [field, value] of Object.entries(routing ?? {})) {
+    if (field !== 'caseSensitive' && field !== 'strict') {
+      throw new ConfigError(field, 'is not a routing option; use caseSensitive or strict');
+    }
+    if (typeof value !== 'boolean') throw new ConfigError(field, 'must be true or false');
+  }
+  foldings.set(app, {
+    caseSensitive: routing.caseSensitive === true,
+    strict: routing.strict === true,
+  });
+}
+
 /** One Koa request as the core sees it; the path and protocol are read only when a step needs them. */
 class KoaHost implements RequestHost {
   readonly message: IncomingMessage;
   private readonly ctx: KoaContext;
-  private cachedPath: string | undefined;
+  // null: not computed yet; undefined: refused as ambiguous.
+  private canonical: string | undefined | null = null;
 
   constructor(ctx: KoaContext) {
     this.ctx = ctx;
     this.message = ctx.req;
   }
 
-  get path(): string {
-    this.cachedPath ??= pathOf(this.ctx.originalUrl);
-    return this.cachedPath;
+  get path(): string | undefined {
+    if (this.canonical === null) this.canonical = canonicalPath(this.ctx.originalUrl, this.folding);
+    return this.canonical;
+  }
+
+  get folding(): PathFolding {
+    const app = this.ctx.app;
+    return (app !== undefined && foldings.get(app)) || DEFAULT_FOLDING;
   }
 
   get protocol(): string {
@@ -88,7 +126,7 @@ class KoaHost implements RequestHost {
     const ctx = this.ctx;
     ctx.url = edit(ctx.url);
     ctx.originalUrl = edit(ctx.originalUrl);
-    this.cachedPath = undefined;
+    this.canonical = null;
   }
 }
 

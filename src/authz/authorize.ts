@@ -4,6 +4,7 @@ import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
 import { type CompiledExpression, compileExpression } from './cel.js';
 import { ruleContext } from './context.js';
+import { addReads, checkReads, nonCanonicalPathLiteral, noReads } from './request-reads.js';
 
 /** A CEL rule: a string (= allow), or `{ allow }`, `{ deny }`, `{ require }`. */
 export type Rule = string | { allow: string } | { deny: string } | { require: string };
@@ -24,9 +25,29 @@ export interface RequestCheck {
 
 type Kind = 'allow' | 'deny' | 'require';
 
-function compileRule(rule: Rule, index: number): { kind: Kind; evaluate: CompiledExpression } {
+interface CompiledRule {
+  kind: Kind;
+  source: string;
+  evaluate: CompiledExpression;
+}
+
+/** A rule comparing request.path with a path no request can have would silently never match. */
+function checkPathLiterals(source: string, field: string): void {
+  const literal = nonCanonicalPathLiteral(source);
+  if (literal === undefined) return;
+  throw new ConfigError(
+    field,
+    `compares request.path with ${JSON.stringify(literal)}, which no request path can be (request.path is canonical: no "//", "." or ".." segments, no ";", "\\", encoded "/", "%" or unreserved characters, hex in upper case; see the README)`,
+  );
+}
+
+function compileRule(rule: Rule, index: number): CompiledRule {
   const field = `rules[${index}]`;
-  if (typeof rule === 'string') return { kind: 'allow', evaluate: compileExpression(rule, field) };
+  if (typeof rule === 'string') {
+    const evaluate = compileExpression(rule, field);
+    checkPathLiterals(rule, field);
+    return { kind: 'allow', source: rule, evaluate };
+  }
   if (typeof rule !== 'object' || rule === null || Object.keys(rule).length !== 1) {
     throw new ConfigError(field, 'must be a CEL string or exactly one of { allow }, { deny }, { require }');
   }
@@ -34,7 +55,10 @@ function compileRule(rule: Rule, index: number): { kind: Kind; evaluate: Compile
   if (kind !== 'allow' && kind !== 'deny' && kind !== 'require') {
     throw new ConfigError(field, `unknown rule kind "${kind}"; use allow, deny or require`);
   }
-  return { kind, evaluate: compileExpression((rule as Record<Kind, string>)[kind], `${field}.${kind}`) };
+  const source = (rule as Record<Kind, string>)[kind];
+  const evaluate = compileExpression(source, `${field}.${kind}`);
+  checkPathLiterals(source, `${field}.${kind}`);
+  return { kind, source, evaluate };
 }
 
 /** true only for a boolean true; anything else, or an evaluation error, is undefined. */
@@ -65,12 +89,18 @@ export function authorizer(options: AuthorizeOptions): RequestCheck {
   const requires = compiled.filter((rule) => rule.kind === 'require');
   const allows = compiled.filter((rule) => rule.kind === 'allow');
   const closedByDefault = allows.length > 0 || options.defaultDeny === true;
+  const reads = noReads();
+  for (const rule of compiled) addReads(reads, rule.source);
   const refused = (host: RequestHost, auth: Auth | undefined) =>
     auth === undefined
       ? authenticationRequired(host.message)
       : new AuthError(403, 'access_denied', 'Access to this resource is denied by policy');
   return {
     check(host, given) {
+      // What the rules read must have one reading (one path, one copy of each parameter and
+      // header they look at) before any rule runs, or a deny could look at another copy.
+      const ambiguous = checkReads(reads, host);
+      if (ambiguous !== undefined) return ambiguous;
       // An app that cleared the identity with null means "no identity", as undefined does.
       const auth = given ?? undefined;
       const context = ruleContext(host, auth);

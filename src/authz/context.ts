@@ -17,17 +17,21 @@ export function ruleContext(host: RequestHost, auth: Auth | undefined): RuleCont
   }
   const query: Record<string, string> = {};
   for (const [name, values] of Object.entries(parseQuery(message.url ?? ''))) query[name] = values[0] ?? '';
-  const context: RuleContext = {
-    request: {
-      method: message.method ?? 'GET',
-      path: host.path,
-      host: headers.host ?? '',
-      scheme: host.protocol,
-      headers,
-      query,
-      url: fullTarget(host.path, message.url),
-    },
+  const request: Record<string, unknown> = {
+    method: message.method ?? 'GET',
+    host: headers.host ?? '',
+    scheme: host.protocol,
+    headers,
+    query,
   };
+  // The canonical path, folded as the app routes; absent when it is ambiguous, which only
+  // happens for rules that do not read it (checkReads refuses the request otherwise).
+  const path = host.path;
+  if (path !== undefined) {
+    request.path = path;
+    request.url = fullTarget(path, message.url);
+  }
+  const context: RuleContext = { request };
   if (auth === undefined) return context;
   const summary: Record<string, unknown> = { scopes: auth.scopes };
   if (auth.subject !== undefined) summary.subject = auth.subject;

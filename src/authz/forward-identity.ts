@@ -10,6 +10,7 @@ import {
 import type { RequestCheck } from './authorize.js';
 import { type CompiledExpression, compileExpression } from './cel.js';
 import { ruleContext } from './context.js';
+import { addReads, checkReads, noReads } from './request-reads.js';
 
 /** Options of `forwardIdentity()`: upstream header name -> CEL expression for its value. */
 export interface ForwardIdentityOptions {
@@ -46,9 +47,15 @@ export function identityForwarder(options: ForwardIdentityOptions): RequestCheck
       return { name: name.toLowerCase(), evaluate: compileExpression(expression, field) };
     },
   );
+  const reads = noReads();
+  for (const expression of Object.values(headers)) addReads(reads, expression);
   return {
     check(host, auth) {
       removeConnectionListed(host.message);
+      // A value taken from a repeated parameter or header (or an ambiguous path) would tell the
+      // upstream one copy while it may read the other: refused, as authorize() refuses it.
+      const ambiguous = checkReads(reads, host);
+      if (ambiguous !== undefined) return ambiguous;
       for (const { name } of compiled) deleteHeader(host.message, name);
       const context = ruleContext(host, auth);
       for (const { name, evaluate } of compiled) {

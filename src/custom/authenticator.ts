@@ -3,6 +3,7 @@ import { type Authenticator, credentialError, missingStatusAt, type Verdict } fr
 import { bearerChallenge, isSafeRealm } from '../challenge.js';
 import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
+import { ambiguousPathError } from '../http/ambiguity.js';
 import { fullTarget } from '../http/paths.js';
 import type { RequestHost } from '../http/request-host.js';
 import { type AuthPart, isScopeToken } from '../identity.js';
@@ -13,9 +14,13 @@ import { AuthResult } from './auth-result.js';
 /** What a custom provider sees of the request (read-only by contract). */
 export interface CustomAuthRequest {
   method: string;
-  /** The full path the app routes on, without the query. */
+  /**
+   * The canonical path, as rules and public paths see it (see the README): the full path the
+   * app routes on, without the query. A request whose path is ambiguous is refused (400)
+   * before the provider is asked.
+   */
   path: string;
-  /** `path` and the query string, as the client sent them. */
+  /** `path` and the query string as the client sent it. */
   url: string;
   headers: IncomingHttpHeaders;
 }
@@ -88,10 +93,13 @@ export function customAuthenticator(provider: AuthProvider, options: CustomAuthO
     missingStatus: missingStatusAt(credentialLocator),
     challenge: (problem) => bearerChallenge(realm, problem),
     async authenticate(credential: string, host: RequestHost): Promise<Verdict> {
+      const path = host.path;
+      // The provider may decide on the path: it gets the canonical one or none at all.
+      if (path === undefined) return { ok: false, error: ambiguousPathError() };
       const request: CustomAuthRequest = {
         method: host.message.method ?? 'GET',
-        path: host.path,
-        url: fullTarget(host.path, host.message.url),
+        path,
+        url: fullTarget(path, host.message.url),
         headers: host.message.headers,
       };
       let result: unknown;

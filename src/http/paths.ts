@@ -5,10 +5,9 @@ export function pathOf(url: string): string {
 }
 
 /**
- * The request target as the client sent it, path and query. `host.path` is the full path
- * (Express and Koa `originalUrl`), but under a mount (Express `app.use('/api', mw)`,
- * koa-mount) Node's `message.url` is relative to the mount: the full path is joined with the
- * query so the two always agree.
+ * The request target as rules see it: `path` (the canonical full path, see canonical-path.ts)
+ * joined with the query as the client sent it. Under a mount (Express `app.use('/api', mw)`,
+ * koa-mount) Node's `message.url` is relative to the mount, so only its query is taken.
  */
 export function fullTarget(path: string, url: string | undefined): string {
   const target = url ?? '/';

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { PathFolding } from './canonical-path.js';
 
 /**
  * What an adapter hands the core for one request: the Node request underneath the framework,
@@ -8,8 +9,15 @@ import type { IncomingMessage } from 'node:http';
 export interface RequestHost {
   /** The Node request: headers and raw headers are read and edited here. */
   readonly message: IncomingMessage;
-  /** The path the app routes on, without the query string. */
-  readonly path: string;
+  /**
+   * The canonical path (src/http/canonical-path.ts) of the full request target (Express and
+   * Koa `originalUrl`, so a mount does not hide its prefix), without the query string, folded
+   * as `folding` says; computed once, when a step first needs it. `undefined` when the target
+   * cannot be made unambiguous: whatever decides on the path then refuses with 400.
+   */
+  readonly path: string | undefined;
+  /** How the app's router compares paths (case, trailing slash). */
+  readonly folding: PathFolding;
   /** 'http' or 'https', as the framework resolved it. */
   readonly protocol: string;
   /**
