@@ -25,8 +25,8 @@ export const CEL_LIMITS = {
   /** Compiled patterns taken from requests or claims kept for reuse (least recently used out). */
   dynamicPatternCache: 64,
   /**
-   * One matches() call: text length x RE2 program size. RE2's automaton is linear in the text
-   * but does work per program instruction; this bounds one call to a few milliseconds.
+   * The matches() calls of one evaluation together: text length x RE2 program size. RE2's
+   * automaton is linear in the text but does work per program instruction.
    */
   matchSteps: 1_000_000,
 } as const;

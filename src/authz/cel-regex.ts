@@ -11,7 +11,9 @@ import { RuleInputError } from './cel-strict.js';
 // - a pattern that reaches matches() at run time (from a header, a claim) is at most
 //   dynamicPatternLength characters and has no counted repetition (`a{1000}` multiplies the
 //   program), and sits in a small least-recently-used cache of its own;
-// - a call whose text length times program size exceeds matchSteps errs instead of running.
+// - the matches() calls of one evaluation may together scan at most matchSteps (text length
+//   times program size), so that a macro cannot multiply the calls: over it, a call errs
+//   instead of running.
 // An error makes the rule fail closed.
 
 const literal = new Map<string, RE2JS>();
@@ -41,11 +43,18 @@ function dynamicPattern(pattern: string): RE2JS {
   return compiled;
 }
 
+/** What the matches() calls of the current evaluation may still scan (evaluation is sync). */
+let matchBudget: number = CEL_LIMITS.matchSteps;
+
+/** Called before each evaluation of a rule. */
+export function resetMatchBudget(): void {
+  matchBudget = CEL_LIMITS.matchSteps;
+}
+
 /** CEL `text.matches(pattern)` (a search, as RE2's PartialMatch), within the limits above. */
 export function re2Matches(text: string, pattern: string): boolean {
   const compiled = literal.get(pattern) ?? dynamicPattern(pattern);
-  if (text.length * compiled.re2Input.prog.numInst() > CEL_LIMITS.matchSteps) {
-    throw new RuleInputError('a matches() text too long for its pattern');
-  }
+  matchBudget -= Math.max(text.length, 1) * compiled.re2Input.prog.numInst();
+  if (matchBudget < 0) throw new RuleInputError('matches() over its budget for one evaluation');
   return compiled.test(text);
 }

@@ -10,6 +10,7 @@ import { CEL_LIMITS } from './cel-limits.js';
  * `request.*` is exempt: portcullis builds it, its maps are maps and its strings strings, so
  * `"x-team" in request.headers` keeps its key-membership meaning. On untyped values:
  * - `a == b`, `a != b`      -> strictEquals: two different kinds err instead of comparing unequal
+ *                               (a comparison with the literal `null` keeps CEL's meaning)
  * - `x in L`, `L.contains(x)` -> strictIn: L must be a list (a string or a map errs)
  * - `L.exists(..)` and the other macros -> strictList(L): a list, not a map's keys or a string
  * - `a + b`                  -> bounded operands
@@ -44,6 +45,8 @@ function isRequestPath(node: Node): boolean {
 function isUntyped(node: Node): boolean {
   return (node.checkedType?.kind ?? 'dyn') === 'dyn' && !isRequestPath(node);
 }
+
+const isNullLiteral = (node: Node): boolean => node.op === 'value' && node.args === null;
 
 function mayBeCollection(node: Node): boolean {
   const kind = node.checkedType?.kind ?? 'dyn';
@@ -104,6 +107,7 @@ export function strictSource(node: Node, source: string): string {
     case '!=': {
       const [left, right] = node.args;
       if (!isUntyped(left as Node) && !isUntyped(right as Node)) break;
+      if (isNullLiteral(left as Node) || isNullLiteral(right as Node)) break;
       const equal = call('strictEquals', left, right);
       return node.op === '==' ? equal : `!${equal}`;
     }

@@ -79,14 +79,14 @@ function assertBounded(collection: object): void {
 }
 
 /**
- * Equality that errs when the two sides are of different kinds, except null (which equals only
- * null): `jwt.role == "guest"` with a role list is neither true nor false. Lists and maps compare
- * element by element with the same rule; `budget` counts the elements visited.
+ * Equality that errs when the two sides are of different kinds: `jwt.role == "guest"` with a
+ * role list (or null) is neither true nor false. Null is a kind like the others; a comparison
+ * with the literal `null` is left to CEL by the compiler, so `jwt.x == null` still works.
+ * Lists and maps compare element by element with the same rule; `budget` counts the elements.
  */
 export function strictEquals(a: unknown, b: unknown, budget = { left: CEL_LIMITS.collectionSize }): boolean {
   const left = kindOf(a);
   const right = kindOf(b);
-  if (left === 'null' || right === 'null') return left === right;
   if (left !== right) throw new RuleInputError(`compared a ${left} with a ${right}`);
   switch (left) {
     case 'number':

@@ -1,7 +1,7 @@
 import { type ASTNode, Environment } from '@marcbachmann/cel-js';
 import { ConfigError } from '../errors.js';
 import { CEL_LIMITS } from './cel-limits.js';
-import { compileLiteralPattern, re2Matches } from './cel-regex.js';
+import { compileLiteralPattern, re2Matches, resetMatchBudget } from './cel-regex.js';
 import { countNodes, estimateCost, strictSource } from './cel-rewrite.js';
 import { bounded, strictEquals, strictIn, strictKeyIn, strictList } from './cel-strict.js';
 
@@ -151,7 +151,10 @@ export function compileExpression(expression: unknown, field: string): CompiledE
     // The strict form of a valid rule is valid; if it is not, refuse rather than run the lax one.
     throw new ConfigError(field, `${quoted} could not be made type-strict: ${summary(error)}`);
   }
-  return (context) => evaluate(context);
+  return (context) => {
+    resetMatchBudget();
+    return evaluate(context);
+  };
 }
 
 /** String literals passed to matches() as the pattern: compiled once, at start-up. */
