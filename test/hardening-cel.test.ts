@@ -231,6 +231,24 @@ const TYPE_CASES: TypeCase[] = [
     ],
   },
   {
+    name: 'a macro over a list of objects, with a list in each',
+    rule: { allow: 'jwt.orgs.exists(o, o.id == "acme" && "admin" in o.roles)' },
+    claim: 'orgs',
+    right: [
+      [
+        { id: 'other', roles: [] },
+        { id: 'acme', roles: ['admin'] },
+      ],
+    ],
+    wrong: [
+      ['roles as a string', [{ id: 'acme', roles: 'admin' }]],
+      ['roles as a map', [{ id: 'acme', roles: { admin: true } }]],
+      ['an id as a list', [{ id: ['acme'], roles: ['admin'] }]],
+      ['orgs as a map', { acme: { id: 'acme', roles: ['admin'] } }],
+      ['orgs as a list of strings', ['acme']],
+    ],
+  },
+  {
     name: 'a claim compared with a header (both untyped at start-up)',
     rule: { allow: 'jwt.team == request.headers["x-team"]' },
     claim: 'team',
@@ -312,7 +330,7 @@ describe.each(all)('CEL type confusion fails closed on $name', (framework) => {
 
 // --- Cost of one rule ------------------------------------------------------------------------
 
-const { collectionSize, dynamicPatternLength } = CEL_LIMITS;
+const { collectionSize, dynamicPatternLength, evaluationElements } = CEL_LIMITS;
 const names = (count: number, prefix = 'g') => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 // Each hostile pattern below matches its text: before these limits the rule granted (or, as a
 // deny, let through) after a slow compile; refused, it fails closed. So the outcome, not the
@@ -449,9 +467,22 @@ const COST_CASES: CostCase[] = [
     status: 403,
   },
   {
-    name: 'equality of nested lists over the limit in total',
-    rules: ['jwt.a == jwt.b'],
-    claims: { a: names(40).map(() => names(40)), b: names(40).map(() => names(40)) },
+    name: 'equality of nested lists over the element budget of one evaluation',
+    rules: ['jwt.a == jwt.a'],
+    claims: { a: names(110).map(() => Array.from({ length: 110 }, () => 0)) },
+    status: 403,
+  },
+  {
+    name: 'a macro over the parts of its elements: over the element budget of one evaluation',
+    rules: ['jwt.orgs.exists(o, "admin" in o.roles)'],
+    claims: {
+      orgs: [
+        ...Array.from({ length: evaluationElements / collectionSize }, () => ({
+          roles: Array.from({ length: collectionSize }, () => ''),
+        })),
+        { roles: ['admin'] },
+      ],
+    },
     status: 403,
   },
 ];

@@ -15,6 +15,11 @@ export const CEL_LIMITS = {
    */
   collectionSize: 1000,
   /**
+   * Elements (and map entries) one evaluation may visit in all, across every iteration, search
+   * and comparison: what bounds a macro nested over the parts of its element.
+   */
+  evaluationElements: 10_000,
+  /**
    * Steps one rule may cost in the worst case, estimated at start-up with every collection at
    * `collectionSize`. One pass over a claim list fits; a pass over a claim list inside a pass
    * over another (collectionSize squared) does not.

@@ -42,6 +42,12 @@ function isRequestPath(node: Node): boolean {
   return false;
 }
 
+/** A map whose keys `in` may test: request's maps, a map-typed variable, a map literal. */
+function isKnownMap(node: Node, maps: ReadonlySet<string>): boolean {
+  if (node.op === 'id' && maps.has(node.args)) return true;
+  return isRequestPath(node) || node.checkedType?.kind === 'map';
+}
+
 function isUntyped(node: Node): boolean {
   return (node.checkedType?.kind ?? 'dyn') === 'dyn' && !isRequestPath(node);
 }
@@ -58,39 +64,78 @@ function elements(node: Node): number {
   return node.op === 'list' ? node.args.length : CEL_LIMITS.collectionSize;
 }
 
-/** Worst-case steps of one evaluation, every run-time collection at `collectionSize`. */
-export function estimateCost(node: Node): number {
-  const own = (): number => children(node).reduce((sum, child) => sum + estimateCost(child), 1);
+/** The id at the root of a `.`/`[]` path, if the node is such a path. */
+function pathRoot(node: Node): string | undefined {
+  if (node.op === 'id') return node.args;
+  if (node.op === '.' || node.op === '[]') return pathRoot(node.args[0] as Node);
+  return undefined;
+}
+
+/**
+ * Worst-case steps of one evaluation, every run-time collection at `collectionSize`. A
+ * collection nested in the element a macro visits (`o.roles` in `jwt.orgs.exists(o, ...)`) is
+ * counted once, not once per element: over all the elements it is part of the one collection
+ * the macro iterates, and the run-time element budget (cel-strict.ts) bounds it whatever the
+ * shape. A collection that is not (`jwt.b` in `jwt.a.all(x, x in jwt.b)`) is visited whole for
+ * every element, and multiplies.
+ */
+export function estimateCost(node: Node, element?: string): number {
+  return cost(node, element, { once: 0 });
+}
+
+function cost(node: Node, element: string | undefined, tally: { once: number }): number {
+  const own = (): number => children(node).reduce((sum, child) => sum + cost(child, element, tally), 1);
+  // Work over a part of the current element: added once to the tally, not multiplied.
+  const scan = (collection: Node, work: number): number => {
+    if (element !== undefined && pathRoot(collection) === element) {
+      tally.once += work;
+      return 0;
+    }
+    return work;
+  };
+  let steps: number;
   switch (node.op) {
     case 'rcall': {
       const [name, receiver, args] = node.args;
       if (ITERATING_MACROS.has(name)) {
-        const body = (args as Node[]).reduce((sum, arg) => sum + estimateCost(arg), 1);
-        return estimateCost(receiver as Node) + elements(receiver as Node) * body;
+        const variable = (args[0] as Node).op === 'id' ? ((args[0] as Node).args as string) : undefined;
+        const inner = { once: 0 };
+        const body = (args as Node[]).reduce((sum, arg) => sum + cost(arg, variable, inner), 1);
+        steps =
+          cost(receiver as Node, element, tally) +
+          scan(receiver as Node, elements(receiver as Node) * body + inner.once);
+      } else {
+        steps = own() + (LINEAR_CALLS.has(name) ? scan(receiver as Node, elements(receiver as Node)) : 0);
       }
-      return own() + (LINEAR_CALLS.has(name) ? elements(receiver as Node) : 0);
+      break;
     }
     case 'in':
-      return own() + elements(node.args[1] as Node);
+      steps = own() + scan(node.args[1] as Node, elements(node.args[1] as Node));
+      break;
     case '==':
     case '!=':
     case '+':
       // Linear only when both sides may be collections: against a scalar it is one step.
-      return (
-        own() + (node.args.every((side) => mayBeCollection(side as Node)) ? CEL_LIMITS.collectionSize : 0)
-      );
+      steps =
+        own() + (node.args.every((side) => mayBeCollection(side as Node)) ? CEL_LIMITS.collectionSize : 0);
+      break;
     default:
-      return own();
+      steps = own();
   }
+  return steps;
 }
 
 export function countNodes(node: Node): number {
   return children(node).reduce((sum, child) => sum + countNodes(child), 1);
 }
 
-/** Source of `node` with the strict forms in place; literals keep their original spelling. */
-export function strictSource(node: Node, source: string): string {
-  const print = (child: ASTNode) => strictSource(child as Node, source);
+/**
+ * Source of `node` with the strict forms in place; literals keep their original spelling.
+ * `maps`: the variables that are always maps (a JWT payload is an object), so that
+ * `"groups" in jwt` stays a key test.
+ */
+export function strictSource(node: Node, source: string, maps: ReadonlySet<string>): string {
+  const print = (child: ASTNode) => strictSource(child as Node, source, maps);
   // Anything that is not a primary expression is parenthesised, so no rewrite can change how
   // the surrounding operators bind.
   const operand = (child: ASTNode) => {
@@ -113,7 +158,7 @@ export function strictSource(node: Node, source: string): string {
     }
     case 'in': {
       const [item, collection] = node.args;
-      if (isRequestPath(collection as Node)) {
+      if (isKnownMap(collection as Node, maps)) {
         return isUntyped(item as Node) ? call('strictKeyIn', item, collection) : binary(node, operand);
       }
       return call('strictIn', item, collection);

@@ -72,19 +72,34 @@ function sizeOf(collection: object): number {
   return size;
 }
 
+/** What the current evaluation may still visit (evaluation is sync: one at a time). */
+let elementBudget: number = CEL_LIMITS.evaluationElements;
+
+/** Called before each evaluation of a rule. */
+export function resetElementBudget(): void {
+  elementBudget = CEL_LIMITS.evaluationElements;
+}
+
+function charge(elements: number): void {
+  elementBudget -= elements;
+  if (elementBudget < 0) throw new RuleInputError('a rule visited too many elements in one evaluation');
+}
+
 function assertBounded(collection: object): void {
-  if (sizeOf(collection) > CEL_LIMITS.collectionSize) {
+  const size = sizeOf(collection);
+  if (size > CEL_LIMITS.collectionSize) {
     throw new RuleInputError(`a collection of more than ${CEL_LIMITS.collectionSize} elements`);
   }
+  charge(size);
 }
 
 /**
  * Equality that errs when the two sides are of different kinds: `jwt.role == "guest"` with a
  * role list (or null) is neither true nor false. Null is a kind like the others; a comparison
  * with the literal `null` is left to CEL by the compiler, so `jwt.x == null` still works.
- * Lists and maps compare element by element with the same rule; `budget` counts the elements.
+ * Lists and maps compare element by element with the same rule, within the element budget.
  */
-export function strictEquals(a: unknown, b: unknown, budget = { left: CEL_LIMITS.collectionSize }): boolean {
+export function strictEquals(a: unknown, b: unknown): boolean {
   const left = kindOf(a);
   const right = kindOf(b);
   if (left !== right) throw new RuleInputError(`compared a ${left} with a ${right}`);
@@ -96,17 +111,15 @@ export function strictEquals(a: unknown, b: unknown, budget = { left: CEL_LIMITS
     case 'list': {
       const [x, y] = [a as unknown[], b as unknown[]];
       if (x.length !== y.length) return false;
-      budget.left -= x.length;
-      if (budget.left < 0) throw new RuleInputError('compared collections too large');
-      return x.every((item, index) => strictEquals(item, y[index], budget));
+      assertBounded(x);
+      return x.every((item, index) => strictEquals(item, y[index]));
     }
     case 'map': {
       const x = entries(a as object);
       const y = new Map(entries(b as object));
       if (x.length !== y.size) return false;
-      budget.left -= x.length;
-      if (budget.left < 0) throw new RuleInputError('compared collections too large');
-      return x.every(([key, value]) => y.has(key) && strictEquals(value, y.get(key), budget));
+      assertBounded(a as object);
+      return x.every(([key, value]) => y.has(key) && strictEquals(value, y.get(key)));
     }
     case 'other':
       if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
@@ -129,8 +142,12 @@ export function strictIn(item: unknown, list: unknown): boolean {
   return false;
 }
 
-/** `key in map` for the maps portcullis builds (request.headers, request.query): a string key. */
+/**
+ * `x in request...` with an untyped x: a string key of a map portcullis builds (request.headers,
+ * request.query), or a strict element of a list there.
+ */
 export function strictKeyIn(key: unknown, map: unknown): boolean {
+  if (Array.isArray(map)) return strictIn(key, map);
   if (typeof key !== 'string') throw new RuleInputError(`a map key that is a ${kindOf(key)}`);
   if (kindOf(map) !== 'map') throw new RuleInputError(`key membership in a ${kindOf(map)}`);
   if (map instanceof Map) return map.get(key) !== undefined;

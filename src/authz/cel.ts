@@ -3,13 +3,23 @@ import { ConfigError } from '../errors.js';
 import { CEL_LIMITS } from './cel-limits.js';
 import { compileLiteralPattern, re2Matches, resetMatchBudget } from './cel-regex.js';
 import { countNodes, estimateCost, strictSource } from './cel-rewrite.js';
-import { bounded, strictEquals, strictIn, strictKeyIn, strictList } from './cel-strict.js';
+import {
+  bounded,
+  resetElementBudget,
+  strictEquals,
+  strictIn,
+  strictKeyIn,
+  strictList,
+} from './cel-strict.js';
 
 /**
  * The variables every rule may use (`claims`: what a customAuth provider granted); a variable
  * whose scheme did not run is simply absent.
  */
 export const RULE_VARIABLES = ['request', 'jwt', 'basicAuth', 'apiKey', 'auth', 'claims'] as const;
+
+/** Every rule variable is a map when present: `"sub" in jwt` tests a key. */
+const MAP_VARIABLES: ReadonlySet<string> = new Set(RULE_VARIABLES);
 
 export type RuleContext = Partial<Record<(typeof RULE_VARIABLES)[number], unknown>>;
 
@@ -144,7 +154,7 @@ export function compileExpression(expression: unknown, field: string): CompiledE
   }
   let evaluate: ReturnType<Environment['parse']>;
   try {
-    evaluate = environment.parse(strictSource(parsed.ast, source));
+    evaluate = environment.parse(strictSource(parsed.ast, source, MAP_VARIABLES));
     const strictChecked = evaluate.check();
     if (!strictChecked.valid) throw strictChecked.error;
   } catch (error) {
@@ -153,6 +163,7 @@ export function compileExpression(expression: unknown, field: string): CompiledE
   }
   return (context) => {
     resetMatchBudget();
+    resetElementBudget();
     return evaluate(context);
   };
 }
