@@ -74,9 +74,8 @@ function pathRoot(node: Node): string | undefined {
 /**
  * Worst-case steps of one evaluation, every run-time collection at `collectionSize`. A
  * collection nested in the element a macro visits (`o.roles` in `jwt.orgs.exists(o, ...)`) is
- * counted once, not once per element: over all the elements it is part of the one collection
- * the macro iterates, and the run-time element budget (cel-strict.ts) bounds it whatever the
- * shape. A collection that is not (`jwt.b` in `jwt.a.all(x, x in jwt.b)`) is visited whole for
+ * counted once, at the run-time element budget of one evaluation (cel-strict.ts), not once per
+ * element: over all the elements it is part of the one collection the macro iterates. A collection that is not (`jwt.b` in `jwt.a.all(x, x in jwt.b)`) is visited whole for
  * every element, and multiplies.
  */
 export function estimateCost(node: Node, element?: string): number {
@@ -85,13 +84,15 @@ export function estimateCost(node: Node, element?: string): number {
 
 function cost(node: Node, element: string | undefined, tally: { once: number }): number {
   const own = (): number => children(node).reduce((sum, child) => sum + cost(child, element, tally), 1);
-  // Work over a part of the current element: added once to the tally, not multiplied.
-  const scan = (collection: Node, work: number): number => {
+  // `perElement` steps for each element of `collection`. Over a part of the current element,
+  // all such scans together visit at most evaluationElements: added once to the tally, not
+  // multiplied by the enclosing macro.
+  const scan = (collection: Node, perElement: number): number => {
     if (element !== undefined && pathRoot(collection) === element) {
-      tally.once += work;
+      tally.once += CEL_LIMITS.evaluationElements * perElement;
       return 0;
     }
-    return work;
+    return elements(collection) * perElement;
   };
   let steps: number;
   switch (node.op) {
@@ -101,16 +102,14 @@ function cost(node: Node, element: string | undefined, tally: { once: number }):
         const variable = (args[0] as Node).op === 'id' ? ((args[0] as Node).args as string) : undefined;
         const inner = { once: 0 };
         const body = (args as Node[]).reduce((sum, arg) => sum + cost(arg, variable, inner), 1);
-        steps =
-          cost(receiver as Node, element, tally) +
-          scan(receiver as Node, elements(receiver as Node) * body + inner.once);
+        steps = cost(receiver as Node, element, tally) + scan(receiver as Node, body) + inner.once;
       } else {
-        steps = own() + (LINEAR_CALLS.has(name) ? scan(receiver as Node, elements(receiver as Node)) : 0);
+        steps = own() + (LINEAR_CALLS.has(name) ? scan(receiver as Node, 1) : 0);
       }
       break;
     }
     case 'in':
-      steps = own() + scan(node.args[1] as Node, elements(node.args[1] as Node));
+      steps = own() + scan(node.args[1] as Node, 1);
       break;
     case '==':
     case '!=':
