@@ -10,7 +10,8 @@ import { CEL_LIMITS } from './cel-limits.js';
  * `request.*` is exempt: portcullis builds it, its maps are maps and its strings strings, so
  * `"x-team" in request.headers` keeps its key-membership meaning. On untyped values:
  * - `a == b`, `a != b`      -> strictEquals: two different kinds err instead of comparing unequal
- *                               (a comparison with the literal `null` keeps CEL's meaning)
+ *                               (on request.* values too; a comparison with the literal `null`
+ *                               keeps CEL's meaning)
  * - `x in L`, `L.contains(x)` -> strictIn: L must be a list (a string or a map errs)
  * - `L.exists(..)` and the other macros -> strictList(L): a list, not a map's keys or a string
  * - `a + b`                  -> bounded operands
@@ -48,8 +49,10 @@ function isKnownMap(node: Node, maps: ReadonlySet<string>): boolean {
   return isRequestPath(node) || node.checkedType?.kind === 'map';
 }
 
+const isDyn = (node: Node): boolean => (node.checkedType?.kind ?? 'dyn') === 'dyn';
+
 function isUntyped(node: Node): boolean {
-  return (node.checkedType?.kind ?? 'dyn') === 'dyn' && !isRequestPath(node);
+  return isDyn(node) && !isRequestPath(node);
 }
 
 const isNullLiteral = (node: Node): boolean => node.op === 'value' && node.args === null;
@@ -150,7 +153,9 @@ export function strictSource(node: Node, source: string, maps: ReadonlySet<strin
     case '==':
     case '!=': {
       const [left, right] = node.args;
-      if (!isUntyped(left as Node) && !isUntyped(right as Node)) break;
+      // request.* too: its values are typed by portcullis, but strict equality costs nothing
+      // when the types agree, and fails closed should a request value ever vary in type.
+      if (!isDyn(left as Node) && !isDyn(right as Node)) break;
       if (isNullLiteral(left as Node) || isNullLiteral(right as Node)) break;
       const equal = call('strictEquals', left, right);
       return node.op === '==' ? equal : `!${equal}`;
