@@ -303,6 +303,16 @@ describe.each(all)('CEL type confusion fails closed on $name', (framework) => {
     expectDenied(await request(server.url).get('/').set({ Authorization: bearer }), 'no x-team header');
   });
 
+  it('a key test on a rule variable stays a key test: "groups" in jwt', async () => {
+    const server = await r.serve([{ allow: '"groups" in jwt' }]);
+    const call = async (claims: Record<string, unknown>) =>
+      request(server.url)
+        .get('/')
+        .set({ Authorization: `Bearer ${await token(claims)}` });
+    expect((await call({ groups: 'any type' })).status).toBe(200);
+    expectDenied(await call({ other: ['groups'] }), 'no groups claim');
+  });
+
   it('a claim used as a key of a request map must be a string', async () => {
     const server = await r.serve([{ allow: 'jwt.header in request.headers' }]);
     const call = async (value: unknown) =>

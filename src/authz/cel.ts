@@ -44,7 +44,7 @@ function makeEnvironment(): Environment {
   env.registerFunction(`string.${RE2_MATCHES}(string): bool`, re2Matches);
   env.registerFunction(`${RE2_MATCHES}(string, string): bool`, re2Matches);
   // The type-strict forms the compiler substitutes (cel-strict.ts).
-  env.registerFunction('strictEquals(dyn, dyn): bool', (a: unknown, b: unknown) => strictEquals(a, b));
+  env.registerFunction('strictEquals(dyn, dyn): bool', strictEquals);
   env.registerFunction('strictIn(dyn, dyn): bool', strictIn);
   env.registerFunction('strictKeyIn(dyn, dyn): bool', strictKeyIn);
   env.registerFunction('strictList(dyn): list', strictList);
@@ -148,8 +148,8 @@ export function compileExpression(expression: unknown, field: string): CompiledE
     throw new ConfigError(
       field,
       `${quoted} may cost ${cost} steps, over ${CEL_LIMITS.ruleCost} (each list or map counted at ` +
-        `${CEL_LIMITS.collectionSize} elements): iterate a claim inside an iteration over another ` +
-        'only over a literal list',
+        `${CEL_LIMITS.collectionSize} elements): a pass over a claim inside a pass over another ` +
+        'is refused; iterate over the parts of the element, or over a literal list',
     );
   }
   let evaluate: ReturnType<Environment['parse']>;
