@@ -52,7 +52,7 @@ export const ROUTES = {
 } as const;
 
 /** The demo's authorization: admins only on /admin; the upstream needs chat:read. */
-const ADMIN_RULES = { rules: ['request.path == "/admin" && jwt.groups.contains("admins")'] };
+const ADMIN_RULES = { rules: ['request.path == "/admin" && "admins" in jwt.groups'] };
 const IDENTITY_HEADERS = { headers: { 'x-user-id': 'auth.subject', 'x-auth-method': 'auth.method' } };
 
 /** The options every gateway uses: one place, so Express and Koa run the same policy. */
