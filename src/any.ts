@@ -46,7 +46,12 @@ export class AnyInbound {
     const repeated = readings.findIndex((reading) => reading.kind === 'repeated');
     if (repeated !== -1) {
       const outcome = await this.members[repeated]!.outcomeOf(host, readings[repeated]!);
-      return settle(this.members[repeated]!.authenticator, host, existing, applyMode(this.settings.mode, outcome));
+      return settle(
+        this.members[repeated]!.authenticator,
+        host,
+        existing,
+        applyMode(this.settings.mode, outcome),
+      );
     }
     const refusals: Outcome[] = [];
     for (let i = 0; i < this.members.length; i++) {

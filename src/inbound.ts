@@ -69,7 +69,10 @@ export class Inbound {
     }
     if (reading.kind === 'malformed') {
       // Same answer as an empty credential: present, and not something we can check.
-      return { kind: 'invalid', error: credentialError(authn, 'invalid_request', 'The credential is malformed') };
+      return {
+        kind: 'invalid',
+        error: credentialError(authn, 'invalid_request', 'The credential is malformed'),
+      };
     }
     if (reading.value === '') {
       return { kind: 'invalid', error: credentialError(authn, 'invalid_request', 'The credential is empty') };

@@ -104,7 +104,8 @@ function headerLocator(name: string, prefix: string | undefined): Locator {
   const lowerPrefix = prefix?.toLowerCase();
   // Decided once: `Bearer ` is an auth scheme (any run of spaces may follow it, any other
   // separator is malformed); `sk-` is a literal that the credential follows directly.
-  const scheme = lowerPrefix !== undefined && SCHEME_PREFIX.test(lowerPrefix) ? lowerPrefix.trimEnd() : undefined;
+  const scheme =
+    lowerPrefix !== undefined && SCHEME_PREFIX.test(lowerPrefix) ? lowerPrefix.trimEnd() : undefined;
   return {
     location: { header: prefix === undefined ? { name } : { name, prefix } },
     description: prefix === undefined ? `header "${key}"` : `header "${key}" (${prefix.trim()})`,

@@ -59,7 +59,9 @@ export function cookieOccurrences(header: string | undefined, name: string): (st
 /** The Cookie header without the cookie `name` in any spelling; undefined when nothing is left. */
 export function withoutCookie(header: string, name: string): string | undefined {
   const folded = foldedName(name);
-  const kept = cookiePairs(header).filter((pair) => pair !== '' && pairSpelling(pair, name, folded) === 'other');
+  const kept = cookiePairs(header).filter(
+    (pair) => pair !== '' && pairSpelling(pair, name, folded) === 'other',
+  );
   return kept.length === 0 ? undefined : kept.join('; ');
 }
 
