@@ -719,6 +719,44 @@ describe.each(all)('x-api-key without a prefix on $name', (framework) => {
     expect(JSON.parse(res.body).error).toBe('invalid_credentials');
   });
 
+  it.each([
+    { lines: [`X-Api-Key: ${KEY}`, `X_Api_Key: ${OTHER}`], status: 400 },
+    { lines: [`X_API_KEY: ${OTHER}`, `x-api-key: ${KEY}`], status: 400 },
+    { lines: [`X-Api-Key: ${KEY}`, `x_api-key: ${KEY}`], status: 400 },
+    { lines: [`X_Api_Key: ${KEY}`], status: 401 },
+    { lines: [`x-api_key: ${KEY}`], status: 401 },
+  ])(
+    'underscore spellings of the header count as the header: $lines -> $status',
+    async ({ lines, status }) => {
+      const res = await rawRequest(s.url, '/echo', lines);
+      expect(res.status).toBe(status);
+      expect(JSON.parse(res.body).error).toBe('invalid_request');
+    },
+  );
+
+  it('an underscore spelling never reaches the upstream, even when permissive lets it pass', async () => {
+    const upstream = await startRecordingUpstream();
+    const permissive = framework.lib.apiKeyAuth({
+      keys: records(),
+      mode: 'permissive',
+      location: { header: { name: 'x-api-key' } },
+    });
+    const backend = framework.lib.backendAuth({ key: 'sk-upstream-123', upstream: upstream.url });
+    const proxied = await framework.serve([permissive, backend], { forwardTo: upstream.url });
+    try {
+      const res = await rawRequest(proxied.url, '/v1', [`X_Api_Key: ${OTHER}`, 'X-Other: 1']);
+      expect(res.status).toBe(200);
+      const seen = upstream.last();
+      expect(seen.headers['x-other']).toBe('1');
+      expect(JSON.stringify(seen)).not.toContain(OTHER);
+    } finally {
+      await proxied.close();
+      await permissive.close();
+      await backend.close();
+      await upstream.close();
+    }
+  });
+
   it('an empty x-api-key is present and empty -> 401 invalid_request', async () => {
     const res = await rawRequest(s.url, '/echo', ['X-Api-Key: ']);
     expect(res.status).toBe(401);

@@ -99,8 +99,29 @@ function literalCredential(value: string, prefix: string): CredentialReading {
   return value.toLowerCase() === prefix.trimEnd() ? { kind: 'found', value: '' } : ABSENT;
 }
 
+/**
+ * The names of the headers sent as another spelling of `key` with '_' for '-' (`X_Api_Key`
+ * for `x-api-key`): CGI-style upstreams (`HTTP_X_API_KEY`) read both as one header. Empty in
+ * the usual case, without allocating.
+ */
+function underscoreSpellings(message: MessageHead, key: string, folded: string): string[] {
+  let found: string[] | undefined;
+  const raw = message.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const sent = raw[i]!;
+    if (sent.length !== folded.length) continue;
+    const lower = sent.toLowerCase();
+    if (lower === key || lower.replaceAll('-', '_') !== folded) continue;
+    found ??= [];
+    found.push(lower);
+  }
+  return found ?? NONE;
+}
+const NONE: string[] = [];
+
 function headerLocator(name: string, prefix: string | undefined): Locator {
   const key = name.toLowerCase();
+  const folded = key.includes('-') || key.includes('_') ? key.replaceAll('-', '_') : undefined;
   const lowerPrefix = prefix?.toLowerCase();
   // Decided once: `Bearer ` is an auth scheme (any run of spaces may follow it, any other
   // separator is malformed); `sk-` is a literal that the credential follows directly.
@@ -111,14 +132,25 @@ function headerLocator(name: string, prefix: string | undefined): Locator {
     description: prefix === undefined ? `header "${key}"` : `header "${key}" (${prefix.trim()})`,
     read(host) {
       const values = headerOccurrences(host.message, key);
+      if (folded !== undefined) {
+        const variants = underscoreSpellings(host.message, key, folded).length;
+        if (variants > 0) return values.length + variants > 1 ? REPEATED : MALFORMED;
+      }
       if (values.length !== 1 || lowerPrefix === undefined) return single(values);
       const value = values[0]!;
       return scheme !== undefined ? schemeCredential(value, scheme) : literalCredential(value, lowerPrefix);
     },
     strip(host) {
       deleteHeader(host.message, key);
+      if (folded === undefined) return;
+      for (const variant of underscoreSpellings(host.message, key, folded))
+        deleteHeader(host.message, variant);
     },
     write(host, value) {
+      if (folded !== undefined) {
+        for (const variant of underscoreSpellings(host.message, key, folded))
+          deleteHeader(host.message, variant);
+      }
       setHeader(host.message, key, prefix === undefined ? value : `${prefix}${value}`);
     },
   };
