@@ -273,6 +273,52 @@ describe.each(all)('query credential views on $name', (framework) => {
     },
   );
 
+  it('an absolute-form target loses the credential from every view too', async () => {
+    for (const { label } of apps) {
+      const s = server(label, 'strict');
+      const res = await rawRequest(s.url, `${s.url}/echo?access_token=${KEY}&x=1`, []);
+      expect(res.status).toBe(200);
+      const echo = JSON.parse(res.body) as Echo;
+      expect(echo.auth).toMatchObject({ subject: 'svc' });
+      expect(echo.url).not.toContain('access_token');
+      expect(echo.originalUrl).not.toContain('access_token');
+      expect(res.body).not.toContain(KEY);
+    }
+  });
+
+  it('parseurl caches on the request hold no credential after the strip', async () => {
+    const peek = (req: {
+      _parsedUrl?: { href?: string };
+      _parsedOriginalUrl?: { href?: string };
+      req?: unknown;
+    }) => {
+      const node = (req.req ?? req) as {
+        _parsedUrl?: { href?: string };
+        _parsedOriginalUrl?: { href?: string };
+      };
+      return JSON.stringify([node._parsedUrl?.href ?? null, node._parsedOriginalUrl?.href ?? null]);
+    };
+    const auth = framework.lib.apiKeyAuth({
+      keys: records(),
+      location: { queryParameter: { name: 'access_token' } },
+    });
+    const koa = framework.name.startsWith('koa');
+    const report = koa
+      ? async (ctx: { body: unknown }) => {
+          ctx.body = { parsed: peek(ctx as never) };
+        }
+      : (req: never, res: { json(body: unknown): void }) => res.json({ parsed: peek(req) });
+    const s = await framework.serve([primer(framework), auth, report]);
+    try {
+      const res = await request(s.url).get(`/echo?access_token=${KEY}&x=1`);
+      expect(res.status).toBe(200);
+      expect(res.text).not.toContain(KEY);
+    } finally {
+      await s.close();
+      await auth.close();
+    }
+  });
+
   it('a value that does not percent-decode is malformed, not empty and not absent', async () => {
     for (const mode of ['strict', 'optional'] as const) {
       for (const value of ['%', '%E0%A4%A', `${KEY}%FF`, `${KEY}%`]) {

@@ -52,6 +52,9 @@ export interface ExpressRequest extends IncomingMessage {
   query?: unknown;
   auth?: Auth;
   app?: { get(setting: string): unknown };
+  /** parseurl's caches of `url` and `originalUrl` (Express and its router read them). */
+  _parsedUrl?: unknown;
+  _parsedOriginalUrl?: unknown;
 }
 
 /** Plain Express middleware. */
@@ -102,6 +105,9 @@ class ExpressHost implements RequestHost {
     // Express 4 parses the query once into an own property; Express 5 parses on each read.
     const parse = Object.hasOwn(req, 'query') ? req.app?.get('query parser fn') : undefined;
     if (typeof parse === 'function') req.query = parse(queryString(req.url));
+    // parseurl re-parses a changed URL on its next call; until then its cache keeps the old one.
+    if (req._parsedUrl !== undefined) req._parsedUrl = undefined;
+    if (req._parsedOriginalUrl !== undefined) req._parsedOriginalUrl = undefined;
     this.cachedPath = undefined;
   }
 }

@@ -104,6 +104,9 @@ class KoaHost implements RequestHost {
     request.originalUrl = edit(request.originalUrl);
     if (request.memoizedURL !== undefined) request.memoizedURL = undefined;
     if (request._querycache !== undefined) request._querycache = undefined;
+    // parseurl (behind ctx.path and ctx.querystring) re-parses a changed URL on its next call.
+    const req = this.message as IncomingMessage & { _parsedUrl?: unknown };
+    if (req._parsedUrl !== undefined) req._parsedUrl = undefined;
     this.cachedPath = undefined;
   }
 }
