@@ -511,6 +511,42 @@ describe.each(all)('cookie credentials on $name', (framework) => {
   });
 });
 
+describe.each(all)('cookies a framework parsed before us on $name', (framework) => {
+  it('are gone from req.cookies / req.signedCookies (cookie-parser) and ctx.cookies', async () => {
+    const koa = framework.name.startsWith('koa');
+    // What cookie-parser does: parse the header once, into own properties of req.
+    const parser = (
+      req: { headers: { cookie?: string }; cookies?: unknown; signedCookies?: unknown },
+      _res: unknown,
+      next: () => void,
+    ) => {
+      const pairs = (req.headers.cookie ?? '').split('; ').map((pair) => pair.split('='));
+      req.cookies = Object.fromEntries(pairs);
+      req.signedCookies = Object.fromEntries(pairs.map(([k, v]) => [k, `signed:${v}`]));
+      next();
+    };
+    const report = koa
+      ? async (ctx: { cookies: { get(name: string): string | undefined }; body: unknown }) => {
+          ctx.body = { sid: ctx.cookies.get('sid') ?? null, a: ctx.cookies.get('a') ?? null };
+        }
+      : (req: { cookies: unknown; signedCookies: unknown }, res: { json(body: unknown): void }) =>
+          res.json({ cookies: req.cookies, signed: req.signedCookies });
+    const auth = framework.lib.apiKeyAuth({ keys: records(), location: { cookie: { name: 'sid' } } });
+    const s = await framework.serve(koa ? [auth, report] : [parser, auth, report]);
+    try {
+      const res = await request(s.url).get('/echo').set('Cookie', `a=1; sid=${KEY}`);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual(
+        koa ? { sid: null, a: '1' } : { cookies: { a: '1' }, signed: { a: 'signed:1' } },
+      );
+      expect(res.text).not.toContain(KEY);
+    } finally {
+      await s.close();
+      await auth.close();
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Header credentials: the separator after the scheme, and no trimming.
 

@@ -52,6 +52,9 @@ export interface ExpressRequest extends IncomingMessage {
   query?: unknown;
   auth?: Auth;
   app?: { get(setting: string): unknown };
+  /** cookie-parser's results, when it ran before us. */
+  cookies?: unknown;
+  signedCookies?: unknown;
   /** parseurl's caches of `url` and `originalUrl` (Express and its router read them). */
   _parsedUrl?: unknown;
   _parsedOriginalUrl?: unknown;
@@ -109,6 +112,16 @@ class ExpressHost implements RequestHost {
     if (req._parsedUrl !== undefined) req._parsedUrl = undefined;
     if (req._parsedOriginalUrl !== undefined) req._parsedOriginalUrl = undefined;
     this.cachedPath = undefined;
+  }
+
+  forgetCookies(spelled: (name: string) => boolean): void {
+    // cookie-parser parses the Cookie header once, into own properties, often before us.
+    const req = this.message;
+    for (const parsed of [req.cookies, req.signedCookies]) {
+      if (typeof parsed !== 'object' || parsed === null) continue;
+      const record = parsed as Record<string, unknown>;
+      for (const name of Object.keys(record)) if (spelled(name)) delete record[name];
+    }
   }
 }
 

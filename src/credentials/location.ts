@@ -1,5 +1,5 @@
 import { ConfigError } from '../errors.js';
-import { cookieOccurrences, withCookie, withoutCookie } from '../http/cookies.js';
+import { cookieOccurrences, isCookieSpelling, withCookie, withoutCookie } from '../http/cookies.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import { deleteHeader, headerOccurrences, type MessageHead, setHeader } from '../http/headers.js';
 import { queryOccurrences, withoutQueryParameter, withQueryParameter } from '../http/query.js';
@@ -11,6 +11,11 @@ import { queryOccurrences, withoutQueryParameter, withQueryParameter } from '../
 export interface EditableRequest {
   readonly message: MessageHead;
   editUrl(edit: (url: string) => string): void;
+  /**
+   * Drops the named cookies from what the framework already parsed out of the Cookie header
+   * (Express with cookie-parser: `req.cookies`, `req.signedCookies`); absent when nothing is.
+   */
+  forgetCookies?(spelled: (name: string) => boolean): void;
 }
 
 /**
@@ -186,6 +191,7 @@ function cookieLocator(name: string): Locator {
       const rest = withoutCookie(header, name);
       if (rest === undefined) deleteHeader(host.message, 'cookie');
       else setHeader(host.message, 'cookie', rest);
+      host.forgetCookies?.((sent) => isCookieSpelling(sent, name));
     },
     write(host, value) {
       setHeader(host.message, 'cookie', withCookie(host.message.headers.cookie, name, value));

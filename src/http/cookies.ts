@@ -56,6 +56,11 @@ export function cookieOccurrences(header: string | undefined, name: string): (st
   return found;
 }
 
+/** True when a cookie name (as a parser filed it) is `name` or another spelling of it. */
+export function isCookieSpelling(sent: string, name: string): boolean {
+  return pairSpelling(sent, name, foldedName(name)) !== 'other';
+}
+
 /** The Cookie header without the cookie `name` in any spelling; undefined when nothing is left. */
 export function withoutCookie(header: string, name: string): string | undefined {
   const folded = foldedName(name);
