@@ -156,6 +156,8 @@ const PADDED_VALUES = [
   `%EF%BB%BF${KEY}`,
   `${KEY}%E2%80%A8`,
   `${KEY}%E3%80%80`,
+  `${KEY}%EF%BB%BF`,
+  `${KEY}%0B`,
   `${KEY}%00`,
 ];
 
@@ -502,6 +504,9 @@ describe.each(all)('cookie credentials on $name', (framework) => {
       line('Cookie', `sid=${KEY}`, [0xef, 0xbb, 0xbf]),
       line('Cookie', `sid=${KEY}`, [0xe2, 0x80, 0xa8]),
       line('Cookie', `sid=${KEY}\u00a0`),
+      line('Cookie', `sid=${KEY}+`),
+      line('Cookie', `sid=${KEY}%EF%BB%BF`),
+      line('Cookie', `sid=%20${KEY}`),
     ].map((bytes, index) => ({ mode, index, bytes })),
   );
   it.each(padded)('$mode: padded cookie value #$index is not the key -> 401', async ({ mode, bytes }) => {
