@@ -7,6 +7,7 @@ import { AuthResult } from '../src/index.js';
 import type { Echo, Framework, ServeOptions, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+import { mountAt } from './support/mount.js';
 import { startRecordingUpstream } from './support/recording-upstream.js';
 
 // Issue 11, "Credentials", on both adapters: the consumed credential is gone from every view
@@ -286,6 +287,29 @@ describe.each(all)('query credential views on $name', (framework) => {
       expect(echo.originalUrl).not.toContain('access_token');
       expect(res.body).not.toContain(KEY);
     }
+  });
+
+  it('a middleware mounted under a path strips from the URLs the framework restores after it', async () => {
+    const auth = framework.lib.apiKeyAuth({
+      keys: records(),
+      location: { queryParameter: { name: 'access_token' } },
+    });
+    for (const { options } of apps) {
+      const s = await framework.serve([await mountAt(framework, '/v1', auth)], options);
+      try {
+        const res = await request(s.url).get(`/v1/echo?x=1&access_token%5B%5D=${OTHER}`);
+        expect(res.status).toBe(401);
+        const ok = await request(s.url).get(`/v1/echo?x=1&access_token=${KEY}`);
+        expect(ok.status).toBe(200);
+        const echo = ok.body as Echo;
+        expect(echo.url).toBe('/v1/echo?x=1');
+        expect(echo.originalUrl).toBe('/v1/echo?x=1');
+        expect(ok.text).not.toContain(KEY);
+      } finally {
+        await s.close();
+      }
+    }
+    await auth.close();
   });
 
   it('parseurl caches on the request hold no credential after the strip', async () => {
