@@ -41,9 +41,24 @@ export class AnyInbound {
     const open = checkPublicPath(this.settings, host);
     if (open === true) return { auth: undefined };
     if (open !== false) return { error: open };
+    // Every member's credential is read before any member authenticates: a credential sent
+    // twice is refused (400) as each scheme alone refuses it, even when another member's
+    // credential is valid, so the app never receives the two copies.
+    const readings = this.members.map((member) => member.authenticator.locator.read(host));
+    const repeated = readings.findIndex((reading) => reading.kind === 'repeated');
+    if (repeated !== -1) {
+      const outcome = await this.members[repeated]!.outcomeOf(host, readings[repeated]!);
+      return settle(
+        this.members[repeated]!.authenticator,
+        host,
+        existing,
+        applyMode(this.settings.mode, outcome),
+      );
+    }
     const refusals: Outcome[] = [];
-    for (const member of this.members) {
-      const outcome = await member.outcome(host);
+    for (let i = 0; i < this.members.length; i++) {
+      const member = this.members[i]!;
+      const outcome = await member.outcomeOf(host, readings[i]!);
       if (outcome.kind === 'valid' || outcome.kind === 'malformed') {
         return settle(member.authenticator, host, existing, applyMode(this.settings.mode, outcome));
       }

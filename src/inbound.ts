@@ -1,4 +1,5 @@
 import { type Authenticator, credentialError, type Verdict } from './authenticator.js';
+import type { CredentialReading } from './credentials/location.js';
 import { noteReadLocation } from './credentials/read-locations.js';
 import { type AuthError, ConfigError } from './errors.js';
 import { ambiguousPathError } from './http/ambiguity.js';
@@ -56,8 +57,12 @@ export class Inbound {
    * requests then cross no promise at all.
    */
   outcome(host: RequestHost): Outcome | Promise<Outcome> {
+    return this.outcomeOf(host, this.authenticator.locator.read(host));
+  }
+
+  /** {@link outcome} for a reading already taken (anyAuth reads every member's first). */
+  outcomeOf(host: RequestHost, reading: CredentialReading): Outcome | Promise<Outcome> {
     const authn = this.authenticator;
-    const reading = authn.locator.read(host);
     if (reading.kind === 'absent') {
       return {
         kind: 'absent',
@@ -67,6 +72,13 @@ export class Inbound {
     if (reading.kind === 'repeated') {
       const error = credentialError(authn, 'invalid_request', 'The credential was sent more than once', 400);
       return { kind: 'malformed', error };
+    }
+    if (reading.kind === 'malformed') {
+      // Same answer as an empty credential: present, and not something we can check.
+      return {
+        kind: 'invalid',
+        error: credentialError(authn, 'invalid_request', 'The credential is malformed'),
+      };
     }
     if (reading.value === '') {
       return { kind: 'invalid', error: credentialError(authn, 'invalid_request', 'The credential is empty') };

@@ -54,6 +54,12 @@ export interface ExpressRequest extends IncomingMessage {
   query?: unknown;
   auth?: Auth;
   app?: { get(setting: string): unknown };
+  /** cookie-parser's results, when it ran before us. */
+  cookies?: unknown;
+  signedCookies?: unknown;
+  /** parseurl's caches of `url` and `originalUrl` (Express and its router read them). */
+  _parsedUrl?: unknown;
+  _parsedOriginalUrl?: unknown;
 }
 
 /** Plain Express middleware. */
@@ -130,7 +136,20 @@ class ExpressHost implements RequestHost {
     // Express 4 parses the query once into an own property; Express 5 parses on each read.
     const parse = Object.hasOwn(req, 'query') ? req.app?.get('query parser fn') : undefined;
     if (typeof parse === 'function') req.query = parse(queryString(req.url));
+    // parseurl re-parses a changed URL on its next call; until then its cache keeps the old one.
+    if (req._parsedUrl !== undefined) req._parsedUrl = undefined;
+    if (req._parsedOriginalUrl !== undefined) req._parsedOriginalUrl = undefined;
     this.canonical = null;
+  }
+
+  forgetCookies(spelled: (name: string) => boolean): void {
+    // cookie-parser parses the Cookie header once, into own properties, often before us.
+    const req = this.message;
+    for (const parsed of [req.cookies, req.signedCookies]) {
+      if (typeof parsed !== 'object' || parsed === null) continue;
+      const record = parsed as Record<string, unknown>;
+      for (const name of Object.keys(record)) if (spelled(name)) delete record[name];
+    }
   }
 }
 

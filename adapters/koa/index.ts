@@ -45,6 +45,8 @@ export interface PortcullisState {
 export interface KoaContext {
   app?: object;
   req: IncomingMessage;
+  /** Keeps its own `originalUrl` (read by `ctx.href` and `ctx.URL`) and memoizes `ctx.URL`. */
+  request: KoaRequestViews;
   url: string;
   originalUrl: string;
   protocol: string;
@@ -52,6 +54,13 @@ export interface KoaContext {
   status: number;
   body: unknown;
   set(field: string, value: string | string[]): void;
+}
+
+/** The URL views `ctx.request` keeps beside `ctx.req.url` (Koa 2 and 3). */
+export interface KoaRequestViews {
+  originalUrl: string;
+  memoizedURL?: unknown;
+  _querycache?: unknown;
 }
 
 /** Plain Koa middleware. */
@@ -126,6 +135,16 @@ class KoaHost implements RequestHost {
     const ctx = this.ctx;
     ctx.url = edit(ctx.url);
     ctx.originalUrl = edit(ctx.originalUrl);
+    // ctx.querystring, ctx.query, ctx.search and ctx.path follow ctx.req.url by themselves;
+    // ctx.href and ctx.URL read ctx.request.originalUrl (a copy of its own), and ctx.URL
+    // and ctx.query keep what they parsed from the old one.
+    const request = ctx.request;
+    request.originalUrl = edit(request.originalUrl);
+    if (request.memoizedURL !== undefined) request.memoizedURL = undefined;
+    if (request._querycache !== undefined) request._querycache = undefined;
+    // parseurl (behind ctx.path and ctx.querystring) re-parses a changed URL on its next call.
+    const req = this.message as IncomingMessage & { _parsedUrl?: unknown };
+    if (req._parsedUrl !== undefined) req._parsedUrl = undefined;
     this.canonical = null;
   }
 }

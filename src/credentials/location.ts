@@ -1,8 +1,8 @@
 import { ConfigError } from '../errors.js';
-import { cookieValues, withCookie, withoutCookie } from '../http/cookies.js';
+import { cookieOccurrences, isCookieSpelling, withCookie, withoutCookie } from '../http/cookies.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import { deleteHeader, headerOccurrences, type MessageHead, setHeader } from '../http/headers.js';
-import { queryValues, withoutQueryParameter, withQueryParameter } from '../http/query.js';
+import { queryOccurrences, withoutQueryParameter, withQueryParameter } from '../http/query.js';
 
 /**
  * A request whose credential fields can be edited: an incoming request (every RequestHost is
@@ -11,6 +11,11 @@ import { queryValues, withoutQueryParameter, withQueryParameter } from '../http/
 export interface EditableRequest {
   readonly message: MessageHead;
   editUrl(edit: (url: string) => string): void;
+  /**
+   * Drops the named cookies from what the framework already parsed out of the Cookie header
+   * (Express with cookie-parser: `req.cookies`, `req.signedCookies`); absent when nothing is.
+   */
+  forgetCookies?(spelled: (name: string) => boolean): void;
 }
 
 /**
@@ -27,7 +32,13 @@ export type CredentialReading =
   | { kind: 'absent' }
   | { kind: 'found'; value: string }
   /** The credential was sent more than once: RFC 6750 forbids it and we never guess. */
-  | { kind: 'repeated' };
+  | { kind: 'repeated' }
+  /**
+   * Something is there that a reader downstream may take for the credential, but not in the
+   * one spelling we read: `Bearer<TAB>token`, `access_token[]=...`, `SID=...` for `sid`, a
+   * value that does not percent-decode. Present and invalid, never "absent".
+   */
+  | { kind: 'malformed' };
 
 /** A location checked once at start-up: reads, strips and writes one credential. */
 export interface Locator {
@@ -41,7 +52,12 @@ export interface Locator {
 
 const ABSENT: CredentialReading = { kind: 'absent' };
 const REPEATED: CredentialReading = { kind: 'repeated' };
+const MALFORMED: CredentialReading = { kind: 'malformed' };
 const TOKEN_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** An auth-scheme prefix as RFC 7235 writes it: a token, then the space before the credentials. */
+const SCHEME_PREFIX = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ +$/;
+const TCHAR = /[!#$%&'*+.^_`|~0-9A-Za-z-]/;
+const SP = 0x20;
 
 function requireName(name: unknown, field: string): string {
   if (typeof name !== 'string' || !TOKEN_NAME.test(name)) {
@@ -50,37 +66,96 @@ function requireName(name: unknown, field: string): string {
   return name;
 }
 
-function single(values: readonly string[]): CredentialReading {
+/**
+ * Every occurrence found at a location, as one reading. Values are never trimmed: a key has
+ * exactly one spelling, and `key `, `key%20` or `key\u00a0` is another (invalid) credential.
+ * An undefined occurrence is one in a spelling we do not read.
+ */
+function single(values: readonly (string | undefined)[]): CredentialReading {
   if (values.length === 0) return ABSENT;
   if (values.length > 1) return REPEATED;
-  return { kind: 'found', value: values[0]!.trim() };
+  const value = values[0];
+  return value === undefined ? MALFORMED : { kind: 'found', value };
 }
+
+/**
+ * Reads `<scheme> 1*SP <credentials>` (RFC 7235 section 2.1). A value whose auth-scheme
+ * token is ours but whose separator is anything else (`Bearer<TAB>t`, `Bearer\u00a0t`,
+ * `Bearer:t`, `Bearer,t`) is our credential, malformed: were it "absent", an optional scheme
+ * would hand it to the app unchecked. A longer token (`Bearerish t`) or another scheme
+ * (`Basic ...` where Bearer is expected) is not ours. Node has already removed the field's
+ * surrounding whitespace.
+ */
+function schemeCredential(value: string, scheme: string): CredentialReading {
+  const length = scheme.length;
+  if (value.length < length || value.slice(0, length).toLowerCase() !== scheme) return ABSENT;
+  if (value.length === length) return { kind: 'found', value: '' };
+  let at = length;
+  if (value.charCodeAt(at) !== SP) return TCHAR.test(value[at]!) ? ABSENT : MALFORMED;
+  while (value.charCodeAt(at) === SP) at++;
+  return { kind: 'found', value: value.slice(at) };
+}
+
+/** Reads a header whose value starts with a literal prefix that is not a scheme (`sk-`, `Key=`). */
+function literalCredential(value: string, prefix: string): CredentialReading {
+  if (value.length >= prefix.length && value.slice(0, prefix.length).toLowerCase() === prefix) {
+    return { kind: 'found', value: value.slice(prefix.length) };
+  }
+  return value.toLowerCase() === prefix.trimEnd() ? { kind: 'found', value: '' } : ABSENT;
+}
+
+/**
+ * The names of the headers sent as another spelling of `key` with '_' for '-' (`X_Api_Key`
+ * for `x-api-key`): CGI-style upstreams (`HTTP_X_API_KEY`) read both as one header. Empty in
+ * the usual case, without allocating.
+ */
+function underscoreSpellings(message: MessageHead, key: string, folded: string): string[] {
+  let found: string[] | undefined;
+  const raw = message.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const sent = raw[i]!;
+    if (sent.length !== folded.length) continue;
+    const lower = sent.toLowerCase();
+    if (lower === key || lower.replaceAll('-', '_') !== folded) continue;
+    found ??= [];
+    found.push(lower);
+  }
+  return found ?? NONE;
+}
+const NONE: string[] = [];
 
 function headerLocator(name: string, prefix: string | undefined): Locator {
   const key = name.toLowerCase();
-  const scheme = prefix?.trim().toLowerCase();
+  const folded = key.includes('-') || key.includes('_') ? key.replaceAll('-', '_') : undefined;
   const lowerPrefix = prefix?.toLowerCase();
+  // Decided once: `Bearer ` is an auth scheme (any run of spaces may follow it, any other
+  // separator is malformed); `sk-` is a literal that the credential follows directly.
+  const scheme =
+    lowerPrefix !== undefined && SCHEME_PREFIX.test(lowerPrefix) ? lowerPrefix.trimEnd() : undefined;
   return {
     location: { header: prefix === undefined ? { name } : { name, prefix } },
     description: prefix === undefined ? `header "${key}"` : `header "${key}" (${prefix.trim()})`,
     read(host) {
       const values = headerOccurrences(host.message, key);
-      if (values.length !== 1 || lowerPrefix === undefined) return single(values);
-      const value = values[0]!.trim();
-      // A header carrying another scheme (Basic where we expect Bearer) is not our credential.
-      if (
-        value.length >= lowerPrefix.length &&
-        value.slice(0, lowerPrefix.length).toLowerCase() === lowerPrefix
-      ) {
-        return { kind: 'found', value: value.slice(lowerPrefix.length).trim() };
+      if (folded !== undefined) {
+        const variants = underscoreSpellings(host.message, key, folded).length;
+        if (variants > 0) return values.length + variants > 1 ? REPEATED : MALFORMED;
       }
-      if (value.toLowerCase() === scheme) return { kind: 'found', value: '' };
-      return ABSENT;
+      if (values.length !== 1 || lowerPrefix === undefined) return single(values);
+      const value = values[0]!;
+      return scheme !== undefined ? schemeCredential(value, scheme) : literalCredential(value, lowerPrefix);
     },
     strip(host) {
       deleteHeader(host.message, key);
+      if (folded === undefined) return;
+      for (const variant of underscoreSpellings(host.message, key, folded))
+        deleteHeader(host.message, variant);
     },
     write(host, value) {
+      if (folded !== undefined) {
+        for (const variant of underscoreSpellings(host.message, key, folded))
+          deleteHeader(host.message, variant);
+      }
       setHeader(host.message, key, prefix === undefined ? value : `${prefix}${value}`);
     },
   };
@@ -91,7 +166,7 @@ function queryLocator(name: string): Locator {
     location: { queryParameter: { name } },
     description: `query parameter "${name}"`,
     read(host) {
-      return single(queryValues(host.message.url ?? '', name));
+      return single(queryOccurrences(host.message.url ?? '', name));
     },
     strip(host) {
       host.editUrl((url) => withoutQueryParameter(url, name));
@@ -108,7 +183,7 @@ function cookieLocator(name: string): Locator {
     description: `cookie "${name}"`,
     read(host) {
       const header = host.message.headers.cookie;
-      return single(cookieValues(header, name));
+      return single(cookieOccurrences(header, name));
     },
     strip(host) {
       const header = host.message.headers.cookie;
@@ -116,6 +191,7 @@ function cookieLocator(name: string): Locator {
       const rest = withoutCookie(header, name);
       if (rest === undefined) deleteHeader(host.message, 'cookie');
       else setHeader(host.message, 'cookie', rest);
+      host.forgetCookies?.((sent) => isCookieSpelling(sent, name));
     },
     write(host, value) {
       setHeader(host.message, 'cookie', withCookie(host.message.headers.cookie, name, value));

@@ -22,6 +22,15 @@ export interface Echo {
   query: Record<string, unknown>;
   headers: Record<string, string | string[] | undefined>;
   rawHeaders: string[];
+  /** Koa only: the other URL views a Koa app reads (`ctx.href`, `ctx.URL`, ...). */
+  koa?: {
+    href: string;
+    URL: string;
+    requestOriginalUrl: string;
+    querystring: string;
+    search: string;
+    path: string;
+  };
 }
 
 export interface Framework {
@@ -38,6 +47,8 @@ export interface Framework {
 export interface ServeOptions {
   errorHandler?: boolean;
   forwardTo?: string;
+  /** Express only: the app's 'query parser' setting ('simple', 'extended', a function or false). */
+  queryParser?: 'simple' | 'extended' | false | ((query: string) => object);
 }
 
 export interface TestServer {
@@ -69,6 +80,7 @@ function expressFramework(name: string, express: ExpressFactory): Framework {
     lib: undefined as unknown as AdapterModule,
     async serve(middlewares, options = {}) {
       const app = express();
+      if (options.queryParser !== undefined) app.set('query parser', options.queryParser);
       for (const middleware of middlewares) app.use(middleware as Parameters<typeof app.use>[0]);
       if (options.forwardTo !== undefined) {
         app.use(createProxyMiddleware({ target: options.forwardTo, changeOrigin: true }));
@@ -128,6 +140,14 @@ function koaFramework(name: string, Koa: KoaClass): Framework {
           query: ctx.query,
           headers: ctx.headers,
           rawHeaders: ctx.req.rawHeaders,
+          koa: {
+            href: ctx.href,
+            URL: ctx.URL.href,
+            requestOriginalUrl: ctx.request.originalUrl,
+            querystring: ctx.querystring,
+            search: ctx.search,
+            path: ctx.path,
+          },
         } satisfies Echo;
       });
       return listen(app.callback());
