@@ -189,6 +189,19 @@ describe.each(all)('the "*" wildcard comes only from an API-key record, on $name
     expectInsufficientScope(await request(server.url).get('/').set('Authorization', `Bearer ${other}`), '*');
   });
 
+  it('rules read the wildcard as auth.allScopes: true for an API-key record, false for a token "*"', async () => {
+    const rule = { rules: ['auth.allScopes'] };
+    const byToken = await r.serve([r.jwt(), lib.authorize(rule)]);
+    const star = await sign(key, { scope: '*' });
+    const denied = await request(byToken.url).get('/').set('Authorization', `Bearer ${star}`);
+    expect(denied.status).toBe(403);
+    expect(denied.body.error).toBe('access_denied');
+    const keys = () => r.track(lib.apiKeyAuth({ keys: apiKeyRecords(), location: X_API_KEY }));
+    const byKey = await r.serve([keys(), lib.authorize(rule)]);
+    expect((await request(byKey.url).get('/').set('x-api-key', WILDCARD_KEY)).status).toBe(200);
+    expect((await request(byKey.url).get('/').set('x-api-key', READER_KEY)).status).toBe(403);
+  });
+
   // customAuth: a provider's "*" is literal too, whatever else it claims to be.
   const customCases: { label: string; scopes: unknown; method?: string }[] = [
     { label: '["*"]', scopes: ['*'] },

@@ -1,7 +1,7 @@
 import { fullTarget } from '../http/paths.js';
 import { parseQuery } from '../http/query.js';
 import type { RequestHost } from '../http/request-host.js';
-import type { Auth } from '../identity.js';
+import { type Auth, hasAllScopes } from '../identity.js';
 import type { RuleContext } from './cel.js';
 
 /**
@@ -33,7 +33,9 @@ export function ruleContext(host: RequestHost, auth: Auth | undefined): RuleCont
   }
   const context: RuleContext = { request };
   if (auth === undefined) return context;
-  const summary: Record<string, unknown> = { scopes: auth.scopes };
+  // `allScopes` is the wildcard of an API-key record: a "*" among `scopes` may be a token's
+  // literal scope, which grants nothing (RFC 6749 section 3.3), so rules must not read it so.
+  const summary: Record<string, unknown> = { scopes: auth.scopes, allScopes: hasAllScopes(auth) };
   if (auth.subject !== undefined) summary.subject = auth.subject;
   if (auth.method !== undefined) summary.method = auth.method;
   context.auth = summary;
