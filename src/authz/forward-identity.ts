@@ -1,3 +1,4 @@
+import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { ConfigError } from '../errors.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import { deleteHeader, setHeader } from '../http/headers.js';
@@ -9,6 +10,12 @@ import { ruleContext } from './context.js';
 export interface ForwardIdentityOptions {
   headers: Record<string, string>;
 }
+
+const FORWARD_IDENTITY_KEYS = keysOf<ForwardIdentityOptions>()(
+  'forwardIdentity',
+  { headers: true },
+  { claims: 'headers', map: 'headers', mapping: 'headers', set: 'headers' },
+);
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -28,7 +35,8 @@ function headerValue(value: unknown): string | undefined {
  * client sent is removed first, whatever the expression yields, so a client cannot spoof it.
  */
 export function identityForwarder(options: ForwardIdentityOptions): RequestCheck {
-  const headers = options?.headers;
+  refuseUnknownKeys(options, FORWARD_IDENTITY_KEYS, '');
+  const headers = options.headers;
   if (typeof headers !== 'object' || headers === null || Object.keys(headers).length === 0) {
     throw new ConfigError('headers', 'must map header names to CEL expressions');
   }

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Authenticator, credentialError, type Verdict } from '../authenticator.js';
 import { bearerChallenge, isSafeRealm } from '../challenge.js';
+import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import { fullTarget } from '../http/paths.js';
@@ -36,6 +37,15 @@ export interface CustomAuthOptions extends InboundOptions {
   logger?: Logger;
 }
 
+const CUSTOM_AUTH_KEYS = keysOf<CustomAuthOptions>()(
+  'customAuth',
+  { location: true, realm: true, logger: true, mode: true, publicPaths: true, delegateErrors: true },
+  {
+    authenticate: { say: 'belongs on the provider, the first argument: customAuth(provider, options)' },
+    provider: { say: 'is the first argument: customAuth(provider, options)' },
+  },
+);
+
 const GENERIC_DENIAL = 'The credential was not accepted';
 
 /** A denial reason is shown only when it is short printable ASCII: it is the provider's own text. */
@@ -50,6 +60,7 @@ function describe(reason: string | undefined): string {
 
 /** A custom provider as an {@link Authenticator}. */
 export function customAuthenticator(provider: AuthProvider, options: CustomAuthOptions = {}): Authenticator {
+  refuseUnknownKeys(options, CUSTOM_AUTH_KEYS, '');
   if (typeof provider?.authenticate !== 'function') {
     throw new ConfigError('provider', 'must have an authenticate(credential, request) method');
   }

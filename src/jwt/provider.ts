@@ -1,11 +1,12 @@
 import type { KeyObject } from 'node:crypto';
+import { atMostOne, refuseUnknownKeys } from '../config/known-keys.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, isAsymmetric, isHmac } from './algorithms.js';
 import { FileKeySource } from './file-key-source.js';
 import { KeySet } from './key-set.js';
 import { type KeySource, StaticKeySource } from './key-source.js';
-import type { JwksOption, JwtProviderOptions } from './options.js';
+import { JWKS_FORM_KEYS, JWKS_KEYS, type JwksOption, type JwtProviderOptions } from './options.js';
 import {
   DEFAULT_REMOTE_TIMING,
   discoverJwksUrl,
@@ -58,6 +59,12 @@ export class Provider {
     this.algorithms = algorithms;
     const hmac = algorithms.filter(isHmac);
 
+    if (typeof options.secret === 'function') {
+      throw new ConfigError(
+        `${field}secret`,
+        "is a function (jwks-rsa's expressJwtSecret?): give the JWKS URL as `jwks: { url }` instead",
+      );
+    }
     if (options.secret !== undefined) {
       if (options.jwks !== undefined) {
         throw new ConfigError(
@@ -154,7 +161,12 @@ function keySource(jwks: JwksOption | undefined, issuer: string, field: string, 
   }
   if (typeof jwks !== 'object' || jwks === null)
     throw new ConfigError(`${field}jwks`, 'must be { url }, { file } or { inline }');
-  if ('url' in jwks) {
+  refuseUnknownKeys(jwks, JWKS_KEYS, `${field}jwks`);
+  // Two sources in one jwks used to be settled by a silent precedence (url first).
+  const form = atMostOne(jwks, ['url', 'file', 'inline'], `${field}jwks`, 'one provider has one key source');
+  if (form === undefined) throw new ConfigError(`${field}jwks`, 'must be { url }, { file } or { inline }');
+  refuseUnknownKeys(jwks, JWKS_FORM_KEYS[form], `${field}jwks`);
+  if ('url' in jwks && form === 'url') {
     let url: URL;
     try {
       url = new URL(jwks.url);
@@ -174,12 +186,12 @@ function keySource(jwks: JwksOption | undefined, issuer: string, field: string, 
     const target = jwks.url;
     return new RemoteKeySource(async () => target, `jwks ${target}`, timing, logger);
   }
-  if ('file' in jwks) {
+  if ('file' in jwks && form === 'file') {
     if (typeof jwks.file !== 'string' || jwks.file === '')
       throw new ConfigError(`${field}jwks.file`, 'must be a path');
     return new FileKeySource(jwks.file, `${field}jwks.file`, logger);
   }
-  if ('inline' in jwks) {
+  if ('inline' in jwks && form === 'inline') {
     try {
       return new StaticKeySource(KeySet.parse(jwks.inline));
     } catch (error) {
