@@ -127,6 +127,9 @@ export function isPublicPath(settings: InboundSettings, host: RequestHost): bool
 }
 
 function validateInboundOptions(options: InboundOptions): void {
+  // Each scheme then refuses the keys it does not know (src/config/known-keys.ts).
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ConfigError('options', 'must be an object');
   const mode = options.mode ?? 'strict';
   if (!MODES.includes(mode)) throw new ConfigError('mode', `must be one of ${MODES.join(', ')}`);
   if (options.publicPaths !== undefined && !Array.isArray(options.publicPaths)) {

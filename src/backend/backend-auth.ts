@@ -108,6 +108,8 @@ const BACKEND_AUTH_KEYS = keysOf<BackendAuthOptions>()(
     azureAd: 'azure',
     claude: 'anthropic',
     maxBody: 'maxBodyBytes',
+    maxBodySize: 'maxBodyBytes',
+    bodyLimit: 'maxBodyBytes',
   },
 );
 

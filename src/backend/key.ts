@@ -122,7 +122,8 @@ export function presetKind(
   options: AnthropicPreset | ApiKeyPreset,
   logger: Logger,
 ): CredentialKind {
-  if (typeof options !== 'object' || options === null) throw new ConfigError(`${preset}.apiKey`, 'is required');
+  if (typeof options !== 'object' || options === null)
+    throw new ConfigError(`${preset}.apiKey`, 'is required');
   refuseUnknownKeys(options, PRESET_KEYS[preset], preset);
   if (options.apiKey === undefined) throw new ConfigError(`${preset}.apiKey`, 'is required');
   const secretField = `${preset}.apiKey`;

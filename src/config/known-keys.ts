@@ -86,7 +86,13 @@ function visibleKeys(value: object): string[] {
  * even when its value is `undefined`: `audience: process.env.AUD` is a typo whatever AUD holds.
  * Only key names appear in the message, never a value (values may be secrets).
  */
-export function refuseUnknownKeys(value: unknown, known: KnownKeys, field: string): asserts value is object {
+export function refuseUnknownKeys(
+  value: unknown,
+  known: KnownKeys,
+  field: string,
+  /** For the second check of a form: another form's key left `undefined` is harmless there. */
+  ignoreUndefined = false,
+): asserts value is object {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError(
       field === '' ? known.owner : field,
@@ -95,6 +101,7 @@ export function refuseUnknownKeys(value: unknown, known: KnownKeys, field: strin
   }
   for (const key of visibleKeys(value)) {
     if (known.names.includes(key)) continue;
+    if (ignoreUndefined && (value as Record<string, unknown>)[key] === undefined) continue;
     throw new ConfigError(keyPath(field, key), unknownKeyProblem(key, known));
   }
 }

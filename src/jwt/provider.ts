@@ -165,7 +165,7 @@ function keySource(jwks: JwksOption | undefined, issuer: string, field: string, 
   // Two sources in one jwks used to be settled by a silent precedence (url first).
   const form = atMostOne(jwks, ['url', 'file', 'inline'], `${field}jwks`, 'one provider has one key source');
   if (form === undefined) throw new ConfigError(`${field}jwks`, 'must be { url }, { file } or { inline }');
-  refuseUnknownKeys(jwks, JWKS_FORM_KEYS[form], `${field}jwks`);
+  refuseUnknownKeys(jwks, JWKS_FORM_KEYS[form], `${field}jwks`, true);
   if ('url' in jwks && form === 'url') {
     let url: URL;
     try {
