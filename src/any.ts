@@ -18,7 +18,7 @@ import { applyMode, type Outcome } from './modes.js';
 /** Options of `anyAuth()`, given as its last argument. */
 export type AnyAuthOptions = InboundOptions;
 
-const ON_EACH_MEMBER = { say: "belongs to each member's own options (jwtAuth, apiKeyAuth, ...)" };
+const ON_EACH_MEMBER = { say: "it belongs to each member's own options (jwtAuth, apiKeyAuth, ...)" };
 const ANY_AUTH_KEYS = keysOf<AnyAuthOptions>()(
   'anyAuth',
   { mode: true, publicPaths: true, delegateErrors: true },

@@ -43,8 +43,8 @@ const RECORD_KEYS = keysOf<ApiKeyRecord>()(
     validUntil: 'expiresAt',
     notAfter: 'expiresAt',
     disabled: 'revoked',
-    enabled: { say: 'is not an option: write `revoked: true` to turn a key off' },
-    active: { say: 'is not an option: write `revoked: true` to turn a key off' },
+    enabled: { say: 'write `revoked: true` to turn a key off' },
+    active: { say: 'write `revoked: true` to turn a key off' },
   },
 );
 

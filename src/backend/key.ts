@@ -65,7 +65,9 @@ const PRESET_HINTS: Readonly<Record<string, Hint>> = {
   value: 'apiKey',
   token: 'apiKey',
   secret: 'apiKey',
-  location: { say: 'is fixed by the preset; use `key: { value, location }` for a location of your own' },
+  location: {
+    say: 'the preset fixes the location; use `key: { value, location }` for a location of your own',
+  },
 };
 const PRESET_KEYS = {
   anthropic: keysOf<AnthropicPreset>()(
@@ -78,8 +80,8 @@ const PRESET_KEYS = {
     { apiKey: true },
     {
       ...PRESET_HINTS,
-      apiVersion: { say: "is not an option: put `api-version` in the upstream URL's query" },
-      version: { say: "is not an option: put `api-version` in the upstream URL's query" },
+      apiVersion: { say: "put `api-version` in the upstream URL's query" },
+      version: { say: "put `api-version` in the upstream URL's query" },
     },
   ),
   openai: keysOf<ApiKeyPreset>()(
@@ -87,7 +89,7 @@ const PRESET_KEYS = {
     { apiKey: true },
     {
       ...PRESET_HINTS,
-      organization: { say: 'is not an option: send `OpenAI-Organization` from the client or the proxy' },
+      organization: { say: 'send `OpenAI-Organization` from the client or the proxy' },
     },
   ),
 } as const;

@@ -112,7 +112,7 @@ export function unknownKeyProblem(key: string, known: KnownKeys): string {
   const hint = Object.hasOwn(known.hints, key) ? known.hints[key] : nearestName(key, known.names);
   if (hint === undefined) return `${unknown}; its options are ${known.names.join(', ')}`;
   if (typeof hint === 'string') return `${unknown}; did you mean \`${hint}\`?`;
-  return `${unknown}: ${hint.say}`;
+  return `${unknown}; ${hint.say}`;
 }
 
 /**

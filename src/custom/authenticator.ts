@@ -41,8 +41,8 @@ const CUSTOM_AUTH_KEYS = keysOf<CustomAuthOptions>()(
   'customAuth',
   { location: true, realm: true, logger: true, mode: true, publicPaths: true, delegateErrors: true },
   {
-    authenticate: { say: 'belongs on the provider, the first argument: customAuth(provider, options)' },
-    provider: { say: 'is the first argument: customAuth(provider, options)' },
+    authenticate: { say: 'it belongs on the provider, the first argument: customAuth(provider, options)' },
+    provider: { say: 'the provider is the first argument: customAuth(provider, options)' },
   },
 );
 

@@ -107,11 +107,11 @@ const JWT_HINTS: Readonly<Record<string, Hint>> = {
   userProperty: IDENTITY_IS_FIXED,
   resultProperty: IDENTITY_IS_FIXED,
   property: IDENTITY_IS_FIXED,
-  tokenKey: { say: 'is not supported: the raw token is never handed to the app' },
-  isRevoked: { say: 'is not supported yet: token revocation is planned for a later version' },
-  onExpired: { say: 'is not supported: an expired token is always refused (401 token_expired)' },
-  ignoreExpiration: { say: 'is not supported: `exp` is always checked (see `clockSkewSeconds`)' },
-  maxAge: { say: 'is not supported: a token is valid until its `exp`' },
+  tokenKey: { say: 'not supported: the raw token is never handed to the app' },
+  isRevoked: { say: 'not supported yet: token revocation is planned for a later version' },
+  onExpired: { say: 'not supported: an expired token is always refused (401 token_expired)' },
+  ignoreExpiration: { say: 'not supported: `exp` is always checked (see `clockSkewSeconds`)' },
+  maxAge: { say: 'not supported: a token is valid until its `exp`' },
   subject: USE_RULES,
   jwtid: USE_RULES,
   nonce: USE_RULES,
@@ -123,9 +123,9 @@ const JWT_HINTS: Readonly<Record<string, Hint>> = {
   cooldownDuration: 'jwks: { url, cooldownSeconds }',
   jwksRequestsPerMinute: 'jwks: { url, cooldownSeconds }',
   rateLimit: 'jwks: { url, cooldownSeconds }',
-  cacheMaxAge: { say: "is not an option: keys are cached for the JWKS response's Cache-Control max-age" },
-  complete: { say: 'is not supported: the verified claims are on `auth.jwt`' },
-  passReqToCallback: { say: 'is not supported: use customAuth() for a check of your own' },
+  cacheMaxAge: { say: "keys are cached for the JWKS response's Cache-Control max-age" },
+  complete: { say: 'not supported: the verified claims are on `auth.jwt`' },
+  passReqToCallback: { say: 'not supported: use customAuth() for a check of your own' },
   jsonWebTokenOptions: { say: 'give the checks directly: audiences, algorithms, clockSkewSeconds, ...' },
   onError: 'delegateErrors',
   errorHandler: 'delegateErrors',
@@ -165,7 +165,9 @@ export const JWT_AUTH_KEYS = keysOf<JwtAuthOptions>()(
 );
 
 /** Options of the whole middleware, refused inside one entry of `providers`. */
-const NOT_PER_PROVIDER = { say: 'is an option of jwtAuth itself, not of one provider: move it to the top' };
+const NOT_PER_PROVIDER = {
+  say: 'it is an option of jwtAuth itself, not of one provider: move it to the top level',
+};
 
 export const JWT_PROVIDER_KEYS = keysOf<JwtProviderOptions>()(
   'a jwtAuth provider',
@@ -209,7 +211,7 @@ export const JWKS_KEYS = keysOf<JwksOption>()(
   JWKS_HINTS,
 );
 
-const ONLY_FOR_URL = { say: 'applies to `jwks: { url }` only' };
+const ONLY_FOR_URL = { say: 'it applies to `jwks: { url }` only' };
 
 /** The keys each form of `jwks` takes, once the form is known. */
 export const JWKS_FORM_KEYS = {
