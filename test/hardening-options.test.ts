@@ -760,6 +760,26 @@ describe.each(all)('options are checked whole on $name', (framework) => {
     expect(error.message).toContain('jwks: { url }');
   });
 
+  it('AuthResult.ok with a misspelt key throws, and the request it answers is refused (401), not let in', async () => {
+    const error = refusal(() => lib.AuthResult.ok(loose({ subject: 'u1', scope: ['admin'] })));
+    expect(error).toBeInstanceOf(lib.ConfigError);
+    expect(error.message).toContain('invalid option `AuthResult.ok.scope`');
+    expect(error.message).toContain('did you mean `scopes`?');
+    const warnings: string[] = [];
+    const middleware = lib.customAuth(
+      { authenticate: () => lib.AuthResult.ok(loose({ subject: 'u1', scope: ['admin'] })) },
+      { logger: { warn: (message) => warnings.push(message) } },
+    );
+    const server = await framework.serve([middleware]);
+    try {
+      await request(server.url).get('/').set('authorization', 'Bearer session-1').expect(401);
+      expect(warnings.join('\n')).toContain('ConfigError');
+    } finally {
+      await server.close();
+      await middleware.close();
+    }
+  });
+
   it('options that are not objects are refused with a ConfigError', () => {
     for (const make of [
       () => lib.jwtAuth(loose(undefined)),
@@ -769,6 +789,10 @@ describe.each(all)('options are checked whole on $name', (framework) => {
       () => lib.forwardIdentity(loose(undefined)),
       () => lib.backendAuth(loose(42)),
       () => lib.apiKeyAuth(loose({ keys: [null] })),
+      () => lib.jwtAuth(loose({ issuer: ISSUER, jwks: inline(), cache: true })),
+      () => lib.jwtAuth(loose({ issuer: ISSUER, jwks: 'https://issuer.test/jwks' })),
+      () =>
+        lib.apiKeyAuth(loose({ keys: [{ name: 'ci', key: API_KEY }], location: { header: 'x-api-key' } })),
     ]) {
       expect(refusal(make)).toBeInstanceOf(lib.ConfigError);
     }

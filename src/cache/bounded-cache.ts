@@ -35,6 +35,8 @@ export class BoundedCache<V> {
     defaults: { maxEntries: number; ttlSeconds: number },
   ): BoundedCache<V> | undefined {
     if (options === false) return undefined;
+    if (options !== undefined && (typeof options !== 'object' || options === null))
+      throw new ConfigError(field, 'must be { maxEntries?, ttlSeconds? } or false');
     if (options !== undefined) refuseUnknownKeys(options, CACHE_KEYS, field);
     const maxEntries = options?.maxEntries ?? defaults.maxEntries;
     const ttlSeconds = options?.ttlSeconds ?? defaults.ttlSeconds;
