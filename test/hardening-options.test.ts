@@ -703,6 +703,44 @@ describe.each(all)('options are checked whole on $name', (framework) => {
     for (const secret of [API_KEY, BACKEND_KEY, HMAC_SECRET]) expect(error.message).not.toContain(secret);
   });
 
+  it.each([
+    {
+      what: "authorize defaultDeny: 'true'",
+      make: (l: AdapterModule) => l.authorize(loose({ rules: [{ deny: 'false' }], defaultDeny: 'true' })),
+      field: 'defaultDeny',
+    },
+    {
+      what: "authorize delegateErrors: 'yes'",
+      make: (l: AdapterModule) => l.authorize(loose({ rules: ['true'], delegateErrors: 'yes' })),
+      field: 'delegateErrors',
+    },
+    {
+      what: 'jwtAuth delegateErrors: 1',
+      make: (l: AdapterModule) => l.jwtAuth(loose({ issuer: ISSUER, jwks: inline(), delegateErrors: 1 })),
+      field: 'delegateErrors',
+    },
+    {
+      what: "anyAuth delegateErrors: 'true'",
+      make: (l: AdapterModule) =>
+        l.anyAuth(l.apiKeyAuth({ keys: [{ name: 'ci', key: API_KEY }] }), loose({ delegateErrors: 'true' })),
+      field: 'delegateErrors',
+    },
+    {
+      what: "backendAuth delegateErrors: 'false'",
+      make: (l: AdapterModule) => l.backendAuth(loose({ key: BACKEND_KEY, delegateErrors: 'false' })),
+      field: 'delegateErrors',
+    },
+    {
+      what: "basicAuth allowWeakHashes: 'no'",
+      make: (l: AdapterModule) => l.basicAuth(loose({ htpasswd: HTPASSWD, allowWeakHashes: 'no' })),
+      field: 'allowWeakHashes',
+    },
+  ])('refuses a flag that is not a boolean: $what', ({ make, field }) => {
+    const error = refusal(() => make(lib));
+    expect(error).toBeInstanceOf(lib.ConfigError);
+    expect(error.message).toContain(`invalid option \`${field}\`: must be true or false`);
+  });
+
   it('a record added at run time with an unknown key is refused and not added', () => {
     const keys = lib.apiKeyAuth({ keys: [{ name: 'ci', key: API_KEY }] });
     const error = refusal(() =>

@@ -1,4 +1,4 @@
-import { atMostOne, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
+import { atMostOne, keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
 import { AuthError, ConfigError } from '../errors.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
@@ -74,6 +74,8 @@ function truth(evaluate: CompiledExpression, context: ReturnType<typeof ruleCont
  */
 export function authorizer(options: AuthorizeOptions): RequestCheck {
   refuseUnknownKeys(options, AUTHORIZE_KEYS, '');
+  refuseNonBoolean(options.defaultDeny, 'defaultDeny');
+  refuseNonBoolean(options.delegateErrors, 'delegateErrors');
   if (!Array.isArray(options.rules)) {
     throw new ConfigError('rules', 'must be an array of CEL rules');
   }

@@ -1,4 +1,4 @@
-import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
+import { keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
 import { type CredentialLocation, type Locator, locator } from '../credentials/location.js';
 import { readLocations } from '../credentials/read-locations.js';
 import { AuthError, ConfigError } from '../errors.js';
@@ -202,6 +202,7 @@ export class BackendAuth {
 
   constructor(options: BackendAuthOptions) {
     refuseUnknownKeys(options, BACKEND_AUTH_KEYS, '');
+    refuseNonBoolean(options.delegateErrors, 'delegateErrors');
     this.logger = options.logger ?? consoleLogger;
     const upstream = options.upstream;
     if (upstream !== undefined && typeof upstream !== 'function')

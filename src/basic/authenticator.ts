@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { type Authenticator, credentialError, unavailableError, type Verdict } from '../authenticator.js';
 import { BoundedCache, type CacheOptions } from '../cache/bounded-cache.js';
 import { basicChallenge, isSafeRealm } from '../challenge.js';
-import { FILE_HINTS, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
+import { FILE_HINTS, keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
 import { type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
@@ -114,6 +114,7 @@ function loadUsers(
 /** The basic scheme as an {@link Authenticator}: the whole of `basicAuth()` except the adapter. */
 export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
   refuseUnknownKeys(options, BASIC_AUTH_KEYS, '');
+  refuseNonBoolean(options.allowWeakHashes, 'allowWeakHashes');
   const logger = options.logger ?? consoleLogger;
   const realm = options.realm ?? 'Restricted';
   if (!isSafeRealm(realm))

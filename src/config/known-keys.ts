@@ -134,6 +134,15 @@ export function atMostOne<K extends string>(
   return given[0];
 }
 
+/**
+ * Refuses a flag that is set but not a boolean: `defaultDeny: 'true'` from YAML or the
+ * environment must not read as false (for `defaultDeny`, that is a policy left open).
+ */
+export function refuseNonBoolean(value: unknown, field: string): void {
+  if (value !== undefined && typeof value !== 'boolean')
+    throw new ConfigError(field, 'must be true or false');
+}
+
 /** Lower-case without `_` and `-`: `clock_skew_seconds` and `ClockSkewSeconds` are one spelling. */
 function folded(name: string): string {
   return name.toLowerCase().replace(/[_-]/g, '');
