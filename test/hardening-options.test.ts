@@ -173,6 +173,18 @@ const TYPOS: TypoCase[] = [
     hint: 'jwks: { url }',
   },
   {
+    what: 'jwtAuth JWKS_URI (an environment-variable spelling)',
+    make: (lib) => lib.jwtAuth(loose({ issuer: ISSUER, JWKS_URI: 'https://issuer.test/jwks' })),
+    field: 'JWKS_URI',
+    hint: 'jwks: { url }',
+  },
+  {
+    what: 'jwtAuth constructor (a JSON key named like an Object.prototype member)',
+    make: (lib) => lib.jwtAuth(JSON.parse(`{"issuer": "${ISSUER}", "constructor": {"prototype": {"x": 1}}}`)),
+    field: 'constructor',
+    hint: /its options are issuer, audiences/,
+  },
+  {
     what: 'jwtAuth secretOrKey (passport-jwt)',
     make: (lib) => lib.jwtAuth(loose({ issuer: ISSUER, secretOrKey: HMAC_SECRET })),
     field: 'secretOrKey',

@@ -41,10 +41,12 @@ export function keysOf<T>() {
     hints: Readonly<Record<string, Hint>> = {},
   ): KnownKeys => {
     const names = Object.keys(keys);
-    // A hint for a real option would hide it; a hint must never name the key it stands for.
+    // Looked up folded, so `jwks_uri`, `jwksUri` and `JWKS_URI` get one answer. A spelling that
+    // folds to a real option is left to the distance search, which names that option.
+    const options = new Set(names.map(folded));
     const table: Record<string, Hint> = Object.create(null);
     for (const [spelling, hint] of Object.entries(hints))
-      if (!names.includes(spelling)) table[spelling] = hint;
+      if (!options.has(folded(spelling))) table[folded(spelling)] = hint;
     return Object.freeze({ owner, names: Object.freeze(names), hints: Object.freeze(table) });
   };
 }
@@ -109,7 +111,7 @@ export function refuseUnknownKeys(
 /** The message for a key that `known` does not list. */
 export function unknownKeyProblem(key: string, known: KnownKeys): string {
   const unknown = `is not an option of ${known.owner}`;
-  const hint = Object.hasOwn(known.hints, key) ? known.hints[key] : nearestName(key, known.names);
+  const hint = known.hints[folded(key)] ?? nearestName(key, known.names);
   if (hint === undefined) return `${unknown}; its options are ${known.names.join(', ')}`;
   if (typeof hint === 'string') return `${unknown}; did you mean \`${hint}\`?`;
   return `${unknown}; ${hint.say}`;
