@@ -25,7 +25,14 @@ export interface RequestCheck {
 const AUTHORIZE_KEYS = keysOf<AuthorizeOptions>()(
   'authorize',
   { rules: true, defaultDeny: true, delegateErrors: true },
-  { rule: 'rules', policies: 'rules', policy: 'rules', allow: 'rules', deny: 'rules', require: 'rules' },
+  {
+    rule: 'rules',
+    policies: 'rules',
+    policy: 'rules',
+    allow: { say: 'a rule goes in `rules`: rules: [{ allow: "..." }]' },
+    deny: { say: 'a rule goes in `rules`: rules: [{ deny: "..." }]' },
+    require: { say: 'a rule goes in `rules`: rules: [{ require: "..." }]' },
+  },
 );
 
 const RULE_FORM = 'a rule is a CEL string or exactly one of { allow }, { deny }, { require }';

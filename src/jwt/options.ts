@@ -175,17 +175,9 @@ export const JWT_PROVIDER_KEYS = keysOf<JwtProviderOptions>()(
   withHints(
     JWT_HINTS,
     Object.fromEntries(
-      [
-        'providers',
-        'location',
-        'realm',
-        'maxTokenLength',
-        'logger',
-        'cache',
-        'mode',
-        'publicPaths',
-        'delegateErrors',
-      ].map((name) => [name, NOT_PER_PROVIDER]),
+      JWT_AUTH_KEYS.names
+        .filter((name) => !(name in PROVIDER_KEY_RECORD))
+        .map((name) => [name, NOT_PER_PROVIDER]),
     ),
   ),
 );
@@ -211,19 +203,19 @@ export const JWKS_KEYS = keysOf<JwksOption>()(
   JWKS_HINTS,
 );
 
-const ONLY_FOR_URL = { say: 'it applies to `jwks: { url }` only' };
+const URL_JWKS_KEYS = keysOf<UrlJwks>()('jwks { url }', {
+  url: true,
+  timeoutMs: true,
+  cooldownSeconds: true,
+});
+/** What `{ file }` and `{ inline }` say of a key only `{ url }` takes. */
+const ONLY_FOR_URL = Object.fromEntries(
+  URL_JWKS_KEYS.names.map((name) => [name, { say: 'it applies to `jwks: { url }` only' }]),
+);
 
 /** The keys each form of `jwks` takes, once the form is known. */
 export const JWKS_FORM_KEYS = {
-  url: keysOf<UrlJwks>()('jwks { url }', { url: true, timeoutMs: true, cooldownSeconds: true }),
-  file: keysOf<FileJwks>()(
-    'jwks { file }',
-    { file: true },
-    { timeoutMs: ONLY_FOR_URL, cooldownSeconds: ONLY_FOR_URL },
-  ),
-  inline: keysOf<InlineJwks>()(
-    'jwks { inline }',
-    { inline: true },
-    { timeoutMs: ONLY_FOR_URL, cooldownSeconds: ONLY_FOR_URL },
-  ),
+  url: URL_JWKS_KEYS,
+  file: keysOf<FileJwks>()('jwks { file }', { file: true }, ONLY_FOR_URL),
+  inline: keysOf<InlineJwks>()('jwks { inline }', { inline: true }, ONLY_FOR_URL),
 } as const;
