@@ -682,6 +682,12 @@ const CONFLICTS: ConflictCase[] = [
     words: /both `clientSecret` and `federatedTokenFile`/,
   },
   {
+    what: 'an empty audiences list (reads as no check, refuses every token)',
+    make: (lib) => lib.jwtAuth(loose({ issuer: ISSUER, jwks: inline(), audiences: [] })),
+    field: 'audiences',
+    words: /is empty/,
+  },
+  {
     what: 'gcp scopes on an ID token',
     make: (lib) =>
       lib.backendAuth(loose({ gcp: { type: 'idToken', audience: 'https://a.run.app', scopes: ['x'] } })),

@@ -37,6 +37,9 @@ export class Provider {
     }
     this.issuer = options.issuer;
     this.audiences = checkStrings(options.audiences, `${field}audiences`);
+    // An empty list reads like "no audience check" but refuses every token: say so at start-up.
+    if (this.audiences?.length === 0)
+      throw new ConfigError(`${field}audiences`, 'is empty: list the accepted audiences, or leave it out');
     this.requiredClaims = checkStrings(options.requiredClaims, `${field}requiredClaims`) ?? ['exp'];
     this.scopeClaim = options.scopeClaim;
     if (this.scopeClaim !== undefined && (typeof this.scopeClaim !== 'string' || this.scopeClaim === '')) {
