@@ -249,6 +249,12 @@ const TYPOS: TypoCase[] = [
     hint: 'url',
   },
   {
+    what: 'jwtAuth jwks.audiences (one level too deep)',
+    make: (lib) => lib.jwtAuth(loose({ issuer: ISSUER, jwks: { ...inline(), audiences: ['api'] } })),
+    field: 'jwks.audiences',
+    hint: /beside `jwks`, not inside it/,
+  },
+  {
     what: 'jwtAuth jwks.timeout',
     make: (lib) =>
       lib.jwtAuth(loose({ issuer: ISSUER, jwks: { url: 'https://issuer.test/jwks', timeout: 100 } })),

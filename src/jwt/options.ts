@@ -187,6 +187,10 @@ type FileJwks = Extract<JwksOption, { file: string }>;
 type InlineJwks = Extract<JwksOption, { inline: unknown }>;
 
 const JWKS_HINTS: Readonly<Record<string, Hint>> = {
+  // An option of jwtAuth or of its provider written one level too deep.
+  ...Object.fromEntries(
+    JWT_AUTH_KEYS.names.map((name) => [name, { say: `it is an option beside \`jwks\`, not inside it` }]),
+  ),
   uri: 'url',
   jwksUri: 'url',
   href: 'url',
