@@ -1,4 +1,5 @@
 import { credentialsMissing } from './authenticator.js';
+import { keysOf, refuseUnknownKeys } from './config/known-keys.js';
 import { noteReadLocation } from './credentials/read-locations.js';
 import { ConfigError } from './errors.js';
 import type { RequestHost } from './http/request-host.js';
@@ -17,6 +18,13 @@ import { applyMode, type Outcome } from './modes.js';
 /** Options of `anyAuth()`, given as its last argument. */
 export type AnyAuthOptions = InboundOptions;
 
+const ON_EACH_MEMBER = { say: "it belongs to each member's own options (jwtAuth, apiKeyAuth, ...)" };
+const ANY_AUTH_KEYS = keysOf<AnyAuthOptions>()(
+  'anyAuth',
+  { mode: true, publicPaths: true, delegateErrors: true },
+  { location: ON_EACH_MEMBER, realm: ON_EACH_MEMBER, logger: ON_EACH_MEMBER, members: ON_EACH_MEMBER },
+);
+
 /**
  * Several schemes, the first that authenticates wins and only its credential is stripped.
  * When none does: a presented-but-invalid credential is refused as its scheme refuses it (a
@@ -30,6 +38,7 @@ export class AnyInbound {
     readonly members: readonly Inbound[],
     options: AnyAuthOptions = {},
   ) {
+    refuseUnknownKeys(options, ANY_AUTH_KEYS, '');
     this.settings = inboundSettings(options);
     if (members.length === 0) throw new ConfigError('anyAuth', 'needs at least one middleware');
   }

@@ -38,8 +38,15 @@ export class AuthError extends Error {
 
 /** Thrown at start-up for an option that cannot work; the message names the field. */
 export class ConfigError extends Error {
+  /** The option's full path, e.g. `providers[1].jwks.url`. */
+  readonly field: string;
+  /** What is wrong with it, without the field. */
+  readonly problem: string;
+
   constructor(field: string, problem: string) {
     super(`portcullis: invalid option \`${field}\`: ${problem}`);
     this.name = 'ConfigError';
+    this.field = field;
+    this.problem = problem;
   }
 }

@@ -1,4 +1,5 @@
 import { type Authenticator, credentialError, type Verdict } from './authenticator.js';
+import { refuseNonBoolean } from './config/known-keys.js';
 import type { CredentialReading } from './credentials/location.js';
 import { noteReadLocation } from './credentials/read-locations.js';
 import { type AuthError, ConfigError } from './errors.js';
@@ -169,6 +170,10 @@ export function checkPublicPath(settings: InboundSettings, host: RequestHost): b
 }
 
 function validateInboundOptions(options: InboundOptions): void {
+  // Each scheme then refuses the keys it does not know (src/config/known-keys.ts).
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ConfigError('options', 'must be an object');
+  refuseNonBoolean(options.delegateErrors, 'delegateErrors');
   const mode = options.mode ?? 'strict';
   if (!MODES.includes(mode)) throw new ConfigError('mode', `must be one of ${MODES.join(', ')}`);
   if (options.publicPaths !== undefined && !Array.isArray(options.publicPaths)) {

@@ -616,7 +616,7 @@ describe.each(all)('apiKeyAuth locations, identity, management and start-up on $
       const keys = [{ name: 'ok', key: BOB }, record] as ApiKeyRecord[];
       const error = thrown(() => framework.lib.apiKeyAuth({ keys }));
       expect(error).toBeInstanceOf(framework.lib.ConfigError);
-      expect(error.message).toMatch(/`keys\[1\]`/);
+      expect(error.message).toMatch(/`keys\[1\][.`]/);
       for (const secret of [...secretForms(ALICE), ...secretForms(BOB)])
         expect(error.message).not.toContain(secret);
     });

@@ -706,7 +706,7 @@ describe.each(all)('authorize compiles its rules at start-up on $name', (framewo
     ['an unknown function in a require', [{ require: 'nosuch(1)' }], /`rules\[0\]\.require`/],
     ['an unknown function in an allow', [{ allow: 'nosuch(1)' }], /`rules\[0\]\.allow`/],
     ['two kinds in one object', [{ allow: 'true', deny: 'false' }], /`rules\[0\]`/],
-    ['an unknown kind', ['true', { permit: 'true' }], /`rules\[1\]`/],
+    ['an unknown kind', ['true', { permit: 'true' }], /`rules\[1\]\.permit`.*did you mean `allow`/],
     ['an empty object', [{}], /`rules\[0\]`/],
     ['a number', [42], /`rules\[0\]`/],
     ['null', [null], /`rules\[0\]`/],

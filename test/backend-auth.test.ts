@@ -911,7 +911,7 @@ describe.each(all)('backendAuth on $name', (framework) => {
       {
         what: 'an unknown location',
         options: { key: { value: BACKEND_KEY, location: { body: { name: 'x' } } } },
-        names: ['`key.location`'],
+        names: ['`key.location.body`'],
       },
       {
         what: 'two locations at once',

@@ -509,7 +509,7 @@ describe.each(all)('jwtAuth keys on $name', (framework) => {
       },
       {
         name: 'a location of an unknown kind',
-        field: 'location',
+        field: 'location.body',
         options: () => ({ issuer: ISSUER, jwks: inline(), location: { body: { name: 'token' } } }),
       },
       {

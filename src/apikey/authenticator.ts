@@ -1,5 +1,6 @@
 import { type Authenticator, credentialError, missingStatusAt, type Verdict } from '../authenticator.js';
 import { bearerChallenge, isSafeRealm } from '../challenge.js';
+import { FILE_HINTS, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
 import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
@@ -27,6 +28,32 @@ export interface ApiKeyAuthOptions extends InboundOptions {
   realm?: string;
   logger?: Logger;
 }
+
+const API_KEY_AUTH_KEYS = keysOf<ApiKeyAuthOptions>()(
+  'apiKeyAuth',
+  {
+    keys: true,
+    location: true,
+    realm: true,
+    logger: true,
+    mode: true,
+    publicPaths: true,
+    delegateErrors: true,
+  },
+  {
+    apiKeys: 'keys',
+    key: 'keys',
+    records: 'keys',
+    file: 'keys: { file }',
+    header: 'location: { header: { name } }',
+    headerName: 'location: { header: { name } }',
+    query: 'location: { queryParameter: { name } }',
+    queryParameter: 'location: { queryParameter: { name } }',
+    cookie: 'location: { cookie: { name } }',
+  },
+);
+
+const KEYS_FILE_KEYS = keysOf<{ file: string }>()('keys { file }', { file: true }, FILE_HINTS);
 
 /** Keys managed at run time; every change applies from the next request on. */
 export interface ApiKeyManager {
@@ -98,6 +125,7 @@ function storedOrThrow(record: ApiKeyRecord, field: string): StoredApiKey {
   try {
     return storeRecord(record, field);
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     throw new ConfigError(field, (error as Error).message);
   }
 }
@@ -111,6 +139,7 @@ function apiKeyChallenge(realm: string, location: CredentialLocation): string {
 
 /** The apiKey scheme as an {@link Authenticator}, with its run-time key manager. */
 export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticator & { keys: ApiKeyManager } {
+  refuseUnknownKeys(options, API_KEY_AUTH_KEYS, '');
   const logger = options.logger ?? consoleLogger;
   const realm = options.realm ?? 'api';
   if (!isSafeRealm(realm))
@@ -131,7 +160,8 @@ export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticator &
     } catch (error) {
       throw new ConfigError('keys', (error as Error).message);
     }
-  } else if (typeof source === 'object' && source !== null && 'file' in source) {
+  } else if (typeof source === 'object' && source !== null) {
+    refuseUnknownKeys(source, KEYS_FILE_KEYS, 'keys');
     // Checked whole on every reload: a file with duplicates is refused and the last good set stays.
     // A version that clashes with a key added at run time is refused the same way: otherwise
     // rebuild() would throw from the watcher's timer (an unhandled rejection) with the file's
@@ -141,7 +171,9 @@ export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticator &
       store.checkAgainstAdded(stored);
       return stored;
     };
-    file = reloadingFile(source.file, 'keys.file', parse, logger, () => store.rebuild());
+    file = reloadingFile((source as { file: string }).file, 'keys.file', parse, logger, () =>
+      store.rebuild(),
+    );
   } else {
     throw new ConfigError('keys', 'must be an array of key records or { file }');
   }

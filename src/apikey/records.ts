@@ -1,4 +1,6 @@
 import { hash } from 'node:crypto';
+import { atMostOne, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
+import { ConfigError } from '../errors.js';
 import { isScopeToken } from '../identity.js';
 
 /** An API key as configured: exactly one of `key` (plaintext) or `keyHash`. */
@@ -19,6 +21,36 @@ export interface ApiKeyRecord {
   expiresAt?: Date | string;
   revoked?: boolean;
 }
+
+/** The keys of a record, in the options, in a keys file and in `add()` alike. */
+const RECORD_KEYS = keysOf<ApiKeyRecord>()(
+  'an API key record',
+  { name: true, key: true, keyHash: true, scopes: true, metadata: true, expiresAt: true, revoked: true },
+  {
+    id: 'name',
+    value: 'key',
+    apiKey: 'key',
+    secret: 'key',
+    token: 'key',
+    hash: 'keyHash',
+    digest: 'keyHash',
+    sha256: 'keyHash',
+    permissions: 'scopes',
+    roles: 'scopes',
+    scp: 'scopes',
+    meta: 'metadata',
+    data: 'metadata',
+    expires: 'expiresAt',
+    expiry: 'expiresAt',
+    expiration: 'expiresAt',
+    expiresOn: 'expiresAt',
+    validUntil: 'expiresAt',
+    notAfter: 'expiresAt',
+    disabled: 'revoked',
+    enabled: { say: 'write `revoked: true` to turn a key off' },
+    active: { say: 'write `revoked: true` to turn a key off' },
+  },
+);
 
 /** A key as stored: its digest, never the key. */
 export interface StoredApiKey {
@@ -47,30 +79,36 @@ export function digestOf(key: string): string {
 
 const KEY_HASH = /^sha256:([0-9a-fA-F]{64})$/;
 
-/** Checks one record; `where` names it in messages, e.g. `keys[3]`. Throws plain Errors. */
+/**
+ * Checks one record; `where` names it in messages, e.g. `keys[3]`. Throws a ConfigError naming
+ * the field (`keys[3].scope`); a record with an unknown key is refused, not given defaults.
+ */
 export function storeRecord(record: ApiKeyRecord, where: string): StoredApiKey {
-  if (typeof record !== 'object' || record === null) throw new Error(`${where} must be an object`);
+  refuseUnknownKeys(record, RECORD_KEYS, where);
   const { name, key, keyHash, scopes = ['*'], metadata = {}, expiresAt, revoked = false } = record;
-  if (typeof name !== 'string' || name === '') throw new Error(`${where}.name must be a non-empty string`);
-  if ((key === undefined) === (keyHash === undefined))
-    throw new Error(`${where} needs exactly one of key and keyHash`);
+  if (typeof name !== 'string' || name === '')
+    throw new ConfigError(`${where}.name`, 'must be a non-empty string');
+  atMostOne(record, ['key', 'keyHash'], where, 'a record holds the key or its hash, not both');
+  if (key === undefined && keyHash === undefined)
+    throw new ConfigError(where, 'needs one of key and keyHash');
   let digest: string;
   if (key !== undefined) {
     if (typeof key !== 'string' || key.length < 8)
-      throw new Error(`${where}.key must be a string of at least 8 characters`);
+      throw new ConfigError(`${where}.key`, 'must be a string of at least 8 characters');
     digest = digestOf(key);
   } else {
     const match = typeof keyHash === 'string' ? KEY_HASH.exec(keyHash) : null;
-    if (!match) throw new Error(`${where}.keyHash must be "sha256:" and 64 hex digits`);
+    if (!match) throw new ConfigError(`${where}.keyHash`, 'must be "sha256:" and 64 hex digits');
     digest = match[1]!.toLowerCase();
   }
   if (!Array.isArray(scopes) || !scopes.every(isScopeToken)) {
-    throw new Error(
-      `${where}.scopes must be an array of scopes (printable ASCII, no spaces, quotes or backslashes)`,
+    throw new ConfigError(
+      `${where}.scopes`,
+      'must be an array of scopes (printable ASCII, no spaces, quotes or backslashes)',
     );
   }
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-    throw new Error(`${where}.metadata must be an object`);
+    throw new ConfigError(`${where}.metadata`, 'must be an object');
   }
   let expiry: Date | undefined;
   if (expiresAt !== undefined) {
@@ -79,9 +117,9 @@ export function storeRecord(record: ApiKeyRecord, where: string): StoredApiKey {
         ? new Date(expiresAt.getTime())
         : new Date(typeof expiresAt === 'string' ? expiresAt : Number.NaN);
     if (Number.isNaN(expiry.getTime()))
-      throw new Error(`${where}.expiresAt must be a Date or an ISO 8601 string`);
+      throw new ConfigError(`${where}.expiresAt`, 'must be a Date or an ISO 8601 string');
   }
-  if (typeof revoked !== 'boolean') throw new Error(`${where}.revoked must be true or false`);
+  if (typeof revoked !== 'boolean') throw new ConfigError(`${where}.revoked`, 'must be true or false');
   return { name, digest, scopes: [...scopes], metadata: { ...metadata }, expiresAt: expiry, revoked };
 }
 

@@ -1,4 +1,5 @@
 import { authenticationRequired } from '../authenticator.js';
+import { atMostOne, keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
 import { AuthError, ConfigError } from '../errors.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
@@ -22,6 +23,37 @@ export interface AuthorizeOptions {
 export interface RequestCheck {
   check(host: RequestHost, auth: Auth | undefined): AuthError | undefined;
 }
+
+const AUTHORIZE_KEYS = keysOf<AuthorizeOptions>()(
+  'authorize',
+  { rules: true, defaultDeny: true, delegateErrors: true },
+  {
+    rule: 'rules',
+    policies: 'rules',
+    policy: 'rules',
+    allow: { say: 'a rule goes in `rules`: rules: [{ allow: "..." }]' },
+    deny: { say: 'a rule goes in `rules`: rules: [{ deny: "..." }]' },
+    require: { say: 'a rule goes in `rules`: rules: [{ require: "..." }]' },
+  },
+);
+
+const RULE_FORM = 'a rule is a CEL string or exactly one of { allow }, { deny }, { require }';
+const RULE_KEYS = keysOf<Exclude<Rule, string>>()(
+  'a rule',
+  { allow: true, deny: true, require: true },
+  {
+    permit: 'allow',
+    forbid: 'deny',
+    reject: 'deny',
+    when: { say: RULE_FORM },
+    if: { say: RULE_FORM },
+    cel: { say: RULE_FORM },
+    expr: { say: RULE_FORM },
+    expression: { say: RULE_FORM },
+    condition: { say: RULE_FORM },
+    rule: { say: RULE_FORM },
+  },
+);
 
 type Kind = 'allow' | 'deny' | 'require';
 
@@ -48,13 +80,9 @@ function compileRule(rule: Rule, index: number): CompiledRule {
     checkPathLiterals(rule, field);
     return { kind: 'allow', source: rule, evaluate };
   }
-  if (typeof rule !== 'object' || rule === null || Object.keys(rule).length !== 1) {
-    throw new ConfigError(field, 'must be a CEL string or exactly one of { allow }, { deny }, { require }');
-  }
-  const kind = Object.keys(rule)[0] as Kind;
-  if (kind !== 'allow' && kind !== 'deny' && kind !== 'require') {
-    throw new ConfigError(field, `unknown rule kind "${kind}"; use allow, deny or require`);
-  }
+  refuseUnknownKeys(rule, RULE_KEYS, field);
+  const kind = atMostOne(rule, ['allow', 'deny', 'require'], field, 'one rule has one kind: write two rules');
+  if (kind === undefined) throw new ConfigError(field, `must be ${RULE_FORM.slice('a rule is '.length)}`);
   const source = (rule as Record<Kind, string>)[kind];
   const evaluate = compileExpression(source, `${field}.${kind}`);
   checkPathLiterals(source, `${field}.${kind}`);
@@ -81,7 +109,10 @@ function truth(evaluate: CompiledExpression, context: ReturnType<typeof ruleCont
  * that read only the request (`request.path.startsWith("/public")`) can admit anonymous requests.
  */
 export function authorizer(options: AuthorizeOptions): RequestCheck {
-  if (typeof options !== 'object' || options === null || !Array.isArray(options.rules)) {
+  refuseUnknownKeys(options, AUTHORIZE_KEYS, '');
+  refuseNonBoolean(options.defaultDeny, 'defaultDeny');
+  refuseNonBoolean(options.delegateErrors, 'delegateErrors');
+  if (!Array.isArray(options.rules)) {
     throw new ConfigError('rules', 'must be an array of CEL rules');
   }
   const compiled = options.rules.map(compileRule);

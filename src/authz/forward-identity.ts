@@ -1,3 +1,4 @@
+import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { ConfigError } from '../errors.js';
 import { identityHeaderValue } from '../http/header-value.js';
 import {
@@ -17,6 +18,12 @@ export interface ForwardIdentityOptions {
   headers: Record<string, string>;
 }
 
+const FORWARD_IDENTITY_KEYS = keysOf<ForwardIdentityOptions>()(
+  'forwardIdentity',
+  { headers: true },
+  { claims: 'headers', map: 'headers', mapping: 'headers', set: 'headers' },
+);
+
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
@@ -26,7 +33,8 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
  * first, so it cannot make a proxy drop them. Values are encoded by identityHeaderValue.
  */
 export function identityForwarder(options: ForwardIdentityOptions): RequestCheck {
-  const headers = options?.headers;
+  refuseUnknownKeys(options, FORWARD_IDENTITY_KEYS, '');
+  const headers = options.headers;
   if (typeof headers !== 'object' || headers === null || Object.keys(headers).length === 0) {
     throw new ConfigError('headers', 'must map header names to CEL expressions');
   }

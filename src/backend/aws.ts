@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import aws4 from 'aws4';
+import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { optionalSecret, type Secret, type SecretSource } from '../config/secret.js';
 import { ConfigError } from '../errors.js';
 import { isHeaderSafe } from '../http/header-value.js';
@@ -28,6 +29,36 @@ export interface AwsBackendOptions {
   /** OIDC web identity (AssumeRoleWithWebIdentity), as EKS IRSA sets it up. */
   webIdentity?: { roleArn: string; tokenFile: string; sessionName?: string };
 }
+
+const AWS_KEYS = keysOf<AwsBackendOptions>()(
+  'aws',
+  {
+    accessKeyId: true,
+    secretAccessKey: true,
+    sessionToken: true,
+    region: true,
+    service: true,
+    profile: true,
+    webIdentity: true,
+  },
+  {
+    accessKey: 'accessKeyId',
+    secretKey: 'secretAccessKey',
+    secretAccessKeyId: 'secretAccessKey',
+    token: 'sessionToken',
+    credentials: { say: 'give accessKeyId and secretAccessKey (or leave both out for the default chain)' },
+    roleArn: 'webIdentity: { roleArn, tokenFile }',
+    webIdentityTokenFile: 'webIdentity: { roleArn, tokenFile }',
+    signingName: 'service',
+    serviceName: 'service',
+  },
+);
+
+const WEB_IDENTITY_KEYS = keysOf<NonNullable<AwsBackendOptions['webIdentity']>>()(
+  'aws.webIdentity',
+  { roleArn: true, tokenFile: true, sessionName: true },
+  { webIdentityTokenFile: 'tokenFile', roleSessionName: 'sessionName', role: 'roleArn' },
+);
 
 /** What SigV4 signs with. */
 export interface AwsCredentials {
@@ -95,13 +126,24 @@ function credentialSource(
   region: string,
   logger: Logger,
 ): { get(): Promise<AwsCredentials>; close(): void } {
-  const accessKeyId = optionalSecret(options.accessKeyId, 'aws.accessKeyId', logger);
-  const secretAccessKey = optionalSecret(options.secretAccessKey, 'aws.secretAccessKey', logger);
-  const sessionToken = optionalSecret(options.sessionToken, 'aws.sessionToken', logger);
-  const secrets = [accessKeyId, secretAccessKey, sessionToken].filter((s): s is Secret => s !== undefined);
+  const secrets: Secret[] = [];
   const close = () => {
     for (const secret of secrets) secret.close();
   };
+  // A refused second secret must not leave the first one's file watcher running.
+  const resolve = (source: SecretSource | undefined, field: string): Secret | undefined => {
+    try {
+      const secret = optionalSecret(source, field, logger);
+      if (secret !== undefined) secrets.push(secret);
+      return secret;
+    } catch (error) {
+      close();
+      throw error;
+    }
+  };
+  const accessKeyId = resolve(options.accessKeyId, 'aws.accessKeyId');
+  const secretAccessKey = resolve(options.secretAccessKey, 'aws.secretAccessKey');
+  const sessionToken = resolve(options.sessionToken, 'aws.sessionToken');
   if (accessKeyId !== undefined || secretAccessKey !== undefined) {
     if (options.profile !== undefined || options.webIdentity !== undefined) {
       close();
@@ -227,7 +269,9 @@ export function awsKind(
   upstream: URL | undefined,
   logger: Logger,
 ): CredentialKind {
-  if (typeof options !== 'object' || options === null) throw new ConfigError('aws', 'must be an object');
+  refuseUnknownKeys(options, AWS_KEYS, 'aws');
+  if (options.webIdentity !== undefined)
+    refuseUnknownKeys(options.webIdentity, WEB_IDENTITY_KEYS, 'aws.webIdentity');
   const fromHost = upstream === undefined ? {} : awsHostScope(upstream.hostname);
   const configuredRegion = checkedName(options.region, 'aws.region');
   const region = configuredRegion ?? fromHost.region;

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { atMostOne, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { optionalSecret, resolveSecret, type Secret, type SecretSource } from '../config/secret.js';
 import { ConfigError } from '../errors.js';
 import { isHeaderSafe } from '../http/header-value.js';
@@ -136,9 +137,37 @@ async function requestToken(
   };
 }
 
+const AZURE_KEYS = keysOf<AzureBackendOptions>()(
+  'azure',
+  {
+    tenantId: true,
+    clientId: true,
+    clientSecret: true,
+    federatedTokenFile: true,
+    scope: true,
+    authorityHost: true,
+  },
+  {
+    tenant: 'tenantId',
+    client: 'clientId',
+    secret: 'clientSecret',
+    scopes: 'scope',
+    authority: 'authorityHost',
+    tokenFilePath: 'federatedTokenFile',
+    managedIdentityClientId: 'clientId',
+  },
+);
+
 /** Builds the Azure kind. */
 export function azureKind(options: AzureBackendOptions, logger: Logger): CredentialKind {
-  if (typeof options !== 'object' || options === null) throw new ConfigError('azure', 'must be an object');
+  refuseUnknownKeys(options, AZURE_KEYS, 'azure');
+  // With both, the token file used to be ignored without a word.
+  atMostOne(
+    options,
+    ['clientSecret', 'federatedTokenFile'],
+    'azure',
+    'give a client secret or a federated token file',
+  );
   const scope = options.scope ?? DEFAULT_SCOPE;
   if (typeof scope !== 'string' || scope === '')
     throw new ConfigError('azure.scope', 'must be a scope such as "api://app/.default"');

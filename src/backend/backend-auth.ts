@@ -1,3 +1,4 @@
+import { keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
 import { type CredentialLocation, type Locator, locator } from '../credentials/location.js';
 import { readLocations } from '../credentials/read-locations.js';
 import { AuthError, ConfigError } from '../errors.js';
@@ -20,6 +21,7 @@ import { type GcpBackendOptions, gcpKind } from './gcp.js';
 import {
   type AnthropicPreset,
   type ApiKeyPreset,
+  KEY_KIND_KEYS,
   type KeyBackendOptions,
   keyKind,
   type PassthroughBackendOptions,
@@ -71,6 +73,46 @@ export interface ApplyContext {
   incoming?: MessageHead;
 }
 
+const BACKEND_AUTH_KEYS = keysOf<BackendAuthOptions>()(
+  'backendAuth',
+  {
+    key: true,
+    passthrough: true,
+    aws: true,
+    gcp: true,
+    azure: true,
+    anthropic: true,
+    azureOpenAI: true,
+    openai: true,
+    upstream: true,
+    strip: true,
+    maxBodyBytes: true,
+    delegateErrors: true,
+    logger: true,
+  },
+  {
+    target: 'upstream',
+    baseUrl: 'upstream',
+    url: 'upstream',
+    apiKey: { say: 'use `key: { value }`, or a preset such as `openai: { apiKey }`' },
+    token: 'key',
+    bearer: 'key',
+    value: 'key: { value }',
+    location: 'key: { value, location }',
+    header: 'key: { value, location }',
+    bedrock: 'aws',
+    sigv4: 'aws',
+    google: 'gcp',
+    vertex: 'gcp',
+    entra: 'azure',
+    azureAd: 'azure',
+    claude: 'anthropic',
+    maxBody: 'maxBodyBytes',
+    maxBodySize: 'maxBodyBytes',
+    bodyLimit: 'maxBodyBytes',
+  },
+);
+
 const KINDS = ['key', 'passthrough', 'aws', 'gcp', 'azure', 'anthropic', 'azureOpenAI', 'openai'] as const;
 type KindName = (typeof KINDS)[number];
 const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
@@ -90,8 +132,7 @@ function chooseKind(options: BackendAuthOptions, upstream: URL | undefined, logg
       // `key: '$OPENAI_API_KEY'` is short for `key: { value: '$OPENAI_API_KEY' }`.
       if (typeof value === 'string') return keyKind(value, 'key', undefined, logger);
       const key = value as KeyBackendOptions;
-      if (typeof key !== 'object' || key === null)
-        throw new ConfigError('key', 'must be { value, location }');
+      refuseUnknownKeys(key, KEY_KIND_KEYS, 'key');
       return keyKind(key.value, 'key.value', key.location, logger);
     }
     case 'passthrough':
@@ -160,8 +201,8 @@ export class BackendAuth {
   private readonly logger: Logger;
 
   constructor(options: BackendAuthOptions) {
-    if (typeof options !== 'object' || options === null)
-      throw new ConfigError('backendAuth', 'needs an options object');
+    refuseUnknownKeys(options, BACKEND_AUTH_KEYS, '');
+    refuseNonBoolean(options.delegateErrors, 'delegateErrors');
     this.logger = options.logger ?? consoleLogger;
     const upstream = options.upstream;
     if (upstream !== undefined && typeof upstream !== 'function')

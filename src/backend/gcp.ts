@@ -1,3 +1,4 @@
+import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { ConfigError } from '../errors.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import { setHeader } from '../http/headers.js';
@@ -92,8 +93,30 @@ function usableToken(token: string | null | undefined): string {
   return token;
 }
 
+const GCP_KEYS = keysOf<GcpBackendOptions>()(
+  'gcp',
+  { type: true, audience: true, scopes: true, credentialsFile: true, impersonate: true },
+  {
+    keyFile: 'credentialsFile',
+    keyFilename: 'credentialsFile',
+    credentials: 'credentialsFile',
+    targetAudience: 'audience',
+    serviceAccount: 'impersonate: { serviceAccount }',
+    targetPrincipal: 'impersonate: { serviceAccount }',
+    tokenType: 'type',
+  },
+);
+
+const IMPERSONATE_KEYS = keysOf<NonNullable<GcpBackendOptions['impersonate']>>()(
+  'gcp.impersonate',
+  { serviceAccount: true, delegates: true },
+  { targetPrincipal: 'serviceAccount', email: 'serviceAccount', delegateChain: 'delegates' },
+);
+
 function checkOptions(options: GcpBackendOptions): void {
-  if (typeof options !== 'object' || options === null) throw new ConfigError('gcp', 'must be an object');
+  refuseUnknownKeys(options, GCP_KEYS, 'gcp');
+  if (options.impersonate !== undefined)
+    refuseUnknownKeys(options.impersonate, IMPERSONATE_KEYS, 'gcp.impersonate');
   const type = options.type ?? 'accessToken';
   if (type !== 'accessToken' && type !== 'idToken') {
     throw new ConfigError('gcp.type', 'must be "accessToken" or "idToken"');
@@ -106,6 +129,10 @@ function checkOptions(options: GcpBackendOptions): void {
   }
   if (options.scopes !== undefined && (!Array.isArray(options.scopes) || options.scopes.length === 0)) {
     throw new ConfigError('gcp.scopes', 'must be a non-empty array of OAuth2 scopes');
+  }
+  // An ID token has an audience, not scopes: scopes given with one were silently unused.
+  if (options.scopes !== undefined && type !== 'accessToken') {
+    throw new ConfigError('gcp.scopes', 'applies to type "accessToken" only (an ID token has an audience)');
   }
   if (
     options.credentialsFile !== undefined &&

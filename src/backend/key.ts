@@ -1,3 +1,4 @@
+import { type Hint, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { resolveSecret, type SecretSource } from '../config/secret.js';
 import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
@@ -30,6 +31,69 @@ export interface PassthroughBackendOptions {
   /** Default `Authorization: Bearer <token>`. */
   location?: CredentialLocation;
 }
+
+const LOCATION_HINTS: Readonly<Record<string, Hint>> = {
+  header: 'location: { header: { name, prefix } }',
+  headerName: 'location: { header: { name } }',
+  prefix: 'location: { header: { name, prefix } }',
+  query: 'location: { queryParameter: { name } }',
+  cookie: 'location: { cookie: { name } }',
+};
+
+/** The keys of `key: { ... }` (the string form is checked as a secret). */
+export const KEY_KIND_KEYS = keysOf<KeyBackendOptions>()(
+  'key',
+  { value: true, location: true },
+  {
+    ...LOCATION_HINTS,
+    key: 'value',
+    apiKey: 'value',
+    secret: 'value',
+    token: 'value',
+    env: 'value: { env }',
+    file: 'value: { file }',
+  },
+);
+
+const PASSTHROUGH_KEYS = keysOf<PassthroughBackendOptions>()(
+  'passthrough',
+  { location: true },
+  LOCATION_HINTS,
+);
+
+const PRESET_HINTS: Readonly<Record<string, Hint>> = {
+  key: 'apiKey',
+  value: 'apiKey',
+  token: 'apiKey',
+  secret: 'apiKey',
+  location: {
+    say: 'the preset fixes the location; use `key: { value, location }` for a location of your own',
+  },
+};
+const PRESET_KEYS = {
+  anthropic: keysOf<AnthropicPreset>()(
+    'anthropic',
+    { apiKey: true, version: true },
+    { ...PRESET_HINTS, anthropicVersion: 'version', apiVersion: 'version' },
+  ),
+  azureOpenAI: keysOf<ApiKeyPreset>()(
+    'azureOpenAI',
+    { apiKey: true },
+    {
+      ...PRESET_HINTS,
+      apiVersion: { say: "put `api-version` in the upstream URL's query" },
+      version: { say: "put `api-version` in the upstream URL's query" },
+    },
+  ),
+  openai: keysOf<ApiKeyPreset>()(
+    'openai',
+    { apiKey: true },
+    {
+      ...PRESET_HINTS,
+      organization: { say: 'send `OpenAI-Organization` from the client or the proxy' },
+    },
+  ),
+} as const;
 
 /** A key written at one location, plus headers the upstream expects when the client sent none. */
 export function keyKind(
@@ -65,9 +129,10 @@ export function presetKind(
   options: AnthropicPreset | ApiKeyPreset,
   logger: Logger,
 ): CredentialKind {
-  if (typeof options !== 'object' || options === null || options.apiKey === undefined) {
+  if (typeof options !== 'object' || options === null)
     throw new ConfigError(`${preset}.apiKey`, 'is required');
-  }
+  refuseUnknownKeys(options, PRESET_KEYS[preset], preset);
+  if (options.apiKey === undefined) throw new ConfigError(`${preset}.apiKey`, 'is required');
   const secretField = `${preset}.apiKey`;
   switch (preset) {
     case 'anthropic': {
@@ -88,8 +153,7 @@ export function presetKind(
 
 /** Builds the passthrough kind. */
 export function passthroughKind(options: PassthroughBackendOptions): CredentialKind {
-  if (typeof options !== 'object' || options === null)
-    throw new ConfigError('passthrough', 'must be an object');
+  refuseUnknownKeys(options, PASSTHROUGH_KEYS, 'passthrough');
   const at = locator(options.location, 'passthrough.location', BEARER_LOCATION);
   return {
     name: 'passthrough',

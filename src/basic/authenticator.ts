@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { type Authenticator, credentialError, unavailableError, type Verdict } from '../authenticator.js';
 import { BoundedCache, type CacheOptions } from '../cache/bounded-cache.js';
 import { basicChallenge, isSafeRealm } from '../challenge.js';
+import { FILE_HINTS, keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
 import { type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
@@ -37,6 +38,39 @@ export interface BasicAuthOptions extends InboundOptions {
   logger?: Logger;
 }
 
+const BASIC_AUTH_KEYS = keysOf<BasicAuthOptions>()(
+  'basicAuth',
+  {
+    htpasswd: true,
+    realm: true,
+    location: true,
+    allowWeakHashes: true,
+    maxBcryptCost: true,
+    cache: true,
+    logger: true,
+    mode: true,
+    publicPaths: true,
+    delegateErrors: true,
+  },
+  {
+    // express-basic-auth and http-auth spellings.
+    users: { say: "give the users as `htpasswd`: the file's text or { file } (bcrypt hashes)" },
+    file: 'htpasswd: { file }',
+    htpasswdFile: 'htpasswd: { file }',
+    passwordFile: 'htpasswd: { file }',
+    challenge: { say: 'the Basic challenge is always sent' },
+    authorizer: { say: 'not supported: use customAuth() for a password check of your own' },
+    authorizeAsync: { say: 'not supported: use customAuth() for a password check of your own' },
+    unauthorizedResponse: {
+      say: 'not supported: refusals are JSON; `delegateErrors` hands them to your app',
+    },
+    allowWeak: 'allowWeakHashes',
+    bcryptCost: 'maxBcryptCost',
+  },
+);
+
+const HTPASSWD_FILE_KEYS = keysOf<{ file: string }>()('htpasswd { file }', { file: true }, FILE_HINTS);
+
 const BASIC_LOCATION: CredentialLocation = { header: { name: 'authorization', prefix: 'Basic ' } };
 
 function loadUsers(
@@ -62,9 +96,10 @@ function loadUsers(
     warnDuplicates(parsed);
     return { current: () => parsed, close() {} };
   }
-  if (typeof source !== 'object' || source === null || !('file' in source)) {
+  if (typeof source !== 'object' || source === null || Array.isArray(source)) {
     throw new ConfigError('htpasswd', "must be the file's text or { file }");
   }
+  refuseUnknownKeys(source, HTPASSWD_FILE_KEYS, 'htpasswd');
   const file: ReloadingFile<Htpasswd> = reloadingFile(
     source.file,
     'htpasswd.file',
@@ -78,6 +113,8 @@ function loadUsers(
 
 /** The basic scheme as an {@link Authenticator}: the whole of `basicAuth()` except the adapter. */
 export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
+  refuseUnknownKeys(options, BASIC_AUTH_KEYS, '');
+  refuseNonBoolean(options.allowWeakHashes, 'allowWeakHashes');
   const logger = options.logger ?? consoleLogger;
   const realm = options.realm ?? 'Restricted';
   if (!isSafeRealm(realm))
@@ -90,15 +127,16 @@ export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
   const proxy =
     'header' in credentialLocator.location &&
     credentialLocator.location.header.name.toLowerCase() === 'proxy-authorization';
+  // Checked before the htpasswd file is watched: a refused cache option must not leak the watcher.
+  const successes = BoundedCache.fromOptions<true>(options.cache, 'cache', {
+    maxEntries: 1000,
+    ttlSeconds: 300,
+  });
   const users = loadUsers(
     options,
     { allowWeakHashes: options.allowWeakHashes === true, maxBcryptCost },
     logger,
   );
-  const successes = BoundedCache.fromOptions<true>(options.cache, 'cache', {
-    maxEntries: 1000,
-    ttlSeconds: 300,
-  });
   const cacheKey = randomBytes(32);
   let cachedFor: Htpasswd | undefined;
 

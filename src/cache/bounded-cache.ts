@@ -1,7 +1,14 @@
+import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { ConfigError } from '../errors.js';
 
 /** Settings of a verification cache; `false` turns it off. */
 export type CacheOptions = false | { maxEntries?: number; ttlSeconds?: number };
+
+const CACHE_KEYS = keysOf<Exclude<CacheOptions, false>>()(
+  'cache',
+  { maxEntries: true, ttlSeconds: true },
+  { max: 'maxEntries', size: 'maxEntries', maxSize: 'maxEntries', ttl: 'ttlSeconds', maxAge: 'ttlSeconds' },
+);
 
 interface Entry<V> {
   value: V;
@@ -28,6 +35,9 @@ export class BoundedCache<V> {
     defaults: { maxEntries: number; ttlSeconds: number },
   ): BoundedCache<V> | undefined {
     if (options === false) return undefined;
+    if (options !== undefined && (typeof options !== 'object' || options === null))
+      throw new ConfigError(field, 'must be { maxEntries?, ttlSeconds? } or false');
+    if (options !== undefined) refuseUnknownKeys(options, CACHE_KEYS, field);
     const maxEntries = options?.maxEntries ?? defaults.maxEntries;
     const ttlSeconds = options?.ttlSeconds ?? defaults.ttlSeconds;
     if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 1_000_000) {

@@ -8,6 +8,11 @@ export interface ReloadingFile<T> {
   close(): void;
 }
 
+/** Why a version of the file was refused; an option inside it is named by its path in the file. */
+function refusalOf(error: unknown): string {
+  return error instanceof ConfigError ? `${error.field} ${error.problem}` : (error as Error).message;
+}
+
 /**
  * Reads and parses `path` at start-up (a failure is a ConfigError naming `field`), then
  * re-parses it on every change. A version that fails to parse is reported and the last good
@@ -30,7 +35,7 @@ export function reloadingFile<T>(
         try {
           state.value = parse(text);
         } catch (error) {
-          logger.warn(`${field} ${path}: ${(error as Error).message}; keeping the previous version`);
+          logger.warn(`${field} ${path}: ${refusalOf(error)}; keeping the previous version`);
           return;
         }
         onReload?.(state.value);
@@ -44,7 +49,7 @@ export function reloadingFile<T>(
     state.value = parse(file.initial);
   } catch (error) {
     file.close();
-    throw new ConfigError(field, `${path}: ${(error as Error).message}`);
+    throw new ConfigError(field, `${path}: ${refusalOf(error)}`);
   }
   return {
     get value() {

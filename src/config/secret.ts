@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import type { Logger } from '../logger.js';
+import { atMostOne, FILE_HINTS, keysOf, refuseUnknownKeys } from './known-keys.js';
 import { reloadingFile } from './reloading-file.js';
 
 /**
@@ -9,6 +10,18 @@ import { reloadingFile } from './reloading-file.js';
  * re-read whenever the file changes (a Kubernetes secret mount, a rotated key).
  */
 export type SecretSource = string | { env: string } | { file: string };
+
+const SECRET_REFERENCE_KEYS = keysOf<Exclude<SecretSource, string>>()(
+  'a secret reference',
+  { env: true, file: true },
+  {
+    ...FILE_HINTS,
+    var: 'env',
+    variable: 'env',
+    name: 'env',
+    value: { say: 'give the secret itself as a string' },
+  },
+);
 
 /** A secret resolved at start-up. `value` is always the current, checked text. */
 export interface Secret {
@@ -74,14 +87,16 @@ export function resolveSecret(
     return fixed(fromEnvironment(reference[1] ?? reference[2]!, reference[3], field, env));
   }
   if (typeof source === 'object' && source !== null && !Array.isArray(source)) {
-    if ('env' in source) {
+    refuseUnknownKeys(source, SECRET_REFERENCE_KEYS, field);
+    const form = atMostOne(source, ['env', 'file'], field, 'a secret comes from one place');
+    if (form === 'env') {
       const name = (source as { env: unknown }).env;
       if (typeof name !== 'string' || !ENV_NAME.test(name)) {
         throw new ConfigError(`${field}.env`, 'must be an environment variable name');
       }
       return fixed(fromEnvironment(name, undefined, field, env));
     }
-    if ('file' in source) {
+    if (form === 'file') {
       const path = (source as { file: unknown }).file;
       const file = reloadingFile(
         path as string,

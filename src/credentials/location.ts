@@ -1,3 +1,4 @@
+import { type AllKeys, atMostOne, type KnownKeys, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { ConfigError } from '../errors.js';
 import { cookieOccurrences, isCookieSpelling, withCookie, withoutCookie } from '../http/cookies.js';
 import { isHeaderSafe } from '../http/header-value.js';
@@ -26,6 +27,25 @@ export type CredentialLocation =
   | { header: { name: string; prefix?: string } }
   | { queryParameter: { name: string } }
   | { cookie: { name: string } };
+
+const LOCATION_KEYS = keysOf<CredentialLocation>()(
+  'a credential location',
+  { header: true, queryParameter: true, cookie: true },
+  {
+    headers: 'header',
+    query: 'queryParameter',
+    queryParam: 'queryParameter',
+    param: 'queryParameter',
+    cookies: 'cookie',
+  },
+);
+type LocationKind = AllKeys<CredentialLocation>;
+type Named<K extends LocationKind> = Extract<CredentialLocation, Record<K, unknown>>[K];
+const LOCATION_FORM_KEYS: { readonly [K in LocationKind]: KnownKeys } = {
+  header: keysOf<Named<'header'>>()('a header location', { name: true, prefix: true }, { scheme: 'prefix' }),
+  queryParameter: keysOf<Named<'queryParameter'>>()('a query parameter location', { name: true }),
+  cookie: keysOf<Named<'cookie'>>()('a cookie location', { name: true }),
+};
 
 /** What was found at a location. */
 export type CredentialReading =
@@ -215,12 +235,27 @@ export function locator(
       'must be { header: { name, prefix } }, { queryParameter: { name } } or { cookie: { name } }',
     );
   }
-  const keys = Object.keys(chosen);
-  if (keys.length !== 1) {
+  refuseUnknownKeys(chosen, LOCATION_KEYS, field);
+  const kind = atMostOne(
+    chosen,
+    ['header', 'queryParameter', 'cookie'],
+    field,
+    'a credential has one location',
+  );
+  if (kind === undefined) {
     throw new ConfigError(field, 'must name exactly one of header, queryParameter or cookie');
   }
-  if ('header' in chosen) {
-    const header = (chosen as { header: { name?: unknown; prefix?: unknown } }).header ?? {};
+  const named: unknown = (chosen as Record<LocationKind, unknown>)[kind];
+  // `{ header: 'x-api-key' }` is a common shorthand mistake: the message shows the right form.
+  if (typeof named !== 'object' || named === null) {
+    throw new ConfigError(
+      `${field}.${kind}`,
+      `must be an object: { ${kind}: { name${kind === 'header' ? ', prefix?' : ''} } }`,
+    );
+  }
+  refuseUnknownKeys(named, LOCATION_FORM_KEYS[kind], `${field}.${kind}`);
+  if (kind === 'header') {
+    const header = named as { name?: unknown; prefix?: unknown };
     const name = requireName(header.name, `${field}.header.name`);
     if (header.prefix !== undefined && (typeof header.prefix !== 'string' || header.prefix.trim() === '')) {
       throw new ConfigError(`${field}.header.prefix`, 'must be a non-empty string such as "Bearer "');
@@ -233,13 +268,7 @@ export function locator(
     }
     return headerLocator(name, header.prefix as string | undefined);
   }
-  if ('queryParameter' in chosen) {
-    const query = (chosen as { queryParameter: { name?: unknown } }).queryParameter ?? {};
-    return queryLocator(requireName(query.name, `${field}.queryParameter.name`));
-  }
-  if ('cookie' in chosen) {
-    const cookie = (chosen as { cookie: { name?: unknown } }).cookie ?? {};
-    return cookieLocator(requireName(cookie.name, `${field}.cookie.name`));
-  }
-  throw new ConfigError(field, `unknown location kind "${keys[0]}"`);
+  const { name } = named as { name?: unknown };
+  if (kind === 'queryParameter') return queryLocator(requireName(name, `${field}.queryParameter.name`));
+  return cookieLocator(requireName(name, `${field}.cookie.name`));
 }

@@ -1,3 +1,5 @@
+import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
+
 /** The identity a custom provider grants. */
 export interface CustomIdentity {
   subject?: string;
@@ -8,6 +10,19 @@ export interface CustomIdentity {
   /** Recorded as `auth.claims`. */
   claims?: Record<string, unknown>;
 }
+
+const IDENTITY_KEYS = keysOf<CustomIdentity>()(
+  'AuthResult.ok',
+  { subject: true, scopes: true, method: true, claims: true },
+  {
+    sub: 'subject',
+    user: 'subject',
+    scope: 'scopes',
+    permissions: 'scopes',
+    roles: 'scopes',
+    metadata: 'claims',
+  },
+);
 
 /**
  * What a custom provider answers: `AuthResult.ok({ subject, scopes, method, claims })` or
@@ -31,6 +46,10 @@ export class AuthResult {
   ) {}
 
   static ok(identity: CustomIdentity = {}): AuthResult {
+    // A misspelt `scope` would grant no scopes without a word. Runs per request: for-in, no array.
+    for (const key in identity) {
+      if (!IDENTITY_KEYS.names.includes(key)) refuseUnknownKeys(identity, IDENTITY_KEYS, 'AuthResult.ok');
+    }
     return new AuthResult(true, identity, undefined);
   }
 

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Authenticator, credentialError, missingStatusAt, type Verdict } from '../authenticator.js';
 import { bearerChallenge, isSafeRealm } from '../challenge.js';
+import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import { ambiguousPathError } from '../http/ambiguity.js';
@@ -44,6 +45,14 @@ export interface CustomAuthOptions extends InboundOptions {
   logger?: Logger;
 }
 
+const CUSTOM_AUTH_KEYS = keysOf<CustomAuthOptions>()(
+  'customAuth',
+  { location: true, realm: true, logger: true, mode: true, publicPaths: true, delegateErrors: true },
+  {
+    authenticate: { say: 'it belongs on the provider, the first argument: customAuth(provider, options)' },
+    provider: { say: 'the provider is the first argument: customAuth(provider, options)' },
+  },
+);
 // The response to a denial is always this fixed sentence: the provider's reason is its own text
 // and may hold anything (the token it was handed, a user name, a DSN), and the README promises
 // that no credential ever reaches a response. The reason goes to the log instead.
@@ -78,6 +87,7 @@ function errorKind(error: unknown): string {
 
 /** A custom provider as an {@link Authenticator}. */
 export function customAuthenticator(provider: AuthProvider, options: CustomAuthOptions = {}): Authenticator {
+  refuseUnknownKeys(options, CUSTOM_AUTH_KEYS, '');
   if (typeof provider?.authenticate !== 'function') {
     throw new ConfigError('provider', 'must have an authenticate(credential, request) method');
   }

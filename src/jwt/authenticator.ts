@@ -6,12 +6,13 @@ import {
   type Verdict,
 } from '../authenticator.js';
 import { bearerChallenge, isSafeRealm } from '../challenge.js';
+import { refuseUnknownKeys } from '../config/known-keys.js';
 import { locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import type { AuthPart } from '../identity.js';
 import { consoleLogger } from '../logger.js';
 import { parseCompactJwt } from './compact.js';
-import type { JwtAuthOptions, JwtProviderOptions } from './options.js';
+import { JWT_AUTH_KEYS, JWT_PROVIDER_KEYS, type JwtAuthOptions, type JwtProviderOptions } from './options.js';
 import { Provider } from './provider.js';
 import { scopesFromClaims } from './scopes.js';
 import { VerifiedTokens } from './verified-tokens.js';
@@ -35,10 +36,11 @@ function providerOptions(options: JwtAuthOptions): { options: JwtProviderOptions
   const shared: Partial<JwtProviderOptions> = {};
   for (const name of SHARED_FIELDS)
     if (options[name] !== undefined) Object.assign(shared, { [name]: options[name] });
-  return options.providers.map((provider, index) => ({
-    options: { ...shared, ...provider },
-    field: `providers[${index}].`,
-  }));
+  return options.providers.map((provider: JwtProviderOptions, index) => {
+    refuseUnknownKeys(provider, JWT_PROVIDER_KEYS, `providers[${index}]`);
+    const merged: JwtProviderOptions = { ...shared, ...provider };
+    return { options: merged, field: `providers[${index}].` };
+  });
 }
 
 /** The identity a verified token grants; claims are shared and frozen, scopes copied. */
@@ -50,6 +52,7 @@ function jwtIdentity(claims: Readonly<Record<string, unknown>>, scopes: readonly
 
 /** The jwt scheme as an {@link Authenticator}: the whole of `jwtAuth()` except the adapter. */
 export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
+  refuseUnknownKeys(options, JWT_AUTH_KEYS, '');
   const logger = options.logger ?? consoleLogger;
   const realm = options.realm ?? 'api';
   if (!isSafeRealm(realm))
@@ -58,6 +61,8 @@ export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
   if (!Number.isInteger(maxTokenLength) || maxTokenLength < 64)
     throw new ConfigError('maxTokenLength', 'must be an integer >= 64');
   const tokenLocator = locator(options.location, 'location');
+  // Checked before any provider starts a key fetch or a file watch that a refusal would leak.
+  const verified = new VerifiedTokens(options.cache);
 
   const providers: Provider[] = [];
   try {
@@ -70,8 +75,6 @@ export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
   const byIssuer = new Map<string, Provider[]>();
   for (const provider of providers)
     byIssuer.set(provider.issuer, [...(byIssuer.get(provider.issuer) ?? []), provider]);
-
-  const verified = new VerifiedTokens(options.cache);
 
   const authenticator: Authenticator = {
     method: 'jwt',

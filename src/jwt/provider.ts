@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { atMostOne, refuseUnknownKeys } from '../config/known-keys.js';
 import { ConfigError } from '../errors.js';
 import { displayUrl } from '../http/display-url.js';
 import type { FetchJsonOptions } from '../http/fetch-json.js';
@@ -8,7 +9,7 @@ import { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, isAsymmetric, isHmac } from './
 import { FileKeySource } from './file-key-source.js';
 import { KeySet } from './key-set.js';
 import { type KeySource, StaticKeySource } from './key-source.js';
-import type { JwksOption, JwtProviderOptions } from './options.js';
+import { JWKS_FORM_KEYS, JWKS_KEYS, type JwksOption, type JwtProviderOptions } from './options.js';
 import { DEFAULT_REMOTE_TIMING, discoverJwksUrl, RemoteKeySource } from './remote-key-source.js';
 
 /** The keys a token may be verified with, or why there are none. */
@@ -34,6 +35,9 @@ export class Provider {
     }
     this.issuer = options.issuer;
     this.audiences = checkStrings(options.audiences, `${field}audiences`);
+    // An empty list reads like "no audience check" but refuses every token: say so at start-up.
+    if (this.audiences?.length === 0)
+      throw new ConfigError(`${field}audiences`, 'is empty: list the accepted audiences, or leave it out');
     this.requiredClaims = checkStrings(options.requiredClaims, `${field}requiredClaims`) ?? ['exp'];
     this.scopeClaim = options.scopeClaim;
     if (this.scopeClaim !== undefined && (typeof this.scopeClaim !== 'string' || this.scopeClaim === '')) {
@@ -59,6 +63,12 @@ export class Provider {
     const redirects = options.allowSameOriginRedirects ?? false;
     if (typeof redirects !== 'boolean')
       throw new ConfigError(`${field}allowSameOriginRedirects`, 'must be true or false');
+    if (typeof options.secret === 'function') {
+      throw new ConfigError(
+        `${field}secret`,
+        "is a function (jwks-rsa's expressJwtSecret?): give the JWKS URL as `jwks: { url }` instead",
+      );
+    }
     if (options.secret !== undefined) {
       if (redirects) {
         throw new ConfigError(
@@ -178,14 +188,19 @@ function keySource(
   if (!('url' in jwks) && allowSameOriginRedirects) {
     throw new ConfigError(`${field}allowSameOriginRedirects`, 'applies only to jwks.url and OIDC discovery');
   }
-  if ('url' in jwks) {
-    // One spelling: the option covers discovery too, which has no jwks object to hold it.
-    if ('allowSameOriginRedirects' in jwks) {
-      throw new ConfigError(
-        `${field}jwks.allowSameOriginRedirects`,
-        'is a provider option: write `allowSameOriginRedirects` beside `jwks`, not inside it',
-      );
-    }
+  // One spelling: the option covers discovery too, which has no jwks object to hold it.
+  if ('allowSameOriginRedirects' in jwks) {
+    throw new ConfigError(
+      `${field}jwks.allowSameOriginRedirects`,
+      'is a provider option: write `allowSameOriginRedirects` beside `jwks`, not inside it',
+    );
+  }
+  refuseUnknownKeys(jwks, JWKS_KEYS, `${field}jwks`);
+  // Two sources in one jwks used to be settled by a silent precedence (url first).
+  const form = atMostOne(jwks, ['url', 'file', 'inline'], `${field}jwks`, 'one provider has one key source');
+  if (form === undefined) throw new ConfigError(`${field}jwks`, 'must be { url }, { file } or { inline }');
+  refuseUnknownKeys(jwks, JWKS_FORM_KEYS[form], `${field}jwks`, true);
+  if ('url' in jwks && form === 'url') {
     let url: URL;
     try {
       url = new URL(jwks.url);
@@ -205,12 +220,12 @@ function keySource(
     const fetchOptions: FetchJsonOptions = { timeoutMs: timing.timeoutMs, allowSameOriginRedirects };
     return new RemoteKeySource(async () => target, `jwks ${displayUrl(url)}`, timing, fetchOptions, logger);
   }
-  if ('file' in jwks) {
+  if ('file' in jwks && form === 'file') {
     if (typeof jwks.file !== 'string' || jwks.file === '')
       throw new ConfigError(`${field}jwks.file`, 'must be a path');
     return new FileKeySource(jwks.file, `${field}jwks.file`, logger);
   }
-  if ('inline' in jwks) {
+  if ('inline' in jwks && form === 'inline') {
     try {
       return new StaticKeySource(KeySet.parse(jwks.inline));
     } catch (error) {
