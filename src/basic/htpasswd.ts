@@ -52,9 +52,11 @@ export function parseHtpasswd(text: string, rules: HtpasswdRules): Htpasswd {
         `${where} (user "${user}") has bcrypt cost ${stored.cost}, above maxBcryptCost ${rules.maxBcryptCost}`,
       );
     }
-    if (stored.kind === 'sha-crypt' && (stored.params.rounds ?? 0) > rules.maxShaCryptRounds) {
+    // An entry that names no rounds costs the default 5000 (and fewer than 1000 count as 1000).
+    const rounds = stored.kind === 'sha-crypt' ? Math.max(1000, stored.params.rounds ?? 5000) : 0;
+    if (rounds > rules.maxShaCryptRounds) {
       throw new Error(
-        `${where} (user "${user}") has ${stored.params.rounds} SHA-crypt rounds, above maxShaCryptRounds ${rules.maxShaCryptRounds}`,
+        `${where} (user "${user}") has ${rounds} SHA-crypt rounds, above maxShaCryptRounds ${rules.maxShaCryptRounds}`,
       );
     }
     if (users.has(user)) duplicates.push(user);
