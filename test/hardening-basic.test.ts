@@ -339,6 +339,22 @@ describe.each(all)('basicAuth hardening on $name', (framework) => {
       expectInvalid(res, value);
     });
 
+    it('caps Proxy-Authorization the same way: 407 for an 11 KB password, 200 at the cap', async () => {
+      const server = await framework.serve([
+        middleware({ location: { header: { name: 'proxy-authorization', prefix: 'Basic ' } } }),
+      ]);
+      cleanups.push(() => server.close());
+      const huge = basic('sha1-1024', long(HUGE));
+      const refused = await request(server.url).get('/').set('Proxy-Authorization', huge);
+      expect(refused.status).toBe(407);
+      expect(refused.headers['proxy-authenticate']).toBe('Basic realm="Restricted", charset="UTF-8"');
+      expect(refused.body.error).toBe('invalid_credentials');
+      const at = await request(server.url)
+        .get('/')
+        .set('Proxy-Authorization', basic('sha1-1024', long(1024)));
+      expect(at.status).toBe(200);
+    });
+
     it('optional mode answers 401 to it, permissive passes the request on without identity', async () => {
       const huge = basic('sha1-1024', long(HUGE));
       const optional = await framework.serve([middleware({ mode: 'optional' })]);
