@@ -8,6 +8,7 @@
  * length cap, and 1 KB, at it: hashed). Writes BENCHMARKS.md.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -303,6 +304,16 @@ async function main() {
           headers: cycle(longPasswords(user, size), 'authorization'),
         })),
       ),
+      {
+        // The control of the rows above: a refusal that costs one SHA-1, with a short header.
+        // Whatever delay it shows is that of a saturated app answering 401s, not of hashing.
+        name: 'Express: basicAuth {SHA}, short wrong passwords (control: nothing slow to hash)',
+        htpasswd: `alice:{SHA}${createHash('sha1').update('correct horse').digest('base64')}\n`,
+        headers: cycle(
+          Array.from({ length: 16 }, (_, i) => basicValue(i % 2 ? 'alice' : `nobody-${i}`, `wrong-${i}`)),
+          'authorization',
+        ),
+      },
     ].filter((flood) => only === undefined || only.test(flood.name));
     for (const { name, htpasswd, headers } of floods) {
       // Not pinned: the hashing workers must be free to run on a core of their own.
