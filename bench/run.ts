@@ -3,17 +3,19 @@
  * (50 connections, the same settings for every row). Machines like ours swing by +-25% from
  * second to second, so each row is measured in alternating one-second slices beside its bare
  * framework, and each ratio is reported as the median of the slice ratios with their range.
- * Then the event-loop delay of a gateway while a client floods wrong passwords for a bcrypt
- * user. Writes BENCHMARKS.md.
+ * Then the event-loop delay of a gateway while a client floods wrong passwords: for a bcrypt
+ * user, and long passwords against a SHA-512-crypt and an apr1 htpasswd (11 KB, over the
+ * length cap, and 1 KB, at it: hashed). Writes BENCHMARKS.md.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
-import { APR1_LINE, AUDIENCE, apiKeyOf, BASIC_USER, ISSUER } from './constants.js';
+import { APR1_LINE, AUDIENCE, apiKeyOf, BASIC_USER, ISSUER, SHA512_LINE } from './constants.js';
 
 const SLICES = Number(process.env.BENCH_SLICES ?? 6);
 /** The body of the backendAuth rows: a small chat request, as an AI gateway forwards. */
@@ -137,6 +139,15 @@ const cycle = (values: readonly string[], header: string, prefix = ''): Headers 
   return () => ({ [header]: `${prefix}${values[next++ % values.length]}` });
 };
 
+const basicValue = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+/** 16 wrong passwords of `size` bytes, built once: half for `user`, half for unknown users. */
+const longPasswords = (user: string, size: number) =>
+  Array.from({ length: 16 }, (_, i) =>
+    basicValue(i % 2 ? user : `nobody-${i}`, `${String(i).padStart(4, '0')}${'x'.repeat(size - 4)}`),
+  );
+
 async function main() {
   const rsa = await generateKeyPair('RS256');
   const ec = await generateKeyPair('ES256');
@@ -220,7 +231,7 @@ async function main() {
     row('Koa: apiKeyAuth, 10 keys', 'koa-apikey-10', cycle([apiKeyOf(9)], 'x-api-key')),
   ];
 
-  // BENCH_ROWS=<regex> measures only the matching rows (and skips the flood and memory runs).
+  // BENCH_ROWS=<regex> measures only the matching rows and floods (and skips the memory run).
   const only = process.env.BENCH_ROWS === undefined ? undefined : new RegExp(process.env.BENCH_ROWS, 'i');
   if (only !== undefined) rows.splice(0, rows.length, ...rows.filter((r) => only.test(r.name)));
   const upstream = await startApp('upstream', {});
@@ -241,7 +252,7 @@ async function main() {
   for (const name of new Set(rows.map((row) => row.bare))) apps.set(name, await startApp(name, env));
   console.log('bare apps started; measuring');
   const lines: string[] = [];
-  let floodLine = '';
+  const floodLines: string[] = [];
   let memoryLine = '';
   try {
     for (const row of rows) {
@@ -272,28 +283,65 @@ async function main() {
       app.child.kill();
       apps.delete(row.app);
     }
+
+    // The wrong-password floods: 50 connections, 5 s each; the gateway reports its own
+    // event-loop delay over exactly that window. The long-password floods send no valid user
+    // (half of them unknown users): 11 KB passwords are over basicAuth's length cap (1024
+    // bytes) and refused unhashed; 1 KB ones are at it, so each one is hashed.
+    const floods = [
+      {
+        name: 'Express: basicAuth bcrypt-10, wrong passwords',
+        htpasswd: `alice:${bcrypt.hashSync('correct horse', 10)}\n`,
+        headers: cycle([basicValue('alice', 'wrong password')], 'authorization'),
+      },
+      ...[
+        { hash: 'SHA-512-crypt', line: SHA512_LINE, user: 'alice' },
+        { hash: 'apr1', line: APR1_LINE, user: BASIC_USER.username },
+      ].flatMap(({ hash, line, user }) =>
+        [11 * 1024, 1024].map((size) => ({
+          name: `Express: basicAuth ${hash}, ${size / 1024} KB wrong passwords${size > 1024 ? ' (over the cap)' : ' (at the cap, hashed)'}`,
+          htpasswd: `${line}\n`,
+          headers: cycle(longPasswords(user, size), 'authorization'),
+        })),
+      ),
+      {
+        // The control of the rows above: a refusal that costs one SHA-1, with a short header.
+        // Whatever delay it shows is that of a saturated app answering 401s, not of hashing.
+        name: 'Express: basicAuth {SHA}, short wrong passwords (control: nothing slow to hash)',
+        htpasswd: `alice:{SHA}${createHash('sha1').update('correct horse').digest('base64')}\n`,
+        headers: cycle(
+          Array.from({ length: 16 }, (_, i) => basicValue(i % 2 ? 'alice' : `nobody-${i}`, `wrong-${i}`)),
+          'authorization',
+        ),
+      },
+    ].filter((flood) => only === undefined || only.test(flood.name));
+    for (const { name, htpasswd, headers } of floods) {
+      // Not pinned: the hashing workers must be free to run on a core of their own.
+      const gateway = await startApp(
+        'express-basic',
+        { ...env, BENCH_HTPASSWD: htpasswd, BENCH_DELAY: '1' },
+        false,
+      );
+      apps.set(`flood ${name}`, gateway);
+      await fetch(`http://127.0.0.1:${gateway.port}/stats`);
+      const flood = await load(gateway.port, headers, 5, false);
+      const delay = (await (await fetch(`http://127.0.0.1:${gateway.port}/stats`)).json()) as Record<
+        string,
+        number
+      >;
+      const statuses = Object.entries(flood.statusCodeStats ?? {})
+        .map(([status, { count }]) => `${count ?? 0} x ${status}`)
+        .join(', ');
+      const floodLine = `| ${name} | ${Math.round(flood.requests.average)} req/s (${statuses}) | ${delay.p50} | ${delay.p99} | ${delay.max} |`;
+      console.log(floodLine);
+      floodLines.push(floodLine);
+      gateway.child.kill();
+      apps.delete(`flood ${name}`);
+    }
     if (only !== undefined) {
       console.log('partial run (BENCH_ROWS): BENCHMARKS.md left as it is');
       return;
     }
-
-    // The wrong-password flood: bcrypt cost 10, 50 connections, 5 s; the gateway reports its
-    // own event-loop delay over exactly that window.
-    const htpasswd = `alice:${bcrypt.hashSync('correct horse', 10)}\n`;
-    // Not pinned: the hashing worker must be free to run on a core of its own.
-    const gateway = await startApp(
-      'express-basic',
-      { ...env, BENCH_HTPASSWD: htpasswd, BENCH_DELAY: '1' },
-      false,
-    );
-    apps.set('flood', gateway);
-    const wrong = `Basic ${Buffer.from('alice:wrong password').toString('base64')}`;
-    await fetch(`http://127.0.0.1:${gateway.port}/stats`);
-    const flood = await load(gateway.port, () => ({ authorization: wrong }), 5, false);
-    const delay = (await (await fetch(`http://127.0.0.1:${gateway.port}/stats`)).json()) as Record<
-      string,
-      number
-    >;
     // Memory: 100,000 distinct invalid tokens (well-formed, bad signatures) against a fresh gateway.
     const fresh = await startApp('express-jwt', env);
     apps.set('memory', fresh);
@@ -314,9 +362,6 @@ async function main() {
     >;
     memoryLine = `| Express: jwtAuth after 100,000 distinct invalid tokens | ${idle.rssMb} | ${after.rssMb} | ${Math.round((after.rssMb! - idle.rssMb!) * 10) / 10} |`;
     console.log(memoryLine);
-
-    floodLine = `| Express: basicAuth bcrypt-10, wrong passwords | ${Math.round(flood.requests.average)} req/s (${flood.non2xx} refused) | ${delay.p50} | ${delay.p99} | ${delay.max} |`;
-    console.log(floodLine);
   } finally {
     for (const app of apps.values()) app.child.kill();
   }
@@ -331,11 +376,11 @@ The CPU columns are the app process's own CPU time per request over each slice (
 |---|---|---|---|---|---|---|---|
 ${lines.join('\n')}
 
-Event-loop delay of the gateway (perf_hooks, 1 ms resolution) while a client floods wrong passwords for 5 s:
+Event-loop delay of the gateway (perf_hooks, 1 ms resolution) while a client floods wrong passwords for 5 s (no valid user; the long-password floods alternate the user and unknown users; the length cap is the default 1024 bytes):
 
 | scenario | load | delay p50 ms | delay p99 ms | delay max ms |
 |---|---|---|---|---|
-${floodLine}
+${floodLines.join('\n')}
 
 Resident memory of a gateway process (MB):
 

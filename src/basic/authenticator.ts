@@ -8,8 +8,8 @@ import { type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import type { InboundOptions } from '../inbound.js';
 import { consoleLogger, type Logger } from '../logger.js';
-import { PoolBusyError } from './bcrypt-pool.js';
-import { decodeBasic } from './credentials.js';
+import { basicLimits, decodeBasic } from './credentials.js';
+import { PoolBusyError } from './hash-pool.js';
 import { verifyPassword } from './hashes.js';
 import { type Htpasswd, type HtpasswdRules, parseHtpasswd } from './htpasswd.js';
 
@@ -28,6 +28,18 @@ export interface BasicAuthOptions extends InboundOptions {
   allowWeakHashes?: boolean;
   /** bcrypt entries above this cost are refused at load. Default 14. */
   maxBcryptCost?: number;
+  /**
+   * SHA-crypt entries naming more rounds are refused at load: one check would hold a hashing
+   * thread for seconds. Default 1,000,000 (passlib writes 535,000-656,000); 1,000 to 10,000,000.
+   */
+  maxShaCryptRounds?: number;
+  /**
+   * Longer passwords (UTF-8 bytes) are refused with 401 before anything is hashed: SHA-crypt's
+   * cost grows with the square of the length, apr1's with the length. Default 1024, enough for
+   * generated passwords and tokens used as passwords; up to 4096 for longer tokens (a JWT).
+   * User names are capped at 255 bytes, as Apache's htpasswd does.
+   */
+  maxPasswordBytes?: number;
   /**
    * Successful checks are remembered under a keyed hash (HMAC with a per-process key) of user
    * and password, so repeated requests skip the slow hash. Emptied whenever the htpasswd
@@ -123,6 +135,19 @@ export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
   if (!Number.isInteger(maxBcryptCost) || maxBcryptCost < 4 || maxBcryptCost > 31) {
     throw new ConfigError('maxBcryptCost', 'must be an integer from 4 to 31');
   }
+  const maxShaCryptRounds = options.maxShaCryptRounds ?? 1_000_000;
+  if (!Number.isInteger(maxShaCryptRounds) || maxShaCryptRounds < 1000 || maxShaCryptRounds > 10_000_000) {
+    throw new ConfigError('maxShaCryptRounds', 'must be an integer from 1000 to 10000000');
+  }
+  const maxPasswordBytes = options.maxPasswordBytes ?? 1024;
+  if (
+    !Number.isInteger(maxPasswordBytes) ||
+    maxPasswordBytes < 1 ||
+    maxPasswordBytes > MAX_PASSWORD_CEILING
+  ) {
+    throw new ConfigError('maxPasswordBytes', `must be an integer from 1 to ${MAX_PASSWORD_CEILING}`);
+  }
+  const limits = basicLimits(maxPasswordBytes);
   const credentialLocator = locator(options.location, 'location', BASIC_LOCATION);
   const proxy =
     'header' in credentialLocator.location &&
@@ -134,7 +159,7 @@ export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
   });
   const users = loadUsers(
     options,
-    { allowWeakHashes: options.allowWeakHashes === true, maxBcryptCost },
+    { allowWeakHashes: options.allowWeakHashes === true, maxBcryptCost, maxShaCryptRounds },
     logger,
   );
   const cacheKey = randomBytes(32);
@@ -147,7 +172,9 @@ export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
     challenge: () => basicChallenge(realm),
     /** Synchronous for remembered credentials: most requests then cross no promise. */
     authenticate(encoded): Verdict | Promise<Verdict> {
-      const credentials = decodeBasic(encoded);
+      // Over-long credentials are refused here, before the user is looked up: unknown and
+      // known users are refused alike, and nothing is hashed.
+      const credentials = decodeBasic(encoded, limits);
       if (credentials === undefined) return refuse();
       const current = users.current();
       // The cache belongs to one version of the file: a reload (a password changed, a user
@@ -206,6 +233,13 @@ function successKey(key: Buffer, credentials: { username: string; password: stri
     .update(credentials.password)
     .digest('base64');
 }
+
+/**
+ * The highest `maxPasswordBytes`: a 4 KB password already costs ~100 ms of SHA-512-crypt on a
+ * slow core, the worst a client can buy with one request. Django and passlib chose the same
+ * 4096-byte bound against this denial of service (CVE-2013-1443).
+ */
+const MAX_PASSWORD_CEILING = 4096;
 
 // For an empty file: a {SHA} of nothing anybody can send, so the path is still a real check.
 const FALLBACK_DECOY = { kind: 'sha1', hash: '{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA=' } as const;

@@ -1,8 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import unixCrypt from 'unix-crypt-td-js';
-import { bcryptCompare } from './bcrypt-pool.js';
-import { md5Crypt } from './md5-crypt.js';
-import { parseShaCrypt, type ShaCryptParams, shaCrypt } from './sha-crypt.js';
+import { verifyInPool } from './hash-pool.js';
+import { parseShaCrypt, type ShaCryptParams } from './sha-crypt.js';
 
 /** The hash formats an htpasswd file may hold. */
 export type HashKind = 'apr1' | 'bcrypt' | 'sha1' | 'sha-crypt' | 'des';
@@ -33,31 +31,13 @@ export function parseHash(hash: string): StoredHash | undefined {
   return undefined;
 }
 
-function sameText(computed: string, stored: string): boolean {
-  const a = Buffer.from(computed, 'utf8');
-  const b = Buffer.from(stored, 'utf8');
-  if (a.length !== b.length) {
-    // Hashes of one kind have one length; this only happens for a malformed stored hash.
-    timingSafeEqual(a, a);
-    return false;
-  }
-  return timingSafeEqual(a, b);
-}
-
-/** Whether `password` matches; bcrypt off the event loop, SHA-crypt in yielding slices. */
-export async function verifyPassword(stored: StoredHash, password: string): Promise<boolean> {
-  const bytes = Buffer.from(password, 'utf8');
-  switch (stored.kind) {
-    case 'apr1':
-      return sameText(md5Crypt(bytes, stored.salt), stored.hash);
-    case 'bcrypt':
-      // bcrypt reads at most 72 bytes; bcryptjs also does, so long passwords behave as Apache's.
-      return bcryptCompare(password, stored.hash);
-    case 'sha1':
-      return sameText(`{SHA}${createHash('sha1').update(bytes).digest('base64')}`, stored.hash);
-    case 'sha-crypt':
-      return sameText(await shaCrypt(bytes, stored.params), stored.hash);
-    case 'des':
-      return sameText(unixCrypt(password, stored.hash.slice(0, 2)), stored.hash);
-  }
+/**
+ * Whether `password` matches. `{SHA}` is one SHA-1 of a length-capped password, a few
+ * microseconds: it is computed here. Every other kind is computed in the hashing workers.
+ */
+export function verifyPassword(stored: StoredHash, password: string): Promise<boolean> {
+  if (stored.kind !== 'sha1') return verifyInPool(stored, password);
+  const computed = Buffer.from(`{SHA}${createHash('sha1').update(password, 'utf8').digest('base64')}`);
+  // Both are 33 bytes: the load-time pattern admits no other length.
+  return Promise.resolve(timingSafeEqual(computed, Buffer.from(stored.hash)));
 }

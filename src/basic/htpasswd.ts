@@ -1,3 +1,4 @@
+import { MAX_USERNAME_BYTES } from './credentials.js';
 import { parseHash, type StoredHash } from './hashes.js';
 
 /** Rules an htpasswd file is loaded under. */
@@ -6,6 +7,8 @@ export interface HtpasswdRules {
   allowWeakHashes: boolean;
   /** bcrypt costs above this are refused at load: one check would cost seconds. */
   maxBcryptCost: number;
+  /** SHA-crypt entries naming more rounds than this are refused at load, for the same reason. */
+  maxShaCryptRounds: number;
 }
 
 /** The users of one htpasswd file, and the hash unknown users are checked against. */
@@ -16,8 +19,6 @@ export interface Htpasswd {
   /** Users listed more than once (the first entry wins, as in Apache). */
   duplicates: readonly string[];
 }
-
-const MAX_SHA_CRYPT_ROUNDS = 1_000_000;
 
 /**
  * Parses htpasswd text: CRLF or LF, a UTF-8 BOM, blank lines and `#` comments are fine.
@@ -35,6 +36,10 @@ export function parseHtpasswd(text: string, rules: HtpasswdRules): Htpasswd {
     const colon = line.indexOf(':');
     if (colon <= 0) throw new Error(`${where} is not "user:hash"`);
     const user = line.slice(0, colon);
+    if (Buffer.byteLength(user, 'utf8') > MAX_USERNAME_BYTES) {
+      // Such a user could never sign in: credentials with longer names are refused unread.
+      throw new Error(`${where} has a user name longer than ${MAX_USERNAME_BYTES} bytes`);
+    }
     const stored = parseHash(line.slice(colon + 1));
     if (stored === undefined) {
       throw new Error(`${where} (user "${user}") holds a plaintext or unknown hash; use htpasswd -B`);
@@ -47,8 +52,12 @@ export function parseHtpasswd(text: string, rules: HtpasswdRules): Htpasswd {
         `${where} (user "${user}") has bcrypt cost ${stored.cost}, above maxBcryptCost ${rules.maxBcryptCost}`,
       );
     }
-    if (stored.kind === 'sha-crypt' && (stored.params.rounds ?? 0) > MAX_SHA_CRYPT_ROUNDS) {
-      throw new Error(`${where} (user "${user}") has more than ${MAX_SHA_CRYPT_ROUNDS} rounds`);
+    // An entry that names no rounds costs the default 5000 (and fewer than 1000 count as 1000).
+    const rounds = stored.kind === 'sha-crypt' ? Math.max(1000, stored.params.rounds ?? 5000) : 0;
+    if (rounds > rules.maxShaCryptRounds) {
+      throw new Error(
+        `${where} (user "${user}") has ${rounds} SHA-crypt rounds, above maxShaCryptRounds ${rules.maxShaCryptRounds}`,
+      );
     }
     if (users.has(user)) duplicates.push(user);
     else users.set(user, stored);

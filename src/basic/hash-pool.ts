@@ -1,23 +1,23 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { HASH_WORKER_SOURCE } from './hash-worker-source.js';
+import type { StoredHash } from './hashes.js';
 
-// bcryptjs is pure JavaScript: a cost-10 check is ~60 ms of CPU in one piece, and its async
-// API only yields every 100 ms. Run on the event loop, a client flooding wrong passwords would
-// stall every other request. So checks run in worker threads; the event loop only posts
-// messages. The pool is shared by every basicAuth in the process, started on first use, and
-// its threads are unref'd while idle so they never keep the process alive.
+// Every slow hash kind runs in worker threads, and the event loop only posts messages:
+// bcryptjs is pure JavaScript (a cost-10 check is ~60 ms of CPU in one piece), a SHA-crypt
+// check is 5,000 rounds and more (~10 ms here at the default), an apr1 check 1,000 MD5 rounds
+// (1-5 ms), and Node's hashes are synchronous. On the event loop, a client flooding wrong or
+// long passwords would stall every other request: the requests that arrive in one turn of the
+// loop are all checked in that turn. The pool is shared by every basicAuth in the process,
+// started on first use, and its threads are unref'd while idle so they never keep the process
+// alive.
 
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const bcrypt = require(workerData.bcryptPath);
-parentPort.on('message', ({ id, password, hash }) => {
-  let ok = false;
-  try { ok = bcrypt.compareSync(password, hash); } catch { ok = false; }
-  parentPort.postMessage({ id, ok });
-});`;
-
-/** More checks than this waiting: answer 503 rather than queue without bound. */
+/**
+ * More checks than this waiting for a thread: answer 503 rather than queue without bound. A
+ * flood then costs at most this many passwords of memory (each within basicAuth's length
+ * cap), and a request never waits behind more than this many checks.
+ */
 export const MAX_QUEUED = 256;
 
 export class PoolBusyError extends Error {
@@ -31,20 +31,26 @@ interface Pending {
   reject(error: Error): void;
 }
 
-class BcryptPool {
+interface Job {
+  id: number;
+  stored: StoredHash;
+  password: string;
+}
+
+class HashPool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: { id: number; password: string; hash: string }[] = [];
+  private readonly queue: Job[] = [];
   private readonly pending = new Map<number, Pending>();
   private readonly busy = new Map<Worker, number>();
   private nextId = 0;
   private readonly size = Math.max(1, Math.min(4, availableParallelism() - 1));
 
-  compare(password: string, hash: string): Promise<boolean> {
+  verify(stored: StoredHash, password: string): Promise<boolean> {
     if (this.queue.length >= MAX_QUEUED) return Promise.reject(new PoolBusyError());
     const id = this.nextId++;
     const result = new Promise<boolean>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    this.queue.push({ id, password, hash });
+    this.queue.push({ id, stored, password });
     this.dispatch();
     return result;
   }
@@ -62,8 +68,11 @@ class BcryptPool {
 
   private spawn(): Worker | undefined {
     if (this.workers.length >= this.size) return undefined;
-    const bcryptPath = createRequire(import.meta.url).resolve('bcryptjs');
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptPath } });
+    const resolve = createRequire(import.meta.url).resolve;
+    const worker = new Worker(HASH_WORKER_SOURCE, {
+      eval: true,
+      workerData: { bcryptPath: resolve('bcryptjs'), unixCryptPath: resolve('unix-crypt-td-js') },
+    });
     worker.on('message', ({ id, ok }: { id: number; ok: boolean }) => {
       worker.unref();
       this.busy.delete(worker);
@@ -98,10 +107,16 @@ class BcryptPool {
   }
 }
 
-let pool: BcryptPool | undefined;
+let pool: HashPool | undefined;
 
-/** Checks `password` against a bcrypt hash off the event loop. */
-export function bcryptCompare(password: string, hash: string): Promise<boolean> {
-  pool ??= new BcryptPool();
-  return pool.compare(password, hash);
+/**
+ * Whether `password` matches a bcrypt, SHA-crypt, apr1 or DES entry, computed off the event
+ * loop. Rejects with {@link PoolBusyError} when {@link MAX_QUEUED} checks already wait.
+ */
+export function verifyInPool(
+  stored: Exclude<StoredHash, { kind: 'sha1' }>,
+  password: string,
+): Promise<boolean> {
+  pool ??= new HashPool();
+  return pool.verify(stored, password);
 }
