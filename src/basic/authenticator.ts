@@ -1,5 +1,11 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { type Authenticator, credentialError, unavailableError, type Verdict } from '../authenticator.js';
+import {
+  type Authenticator,
+  credentialError,
+  missingStatusAt,
+  unavailableError,
+  type Verdict,
+} from '../authenticator.js';
 import { BoundedCache, type CacheOptions } from '../cache/bounded-cache.js';
 import { basicChallenge, isSafeRealm } from '../challenge.js';
 import { FILE_HINTS, keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
@@ -58,6 +64,8 @@ const BASIC_AUTH_KEYS = keysOf<BasicAuthOptions>()(
     location: true,
     allowWeakHashes: true,
     maxBcryptCost: true,
+    maxShaCryptRounds: true,
+    maxPasswordBytes: true,
     cache: true,
     logger: true,
     mode: true,
@@ -149,9 +157,6 @@ export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
   }
   const limits = basicLimits(maxPasswordBytes);
   const credentialLocator = locator(options.location, 'location', BASIC_LOCATION);
-  const proxy =
-    'header' in credentialLocator.location &&
-    credentialLocator.location.header.name.toLowerCase() === 'proxy-authorization';
   // Checked before the htpasswd file is watched: a refused cache option must not leak the watcher.
   const successes = BoundedCache.fromOptions<true>(options.cache, 'cache', {
     maxEntries: 1000,
@@ -168,7 +173,7 @@ export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
   const authenticator: Authenticator = {
     method: 'basic',
     locator: credentialLocator,
-    missingStatus: proxy ? 407 : 401,
+    missingStatus: missingStatusAt(credentialLocator),
     challenge: () => basicChallenge(realm),
     /** Synchronous for remembered credentials: most requests then cross no promise. */
     authenticate(encoded): Verdict | Promise<Verdict> {
