@@ -131,6 +131,8 @@ function koaGateway(p: Policies, upstream: string) {
     passthrough: backendAuth(p.passthrough),
   };
   const app = new Koa();
+  // The route table below compares paths exactly: public paths and rules must fold as it does.
+  forKoa.koaRouting(app, { caseSensitive: true, strict: true });
   const toUpstream = async (ctx: Koa.Context) => {
     ctx.respond = false;
     forward(upstream, ctx.req, ctx.res, ctx.originalUrl);
