@@ -7,6 +7,7 @@ import { type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import type { InboundOptions } from '../inbound.js';
 import { consoleLogger, type Logger } from '../logger.js';
+import { logText } from '../logging/log-text.js';
 import { PoolBusyError } from './bcrypt-pool.js';
 import { decodeBasic } from './credentials.js';
 import { verifyPassword } from './hashes.js';
@@ -47,7 +48,7 @@ function loadUsers(
   const warnDuplicates = (parsed: Htpasswd) => {
     if (parsed.duplicates.length > 0) {
       logger.warn(
-        `htpasswd lists ${parsed.duplicates.map((u) => `"${u}"`).join(', ')} more than once; the first entry wins`,
+        `htpasswd lists ${parsed.duplicates.map((u) => `"${logText(u, 64)}"`).join(', ')} more than once; the first entry wins`,
       );
     }
   };
