@@ -271,6 +271,34 @@ describe.each(all)('backendAuth azure on $name: a token endpoint that answers to
     },
   );
 
+  it('a 200 whose body trickles and never ends: 503 within the same 5 s deadline, socket closed', async () => {
+    const url = await gateway();
+    const state = { closed: false, written: 0 };
+    let timer: NodeJS.Timeout | undefined;
+    entra.answer = () => ({
+      raw(res) {
+        res.on('close', () => {
+          state.closed = true;
+          clearInterval(timer);
+        });
+        res.writeHead(200, json);
+        res.write('{"access_token":"');
+        timer = setInterval(() => {
+          state.written += 1;
+          res.write('a');
+        }, 100);
+      },
+    });
+    const before = upstream.received.length;
+    const logged = logger.messages.length;
+    const refused = await send(url, '/x', { body: '{}' });
+    clearInterval(timer);
+    expectBareRefusal(refused, 503);
+    expect(upstream.received.length).toBe(before);
+    expect(await eventually(() => state.closed)).toBe(true);
+    expect(logger.messages.slice(logged).join('\n')).toContain('no answer within 5000 ms');
+  });
+
   it('a gzip bomb (64 MiB inflated from 64 KiB) stops at 64 KiB of decompressed bytes: 502', async () => {
     const url = await gateway();
     const bomb = gzipSync(Buffer.concat([Buffer.from('{"access_token":"'), Buffer.alloc(64 * MiB, 'a')]));
