@@ -14,7 +14,7 @@ import { tempDir } from './support/files.js';
 import { frameworks } from './support/frameworks.js';
 import { closeServer, freePort, listenOnLoopback } from './support/loopback.js';
 import { type RecordingUpstream, startRecordingUpstream } from './support/recording-upstream.js';
-import { eventually, recorder } from './support/wait.js';
+import { eventually, recorder, sleep } from './support/wait.js';
 
 // Issue 11, the outbound side of backendAuth: what a hostile (or compromised, or misconfigured)
 // token service can do to the gateway through its answers.
@@ -574,6 +574,27 @@ describe.each(all)('backendAuth azure on $name: error answers in the log', (fram
       },
     },
   ];
+
+  it('a background renewal that fails: the same escaped, redacted reason, the current token still served', async () => {
+    const logger = recorder();
+    const url = await gateway({ clientSecret: CLIENT_SECRET }, logger);
+    // Two seconds of life: renewal starts one second in (half the lifetime).
+    entra.answer = (index) =>
+      index === 0
+        ? tokenAnswer('eyJ.short-lived', 2)
+        : {
+            status: 401,
+            body: { error: 'invalid_client', error_description: `${CLIENT_SECRET}\r\n${ESC}[31m${INJECTED}` },
+          };
+    expect((await send(url, '/x', { body: '{}' })).status).toBe(200);
+    await sleep(1100);
+    const served = await send(url, '/x', { body: '{}' });
+    expect(served.status).toBe(200);
+    expect(upstream.last().headers.authorization).toBe('Bearer eyJ.short-lived');
+    expect(await eventually(() => logger.messages.some((m) => m.includes('renewal failed')))).toBe(true);
+    expectSafeLogLines(logger.messages);
+    expect(logger.messages.join('\n')).toContain('[credential]\\u000d\\u000a\\u001b[31m');
+  });
 
   describe.each(sources)('with a $name', (source) => {
     it.each(entraErrors)('$name: 502, escaped, capped, no credential', async (row) => {

@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import { deleteHeader, headerSpellingKey, setHeader } from '../http/headers.js';
 import type { Logger } from '../logger.js';
-import { logText } from '../logging/log-text.js';
+import { errorClass, logText } from '../logging/log-text.js';
 import type { ForwardedRequest } from './forwarded.js';
 import type { CredentialKind } from './kind.js';
 import { loadOptionalPeer } from './optional-peer.js';
@@ -187,7 +187,7 @@ function chainFailure(error: unknown): CredentialFetchError {
   const transient = isTransientFailure(failure.code, status) || failure.name === 'TimeoutError';
   // The SDK names a service error after the code the service sent (AccessDenied): useful to the
   // operator, and upstream text, so escaped and capped.
-  const name = logText(failure.name, 64);
+  const name = typeof failure.name === 'string' ? logText(failure.name, 64) : errorClass(error);
   return transient
     ? new CredentialFetchError(`the AWS credential source is unreachable (${name})`, 'unavailable')
     : new CredentialFetchError(`the AWS credential chain found nothing usable (${name})`, 'refused');
