@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import { deleteHeader, headerSpellingKey, setHeader } from '../http/headers.js';
 import type { Logger } from '../logger.js';
+import { errorClass, logText } from '../logging/log-text.js';
 import type { ForwardedRequest } from './forwarded.js';
 import type { CredentialKind } from './kind.js';
 import { loadOptionalPeer } from './optional-peer.js';
@@ -226,7 +227,9 @@ function chainFailure(error: unknown): CredentialFetchError {
   const failure = error as { name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: unknown } };
   const status = Number(failure.$metadata?.httpStatusCode);
   const transient = isTransientFailure(failure.code, status) || failure.name === 'TimeoutError';
-  const name = typeof failure.name === 'string' ? failure.name : 'error';
+  // The SDK names a service error after the code the service sent (AccessDenied): useful to the
+  // operator, and upstream text, so escaped and capped.
+  const name = typeof failure.name === 'string' ? logText(failure.name, 64) : errorClass(error);
   return transient
     ? new CredentialFetchError(`the AWS credential source is unreachable (${name})`, 'unavailable')
     : new CredentialFetchError(`the AWS credential chain found nothing usable (${name})`, 'refused');

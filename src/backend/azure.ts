@@ -2,10 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { atMostOne, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { optionalSecret, resolveSecret, type Secret, type SecretSource } from '../config/secret.js';
 import { ConfigError } from '../errors.js';
+import { displayUrl } from '../http/display-url.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import { setHeader } from '../http/headers.js';
 import { unfetchableUrl } from '../http/loopback.js';
+import { BodyTooLarge, readCapped } from '../http/read-capped.js';
 import type { Logger } from '../logger.js';
+import { errorClass, logText } from '../logging/log-text.js';
 import type { ForwardedRequest } from './forwarded.js';
 import type { CredentialKind } from './kind.js';
 import { loadOptionalPeer } from './optional-peer.js';
@@ -50,6 +53,8 @@ const DEFAULT_SCOPE = 'https://cognitiveservices.azure.com/.default';
 const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com';
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const MAX_TOKEN_RESPONSE = 64 * 1024;
+// Entra's descriptions (AADSTS code, sentence, trace and correlation ids) fit in this.
+const MAX_LOGGED_DESCRIPTION = 300;
 
 function authorityUrl(value: unknown): URL {
   if (value === undefined) return new URL(DEFAULT_AUTHORITY);
@@ -82,7 +87,9 @@ function azureFailure(error: unknown): CredentialFetchError {
     if (Array.isArray(f?.errors)) return f.errors.some(transient);
     return isTransientFailure(f?.code, Number(f?.statusCode));
   };
-  const name = (error as Error)?.name ?? 'error';
+  // @azure/identity's class names (CredentialUnavailableError, AuthenticationError...); its
+  // messages quote the token service's answer and are not logged.
+  const name = errorClass(error);
   return transient(error)
     ? new CredentialFetchError(
         `DefaultAzureCredential could not reach a token service (${name})`,
@@ -91,41 +98,79 @@ function azureFailure(error: unknown): CredentialFetchError {
     : new CredentialFetchError(`DefaultAzureCredential found no usable credential (${name})`, 'refused');
 }
 
-/** POSTs the token request; maps every failure to a CredentialFetchError with no secret in it. */
+/**
+ * POSTs the token request; maps every failure to a CredentialFetchError with no secret in it.
+ * `secrets` (the client secret or assertion the form carries) are redacted from whatever of the
+ * endpoint's answer reaches the log.
+ *
+ * A redirect is never followed: fetch would re-send the POST, client secret included, to
+ * whatever origin the Location names. It is a refusal (502): retrying cannot help, and the
+ * authority host is misconfigured or hostile. The body is counted while it streams and the
+ * connection dropped past {@link MAX_TOKEN_RESPONSE}; `signal` (RefreshingCredential's
+ * deadline) covers connecting and reading alike.
+ */
 async function requestToken(
-  endpoint: string,
+  endpoint: URL,
   form: URLSearchParams,
   signal: AbortSignal,
+  secrets: readonly string[],
 ): Promise<Expiring<string>> {
+  const fetchController = new AbortController();
   let response: Response;
   try {
     response = await fetch(endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: form,
-      signal,
-      redirect: 'error',
+      signal: AbortSignal.any([signal, fetchController.signal]),
+      redirect: 'manual',
     });
   } catch {
     throw new CredentialFetchError('the Entra ID token endpoint is unreachable', 'unavailable');
   }
-  const text = await response.text().catch(() => '');
-  if (response.status >= 500 || response.status === 429) {
+  const status = response.status;
+  if (status >= 300 && status < 400) {
+    fetchController.abort();
     throw new CredentialFetchError(
-      `the Entra ID token endpoint answered HTTP ${response.status}`,
+      `the Entra ID token endpoint answered HTTP ${status}${redirectTarget(response, endpoint)}; not followed (the request carries the client credential)`,
+      'refused',
+    );
+  }
+  if (status >= 500 || status === 429) {
+    fetchController.abort();
+    throw new CredentialFetchError(`the Entra ID token endpoint answered HTTP ${status}`, 'unavailable');
+  }
+  let text: string;
+  try {
+    text = await readCapped(response, MAX_TOKEN_RESPONSE, fetchController);
+  } catch (error) {
+    if (error instanceof BodyTooLarge) {
+      throw new CredentialFetchError(
+        `the Entra ID token endpoint answered HTTP ${status} with more than ${MAX_TOKEN_RESPONSE} bytes`,
+        'refused',
+      );
+    }
+    throw new CredentialFetchError(
+      `the Entra ID token endpoint's answer (HTTP ${status}) could not be read`,
       'unavailable',
     );
   }
-  let json: { access_token?: unknown; expires_in?: unknown; error?: unknown } = {};
+  let json: { access_token?: unknown; expires_in?: unknown; error?: unknown; error_description?: unknown } =
+    {};
   try {
-    if (text.length <= MAX_TOKEN_RESPONSE) json = JSON.parse(text) as typeof json;
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null) json = parsed as typeof json;
   } catch {
-    // reported below as an unusable answer
+    // reported below as an unusable answer; the body itself is never logged
   }
-  if (response.status !== 200) {
-    const code = typeof json.error === 'string' && /^[a-z_]+$/.test(json.error) ? ` ${json.error}` : '';
+  if (status !== 200) {
+    const code = typeof json.error === 'string' ? ` ${logText(json.error, 64, secrets)}` : '';
+    const description =
+      typeof json.error_description === 'string'
+        ? `: "${logText(json.error_description, MAX_LOGGED_DESCRIPTION, secrets)}"`
+        : '';
     throw new CredentialFetchError(
-      `the Entra ID token endpoint refused the request (HTTP ${response.status}${code})`,
+      `the Entra ID token endpoint refused the request (HTTP ${status}${code})${description}`,
       'refused',
     );
   }
@@ -157,6 +202,17 @@ const AZURE_KEYS = keysOf<AzureBackendOptions>()(
     managedIdentityClientId: 'clientId',
   },
 );
+
+/** Where a redirect pointed, for the log: the URL as {@link displayUrl} shows it. */
+function redirectTarget(response: Response, endpoint: URL): string {
+  const location = response.headers.get('location');
+  if (location === null) return ' (a redirect without Location)';
+  try {
+    return ` (a redirect to ${logText(displayUrl(new URL(location, endpoint)), 300)})`;
+  } catch {
+    return ' (a redirect to an unusable Location)';
+  }
+}
 
 /** Builds the Azure kind. */
 export function azureKind(options: AzureBackendOptions, logger: Logger): CredentialKind {
@@ -217,7 +273,10 @@ export function azureKind(options: AzureBackendOptions, logger: Logger): Credent
           form.set('client_assertion_type', ASSERTION_TYPE);
           form.set('client_assertion', assertion);
         }
-        return requestToken(endpoint.toString(), form, signal);
+        return requestToken(endpoint, form, signal, [
+          form.get('client_secret') ?? '',
+          form.get('client_assertion') ?? '',
+        ]);
       };
     } else {
       const clientId = keep(optionalSecret(options.clientId, 'azure.clientId', logger));

@@ -29,7 +29,7 @@ import {
   presetKind,
 } from './key.js';
 import type { CredentialKind } from './kind.js';
-import { CredentialFetchError } from './refreshing.js';
+import { CredentialFetchError, failureReason } from './refreshing.js';
 
 /** Exactly one credential kind. */
 export type BackendCredentialOptions =
@@ -178,8 +178,9 @@ function failure(error: unknown, kind: string, logger: Logger): AuthError {
     );
   }
   // A body a parser consumed before us is the gateway's own misconfiguration: the log says so.
-  const explained = error instanceof CredentialFetchError || error instanceof BodyReadError;
-  const reason = explained ? (error as Error).message : `unexpected ${(error as Error)?.name ?? 'error'}`;
+  // Messages are portcullis's own (upstream pieces escaped where they enter); of any other
+  // error only the class is logged.
+  const reason = error instanceof BodyReadError ? error.message : failureReason(error);
   logger.warn(`backendAuth ${kind}: ${reason}`);
   return new AuthError(
     502,

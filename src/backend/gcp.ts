@@ -3,6 +3,7 @@ import { ConfigError } from '../errors.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import { setHeader } from '../http/headers.js';
 import type { Logger } from '../logger.js';
+import { errorClass, logText } from '../logging/log-text.js';
 import type { ForwardedRequest } from './forwarded.js';
 import type { CredentialKind } from './kind.js';
 import { loadOptionalPeer } from './optional-peer.js';
@@ -76,10 +77,19 @@ function jwtExpiry(token: string): number | undefined {
 /** Sorts google-auth-library's failures into "try again later" and "this cannot work". */
 function classify(error: unknown): CredentialFetchError {
   if (error instanceof CredentialFetchError) return error;
-  const failure = error as { code?: unknown; status?: unknown; response?: { status?: unknown } };
+  const failure = error as {
+    code?: unknown;
+    status?: unknown;
+    response?: { status?: unknown; data?: { error?: unknown } };
+  };
   const status = Number(failure.response?.status ?? failure.status);
   const transient = isTransientFailure(failure.code, status);
-  const reason = Number.isFinite(status) ? `HTTP ${status}` : ((error as Error)?.name ?? 'error');
+  // The token service's OAuth error code (`invalid_grant`) helps the operator; its description
+  // and the library's message quote the answer, and are not logged.
+  const code = failure.response?.data?.error;
+  const reason = Number.isFinite(status)
+    ? `HTTP ${status}${typeof code === 'string' ? ` ${logText(code, 64)}` : ''}`
+    : errorClass(error);
   return new CredentialFetchError(
     `Google credentials failed (${reason})`,
     transient ? 'unavailable' : 'refused',

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import { errorClass } from '../logging/log-text.js';
 
 /** A credential from a cloud token service, with the time it stops being valid. */
 export interface Expiring<T> {
@@ -37,6 +38,15 @@ export class CredentialFetchError extends Error {
     super(message);
     this.name = 'CredentialFetchError';
   }
+}
+
+/**
+ * A credential failure as a log line's reason: a {@link CredentialFetchError}'s message (built
+ * by portcullis, every upstream piece in it through logText), or, for any other error, only
+ * its class: a library's message or `name` may quote the token service's answer.
+ */
+export function failureReason(error: unknown): string {
+  return error instanceof CredentialFetchError ? error.message : `unexpected ${errorClass(error)}`;
 }
 
 const NETWORK_FAILURES = new Set([
@@ -87,12 +97,12 @@ export class RefreshingCredential<T> {
     const now = this.now();
     if (current !== undefined && now < current.expiresAt) {
       if (now >= current.refreshAt && now >= this.quietUntil && this.inFlight === undefined) {
-        this.renew().catch((error: Error) => {
+        this.renew().catch((error: unknown) => {
           // While the current credential lasts, a failing token service is asked again after a
           // pause, not on every request (and not logged on every request either).
           this.quietUntil = this.now() + RENEWAL_RETRY_MS;
           this.options.logger.warn(
-            `${this.options.name}: renewal failed (${error.message}); serving the current credential`,
+            `${this.options.name}: renewal failed (${failureReason(error)}); serving the current credential`,
           );
         });
       }

@@ -14,6 +14,7 @@ import { type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import type { InboundOptions } from '../inbound.js';
 import { consoleLogger, type Logger } from '../logger.js';
+import { logText } from '../logging/log-text.js';
 import { basicLimits, decodeBasic } from './credentials.js';
 import { PoolBusyError } from './hash-pool.js';
 import { verifyPassword } from './hashes.js';
@@ -101,7 +102,7 @@ function loadUsers(
   const warnDuplicates = (parsed: Htpasswd) => {
     if (parsed.duplicates.length > 0) {
       logger.warn(
-        `htpasswd lists ${parsed.duplicates.map((u) => `"${u}"`).join(', ')} more than once; the first entry wins`,
+        `htpasswd lists ${parsed.duplicates.map((u) => `"${logText(u, 64)}"`).join(', ')} more than once; the first entry wins`,
       );
     }
   };

@@ -10,6 +10,7 @@ import type { RequestHost } from '../http/request-host.js';
 import { type AuthPart, isScopeToken } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
 import { consoleLogger, type Logger } from '../logger.js';
+import { errorClass, logText } from '../logging/log-text.js';
 import { AuthResult } from './auth-result.js';
 
 /** What a custom provider sees of the request (read-only by contract). */
@@ -59,32 +60,6 @@ const CUSTOM_AUTH_KEYS = keysOf<CustomAuthOptions>()(
 const DENIED = 'The credential was not accepted';
 const MAX_LOGGED_REASON = 200;
 
-/**
- * A provider's denial reason as one safe log line: the credential replaced wherever it appears
- * verbatim, cut to 200 characters, and everything outside printable ASCII escaped, so neither
- * CR/LF nor U+2028 nor an escape sequence can forge or hide a log line.
- */
-function loggableReason(reason: string, credential: string): string {
-  const redacted = reason.split(credential).join('[credential]');
-  const cut =
-    redacted.length > MAX_LOGGED_REASON
-      ? `${redacted.slice(0, MAX_LOGGED_REASON)}... (${redacted.length - MAX_LOGGED_REASON} more characters)`
-      : redacted;
-  return cut.replace(/[^\x20-\x7e]|["\\]/g, (char) =>
-    char === '"' || char === '\\' ? `\\${char}` : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
-
-/**
- * An error's class for the log; never its message, nor its `name`: both are data a provider
- * (or the library under it) may fill with the token. The constructor's name is code.
- */
-function errorKind(error: unknown): string {
-  if (!(error instanceof Error)) return typeof error;
-  const name = error.constructor?.name;
-  return typeof name === 'string' && /^[A-Za-z_$][\w$]{0,63}$/.test(name) ? name : 'Error';
-}
-
 /** A custom provider as an {@link Authenticator}. */
 export function customAuthenticator(provider: AuthProvider, options: CustomAuthOptions = {}): Authenticator {
   refuseUnknownKeys(options, CUSTOM_AUTH_KEYS, '');
@@ -118,13 +93,13 @@ export function customAuthenticator(provider: AuthProvider, options: CustomAuthO
       } catch (error) {
         // A provider's exception text may carry anything (a DSN, the token): it is neither
         // shown nor logged; the operator learns that it threw, and what kind of error it was.
-        logger.warn(`customAuth provider threw (${errorKind(error)}); the request was refused`);
+        logger.warn(`customAuth provider threw (${errorClass(error)}); the request was refused`);
         result = undefined;
       }
       if (!(result instanceof AuthResult) || !result.ok) {
         const reason = result instanceof AuthResult ? result.reason : undefined;
         if (typeof reason === 'string' && reason !== '') {
-          const line = `customAuth provider denied the credential: "${loggableReason(reason, credential)}"`;
+          const line = `customAuth provider denied the credential: "${logText(reason, MAX_LOGGED_REASON, [credential])}"`;
           if (typeof logger.info === 'function') logger.info(line);
           else logger.warn(line);
         }

@@ -1,5 +1,6 @@
 import { displayUrl } from './display-url.js';
 import { unfetchableUrl } from './loopback.js';
+import { BodyTooLarge, readCapped } from './read-capped.js';
 
 /** A JSON document fetched for configuration (JWKS, OIDC discovery) and its caching header. */
 export interface FetchedJson {
@@ -66,9 +67,9 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
       }
       let text: string;
       try {
-        text = await readCapped(response, deadline);
+        text = await readCapped(response, MAX_JSON_BYTES, deadline);
       } catch (error) {
-        if (error instanceof TooLarge) throw failed(where, `response larger than ${MAX_JSON_BYTES} bytes`);
+        if (error instanceof BodyTooLarge) throw failed(where, error.message);
         throw failed(where, timedOut ? late : 'the body could not be read');
       }
       try {
@@ -114,35 +115,4 @@ function redirectTarget(
   if (next.origin !== from.origin) throw failed(from, `${redirect} not followed: another origin`);
   if (hop >= MAX_REDIRECTS) throw failed(from, `HTTP ${status}: more than ${MAX_REDIRECTS} redirects`);
   return next;
-}
-
-class TooLarge extends Error {}
-
-// Like Response.text(): a leading byte-order mark is dropped, invalid bytes become U+FFFD.
-const UTF8 = new TextDecoder();
-
-/** The body as text, read chunk by chunk; past the cap the read stops and the connection drops. */
-async function readCapped(response: Response, deadline: AbortController): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? '0');
-  if (declared > MAX_JSON_BYTES) {
-    deadline.abort();
-    throw new TooLarge();
-  }
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > MAX_JSON_BYTES) {
-      // Aborting closes the socket: nothing more is read, decompressed or buffered.
-      deadline.abort();
-      reader.cancel().catch(() => undefined);
-      throw new TooLarge();
-    }
-    chunks.push(value);
-  }
-  return UTF8.decode(Buffer.concat(chunks));
 }

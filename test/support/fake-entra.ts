@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { closeServer, listenOnLoopback } from './loopback.js';
 
@@ -17,6 +17,11 @@ export interface TokenAnswer {
   body: unknown;
 }
 
+/** An answer the test writes itself (a stream, a redirect, odd headers). */
+export interface RawAnswer {
+  raw: (res: ServerResponse) => void;
+}
+
 export interface FakeEntra {
   /** The `authorityHost` to configure: `http://127.0.0.1:<port>`. */
   authorityHost: string;
@@ -25,7 +30,7 @@ export interface FakeEntra {
   /** Requests to any other path. */
   strays: string[];
   /** Decides each answer; default: a fresh token valid for an hour. */
-  answer: (index: number) => TokenAnswer;
+  answer: (index: number) => TokenAnswer | RawAnswer;
   /** Token answers wait for this first (to let concurrent callers pile up). */
   gate?: Promise<void>;
   /** The tokens it issued, in order. */
@@ -73,7 +78,12 @@ export async function startFakeEntra(tenant: string): Promise<FakeEntra> {
         form: new URLSearchParams(Buffer.concat(chunks).toString('utf8')),
       });
       void (fake.gate ?? Promise.resolve()).then(() => {
-        const { status, body } = fake.answer(index);
+        const answer = fake.answer(index);
+        if ('raw' in answer) {
+          answer.raw(res);
+          return;
+        }
+        const { status, body } = answer;
         if (status === 200 && typeof body === 'object' && body !== null && 'access_token' in body) {
           fake.issued.push(String(body.access_token));
         }
