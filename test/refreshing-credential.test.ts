@@ -151,4 +151,25 @@ describe('RefreshingCredential', () => {
     expect((error as CredentialFetchError).kind).toBe('unavailable');
     expect(await credential.get()).toBe('late-but-fine');
   });
+
+  it.each([
+    ['a lifetime of 1e308 seconds', 1e308 * 1000],
+    ['an infinite lifetime', Number.POSITIVE_INFINITY],
+    ['a lifetime that is not a number', Number.NaN],
+  ])('caps %s at 24 hours: the token is fetched again after a day', async (_label, lifetimeMs) => {
+    const h = harness(lifetimeMs);
+    const first = h.credential.get();
+    await settle();
+    h.issue();
+    expect(await first).toBe('token-1');
+    h.advance(23 * 60 * MINUTE);
+    expect(await h.credential.get()).toBe('token-1');
+    expect(h.fetches).toBe(1);
+    h.advance(60 * MINUTE + 1);
+    const later = h.credential.get();
+    await settle();
+    expect(h.fetches).toBe(2);
+    h.issue();
+    expect(await later).toBe('token-2');
+  });
 });

@@ -22,6 +22,12 @@ export interface RefreshingOptions {
 }
 
 const FIVE_MINUTES = 5 * 60_000;
+/**
+ * The longest a fetched credential is reused, whatever lifetime its issuer states: a token
+ * service that answers `expires_in: 1e308` (or NaN, or a date in year 275760) must not pin one
+ * credential in the cache for good. Cloud access tokens live one hour; 24 h leaves room.
+ */
+export const MAX_CREDENTIAL_LIFETIME_MS = 24 * 60 * 60_000;
 const TIMEOUT_MS = 5_000;
 const RENEWAL_RETRY_MS = 1_000;
 
@@ -115,7 +121,10 @@ export class RefreshingCredential<T> {
     const fetching = this.fetchBounded().then(
       (fetched) => {
         const fetchedAt = this.now();
-        const expiresAt = fetched.expiresAt ?? fetchedAt + this.defaultLifetimeMs;
+        const stated = fetched.expiresAt ?? fetchedAt + this.defaultLifetimeMs;
+        const expiresAt = Number.isFinite(stated)
+          ? Math.min(stated, fetchedAt + MAX_CREDENTIAL_LIFETIME_MS)
+          : fetchedAt + MAX_CREDENTIAL_LIFETIME_MS;
         const lifetime = Math.max(0, expiresAt - fetchedAt);
         this.current = {
           value: fetched.value,
