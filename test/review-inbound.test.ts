@@ -1,0 +1,352 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthResult } from '../src/index.js';
+import { type Framework, frameworks, type ServeOptions, type TestServer } from './support/frameworks.js';
+import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+
+// Independent review of issue 11 ("What authorization and public paths see", "Scopes and
+// refusals", "Credentials"): variants the issue did not show, on real Express 5 and Koa 3 apps,
+// with raw sockets where a client library would normalise the request.
+
+const all = await frameworks();
+
+let key: TestKey;
+beforeAll(async () => {
+  key = await makeKey('ES256');
+});
+
+interface Raw {
+  status: number;
+  head: string;
+  body: string;
+  json: Record<string, unknown> | undefined;
+}
+
+/** One request written byte for byte on a socket: target, method and header lines as given. */
+function rawSend(
+  url: string,
+  target: string,
+  headers: [string, string][] = [],
+  method = 'GET',
+): Promise<Raw> {
+  const { port, host } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const lines = [`${method} ${target} HTTP/1.1`, `Host: ${host}`, 'Connection: close'];
+    for (const [name, value] of headers) lines.push(`${name}: ${value}`);
+    const socket = connect(Number(port), '127.0.0.1', () =>
+      socket.end(Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1')),
+    );
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      const head = text.slice(0, split);
+      let body = text.slice(split + 4);
+      if (/transfer-encoding: chunked/i.test(head)) {
+        let out = '';
+        let rest = body;
+        for (;;) {
+          const eol = rest.indexOf('\r\n');
+          const size = Number.parseInt(rest.slice(0, eol), 16);
+          if (!(size > 0)) break;
+          out += rest.slice(eol + 2, eol + 2 + size);
+          rest = rest.slice(eol + 2 + size + 2);
+        }
+        body = out;
+      }
+      let json: Record<string, unknown> | undefined;
+      try {
+        json = JSON.parse(body) as Record<string, unknown>;
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), head, body, json });
+    });
+  });
+}
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+function resources(framework: Framework) {
+  const servers: TestServer[] = [];
+  const closables: Closable[] = [];
+  afterAll(async () => {
+    for (const server of servers.splice(0)) await server.close();
+    for (const closable of closables.splice(0)) await closable.close();
+  });
+  return {
+    track<T extends Closable>(middleware: T): T {
+      closables.push(middleware);
+      return middleware;
+    },
+    async serve(middlewares: unknown[], options?: ServeOptions): Promise<TestServer> {
+      const server = await framework.serve(middlewares, options);
+      servers.push(server);
+      return server;
+    },
+  };
+}
+
+const API_KEY = 'ak_review_5d4c3b2a19f8e7d6c5b4';
+const X_API_KEY = { header: { name: 'x-api-key' } } as const;
+
+/** Express's query parsers; Koa has one (node:querystring). */
+function parsersOf(framework: Framework): (ServeOptions['queryParser'] | undefined)[] {
+  return framework.name.startsWith('express') ? [undefined, 'simple', 'extended'] : [undefined];
+}
+
+// --- Finding 1: a query parameter a rule reads, in a spelling another parser folds into it ---
+
+// [query, what an app or upstream may read as `tenant`]. The deny rule below does not err on an
+// absent parameter, so each of these would pass it while the app (Express's qs parser for the
+// bracket forms) or an upstream (ASP.NET: case; PHP/Rack: surrounding spaces) reads tenant=red.
+const QUERY_VARIANTS: [string, string][] = [
+  ['[tenant]=red', 'qs: tenant'],
+  ['%5Btenant%5D=red', 'qs: tenant'],
+  ['[tenant][]=red', 'qs: tenant[]'],
+  ['[[tenant]=red', 'qs / Rack: tenant'],
+  ['Tenant=red', 'ASP.NET: tenant'],
+  ['TENANT=red', 'ASP.NET: tenant'],
+  ['%54enant=red', 'ASP.NET: tenant'],
+  ['+tenant=red', 'PHP: tenant'],
+  ['%20tenant=red', 'PHP: tenant'],
+  ['tenant+=red', 'trimmed: tenant'],
+  ['tenant%00=red', 'PHP (NUL ends the name): tenant'],
+  ['tenant=blue&[tenant]=red', 'qs: tenant=[blue, red]'],
+  ['tenant=blue&Tenant=red', 'ASP.NET: tenant=blue,red'],
+];
+const DENY_RED_TENANT = 'has(request.query.tenant) && request.query.tenant == "red"';
+
+describe.each(all)('a query parameter a rule reads, in any spelling, on $name', (framework) => {
+  const { lib } = framework;
+  const { serve } = resources(framework);
+
+  it.each(QUERY_VARIANTS)('?%s (%s) -> 400, under every query parser', async (query) => {
+    for (const queryParser of parsersOf(framework)) {
+      const server = await serve([lib.authorize({ rules: [{ deny: DENY_RED_TENANT }] })], { queryParser });
+      const res = await rawSend(server.url, `/x?${query}`);
+      expect(res.status, `${query} (${String(queryParser)})`).toBe(400);
+      expect(res.json?.error).toBe('invalid_request');
+    }
+  });
+
+  it('the bracket form is tenant=red to an Express app with the extended parser', async () => {
+    if (!framework.name.startsWith('express')) return;
+    const bare = await serve([], { queryParser: 'extended' });
+    expect((await rawSend(bare.url, '/x?[tenant]=red')).json?.query).toEqual({ tenant: 'red' });
+  });
+
+  it.each([
+    // 401: denied, and the request carries no identity (RFC 6750 3.1)
+    ['tenant=red', 401],
+    ['tenant=blue', 200],
+    ['t%65nant=red', 401],
+    ['tenants=red', 200],
+    ['x[tenant]=red', 200],
+    ['tenant.x=red', 200],
+  ] as const)('?%s is still decided by the rule: %i', async (query, status) => {
+    for (const queryParser of parsersOf(framework)) {
+      const server = await serve([lib.authorize({ rules: [{ deny: DENY_RED_TENANT }] })], { queryParser });
+      expect((await rawSend(server.url, `/x?${query}`)).status, query).toBe(status);
+    }
+  });
+
+  it('an allow rule on a parameter is not met by a second spelling beside the one it checks', async () => {
+    const server = await serve([lib.authorize({ rules: ['request.query.tenant == "blue"'] })], {
+      queryParser: framework.name.startsWith('express') ? 'extended' : undefined,
+    });
+    expect((await rawSend(server.url, '/x?tenant=blue')).status).toBe(200);
+    for (const query of ['tenant=blue&[tenant]=red', 'tenant=blue&TENANT=red', 'tenant=blue&tenant%20=red']) {
+      expect((await rawSend(server.url, `/x?${query}`)).status, query).toBe(400);
+    }
+  });
+
+  it('a rule reading the whole query refuses two names that fold together', async () => {
+    const server = await serve([
+      lib.authorize({ rules: [{ deny: 'request.query.exists(k, request.query[k] == "red")' }] }),
+    ]);
+    expect((await rawSend(server.url, '/x?a=blue&b=blue')).status).toBe(200);
+    expect((await rawSend(server.url, '/x?a=blue&A=red')).status).toBe(400);
+    expect((await rawSend(server.url, '/x?a=blue&a+=red')).status).toBe(400);
+    expect((await rawSend(server.url, '/x?[a]=red')).status).toBe(400);
+  });
+});
+
+// --- Finding 2: a header a rule reads, in a spelling an upstream folds into it ---------------
+
+const DENY_RED_TEAM = '"x-team" in request.headers && request.headers["x-team"] == "red"';
+
+describe.each(all)('a header a rule reads, in any spelling an upstream folds, on $name', (framework) => {
+  const { lib } = framework;
+  const { serve } = resources(framework);
+
+  // CGI/WSGI/Rack/PHP name a header HTTP_ + upper case with every non-alphanumeric as "_":
+  // each of these is HTTP_X_TEAM upstream, while Node (and the rule) keeps them apart.
+  it.each([
+    [[['x.team', 'red']]],
+    [[['X.Team', 'red']]],
+    [[['x~team', 'red']]],
+    [[['x+team', 'red']]],
+    [[["x'team", 'red']]],
+    [[['x_team', 'red']]],
+    [
+      [
+        ['x-team', 'blue'],
+        ['x.team', 'red'],
+      ],
+    ],
+    [
+      [
+        ['X-TEAM', 'blue'],
+        ['x!team', 'red'],
+      ],
+    ],
+  ] as [[string, string][]][])('%j -> 400', async (lines) => {
+    const server = await serve([lib.authorize({ rules: [{ deny: DENY_RED_TEAM }] })]);
+    const res = await rawSend(server.url, '/x', lines);
+    expect(res.status).toBe(400);
+    expect(res.json?.error).toBe('invalid_request');
+  });
+
+  it.each([
+    [[['x-team', 'red']], 401],
+    [[['X-Team', 'red']], 401],
+    [[['x-team', 'blue']], 200],
+    [[['x-teams', 'red']], 200],
+    [[['xx-team', 'red']], 200],
+  ] as [[string, string][], number][])('%j is still decided by the rule: %i', async (lines, status) => {
+    const server = await serve([lib.authorize({ rules: [{ deny: DENY_RED_TEAM }] })]);
+    expect((await rawSend(server.url, '/x', lines)).status).toBe(status);
+  });
+
+  it('a rule reading every header refuses a folded spelling too', async () => {
+    const server = await serve([
+      lib.authorize({ rules: [{ deny: 'request.headers.exists(k, request.headers[k] == "red")' }] }),
+    ]);
+    expect((await rawSend(server.url, '/x', [['x-a', 'blue']])).status).toBe(200);
+    expect((await rawSend(server.url, '/x', [['x.a', 'blue']])).status).toBe(400);
+    const twice: [string, string][] = [
+      ['x-a', 'blue'],
+      ['X.A', 'red'],
+    ];
+    expect((await rawSend(server.url, '/x', twice)).status).toBe(400);
+  });
+});
+
+// --- Finding 3: a delegated refusal rendered by the framework's default error handler --------
+
+/** Signs of a stack trace or of library internals in a response. */
+const INTERNALS = /\bat \S+ \(|\.ts:\d+|node_modules|\/src\/|\/adapters\//;
+
+describe.each(all)('a delegated refusal without an app error handler on $name', (framework) => {
+  const { lib } = framework;
+  const { serve, track } = resources(framework);
+
+  it('shows no stack trace and no internals, whatever refused', async () => {
+    const delegateErrors = true;
+    const cases: [unknown[], [string, string][], string, number][] = [
+      [
+        [track(lib.apiKeyAuth({ keys: [{ name: 'a', key: API_KEY }], location: X_API_KEY, delegateErrors }))],
+        [['x-api-key', 'nope']],
+        '/x',
+        401,
+      ],
+      [
+        [track(lib.apiKeyAuth({ keys: [{ name: 'a', key: API_KEY }], location: X_API_KEY, delegateErrors }))],
+        [],
+        '/x',
+        401,
+      ],
+      [
+        [
+          track(
+            lib.apiKeyAuth({
+              keys: [{ name: 'a', key: API_KEY }],
+              location: X_API_KEY,
+              delegateErrors,
+              publicPaths: ['/p'],
+            }),
+          ),
+        ],
+        [],
+        '/x/../p',
+        400,
+      ],
+      [
+        [
+          track(
+            lib.customAuth(
+              { authenticate: () => AuthResult.denied('no') },
+              { delegateErrors, logger: { warn() {}, info() {} } },
+            ),
+          ),
+        ],
+        [['authorization', 'Bearer t']],
+        '/x',
+        401,
+      ],
+      [[lib.authorize({ rules: [{ deny: 'request.path == "/x"' }], delegateErrors })], [], '/x', 401],
+      [
+        [lib.authorize({ rules: [{ deny: 'request.query.a == "1"' }], delegateErrors })],
+        [],
+        '/x?a=1&a=2',
+        400,
+      ],
+      [[lib.requireScopes('read')], [], '/x', 401],
+    ];
+    for (const [middlewares, headers, target, status] of cases) {
+      const server = await serve(middlewares);
+      const res = await rawSend(server.url, target, headers);
+      expect(res.status, target).toBe(status);
+      expect(res.body, target).not.toMatch(INTERNALS);
+    }
+  });
+
+  it('the AuthError the app receives carries no stack frames either', async () => {
+    const keys = track(
+      lib.apiKeyAuth({ keys: [{ name: 'a', key: API_KEY }], location: X_API_KEY, delegateErrors: true }),
+    );
+    const seen: unknown[] = [];
+    const catcher = framework.name.startsWith('express')
+      ? [keys]
+      : [
+          async (ctx: { status: number; body: unknown }, next: () => Promise<void>) => {
+            try {
+              await next();
+            } catch (error) {
+              seen.push(error);
+              ctx.status = 401;
+              ctx.body = { stack: (error as Error).stack };
+            }
+          },
+          keys,
+        ];
+    if (framework.name.startsWith('express')) {
+      const express = (await import('express')).default;
+      const app = express();
+      app.use(keys as unknown as import('express').RequestHandler);
+      app.use(((error: Error, _req: unknown, res: import('express').Response, _next: unknown) => {
+        seen.push(error);
+        res.status(401).json({ stack: error.stack });
+      }) as import('express').ErrorRequestHandler);
+      const { createServer } = await import('node:http');
+      const { listenOnLoopback, closeServer } = await import('./support/loopback.js');
+      const server = createServer(app);
+      await listenOnLoopback(server);
+      const { port } = server.address() as import('node:net').AddressInfo;
+      const res = await rawSend(`http://127.0.0.1:${port}`, '/x', [['x-api-key', 'nope']]);
+      await closeServer(server);
+      expect(res.json?.stack).toBe('AuthError: The API key is not valid');
+    } else {
+      const server = await serve(catcher);
+      const res = await rawSend(server.url, '/x', [['x-api-key', 'nope']]);
+      expect(res.json?.stack).toBe('AuthError: The API key is not valid');
+    }
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(lib.AuthError);
+  });
+});
