@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthResult } from '../src/index.js';
@@ -348,5 +349,83 @@ describe.each(all)('a delegated refusal without an app error handler on $name', 
     }
     expect(seen).toHaveLength(1);
     expect(seen[0]).toBeInstanceOf(lib.AuthError);
+  });
+});
+
+// --- Every scheme and step at once, against hostile requests: never a 500, a stack or a secret --
+
+const PASSWORD = 'pw-review-6a1f';
+const HTPASSWD = `alice:{SHA}${createHash('sha1').update(PASSWORD).digest('base64')}\n`;
+const SESAME = 'custom-review-token-88a1';
+
+describe.each(all)('hostile requests against a full chain on $name', (framework) => {
+  const { lib } = framework;
+  const { serve, track } = resources(framework);
+  let url = '';
+  let token = '';
+
+  beforeAll(async () => {
+    token = await sign(key, { sub: 'jo', scope: 'read', groups: ['admins'] });
+    const any = lib.anyAuth as unknown as (...args: unknown[]) => Closable;
+    const chain = track(
+      any(
+        track(lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwks(key) } })),
+        track(lib.basicAuth({ htpasswd: HTPASSWD })),
+        track(lib.apiKeyAuth({ keys: [{ name: 'k', key: API_KEY, scopes: ['read'] }], location: { queryParameter: { name: 'api_key' } } })),
+        track(
+          lib.customAuth(
+            { authenticate: (credential: string) => (credential === SESAME ? AuthResult.ok({ subject: 'c', scopes: ['read'] }) : AuthResult.denied(`bad ${credential}`)) },
+            { location: { cookie: { name: 'sid' } }, logger: { warn() {}, info() {} } },
+          ),
+        ),
+        { mode: 'optional', publicPaths: ['/health'] },
+      ),
+    );
+    const rules = lib.authorize({
+      rules: [
+        { deny: 'request.path == "/admin"' },
+        { deny: 'has(request.query.tenant) && request.query.tenant == "red"' },
+        { deny: '"x-team" in request.headers && request.headers["x-team"] == "red"' },
+        { allow: 'request.path == "/health" || has(auth.subject)' },
+      ],
+    });
+    url = (await serve([chain, rules, lib.requireScopes('read')])).url;
+  });
+
+  const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const hostile: [string, string, [string, string][]][] = [
+    ['GET', '/x', [['authorization', 'Bearer \u00ff\u00fe']]],
+    ['GET', '/x', [['authorization', `Basic ${'A'.repeat(20000)}`]]],
+    ['GET', '/x', [['authorization', 'Basic ====']]],
+    ['GET', '/x', [['authorization', 'Basic Og==']]],
+    ['GET', '/x', [['authorization', basic('alice\u0000', PASSWORD)]]],
+    ['GET', '/x', [['authorization', basic('alice', `${PASSWORD}\u0000`)]]],
+    ['GET', '/x', [['authorization', `Bearer ${'a.'.repeat(5000)}`]]],
+    ['GET', '/x', [['authorization', 'Bearer e30.e30.']]],
+    ['GET', '/x', [['authorization', 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.']]],
+    ['GET', '/x', [['cookie', `sid=${'%'.repeat(3000)}`]]],
+    ['GET', '/x', [['cookie', 'sid="'], ['cookie', 'sid=a']]],
+    ['GET', '/x', [['cookie', `SID=${SESAME}`]]],
+    ['GET', `/x?api_key=${'%E0%A4%A'.repeat(500)}`, []],
+    ['GET', `/x?${'a[b]'.repeat(2000)}=1`, []],
+    ['GET', `/x?tenant=${'%'.repeat(50)}`, []],
+    ['GET', `/${'%c3%a9'.repeat(2000)}`, []],
+    ['GET', `/${'a/'.repeat(4000)}`, []],
+    ['GET', '/x', Array.from({ length: 200 }, (_, i) => [`x-h${i}`, 'v'] as [string, string])],
+    ['GET', '/x', [['x-team', 'r'.repeat(12000)]]],
+    ['OPTIONS', '*', []],
+    ['HEAD', '/admin', [['authorization', `Bearer ${'x'.repeat(10)}`]]],
+    ['GET', 'http://[::1]/admin?tenant=red', []],
+    ['GET', 'http://a:b@127.0.0.1/x', []],
+    ['DELETE', `/x?api_key=${API_KEY}&api_key=${API_KEY}`, []],
+    ['GET', '/health?tenant=red&tenant=blue', []],
+  ];
+
+  it.each(hostile)('%s %s: no 500, no stack, no secret', async (method, target, headers) => {
+    const res = await rawSend(url, target, headers, method);
+    expect(res.status).toBeGreaterThanOrEqual(200);
+    expect(res.status).toBeLessThan(500);
+    expect(res.head + res.body).not.toMatch(INTERNALS);
+    for (const secret of [PASSWORD, SESAME, API_KEY, token]) expect(res.head + res.body).not.toContain(secret);
   });
 });
