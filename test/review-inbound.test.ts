@@ -371,10 +371,20 @@ describe.each(all)('hostile requests against a full chain on $name', (framework)
       any(
         track(lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwks(key) } })),
         track(lib.basicAuth({ htpasswd: HTPASSWD })),
-        track(lib.apiKeyAuth({ keys: [{ name: 'k', key: API_KEY, scopes: ['read'] }], location: { queryParameter: { name: 'api_key' } } })),
+        track(
+          lib.apiKeyAuth({
+            keys: [{ name: 'k', key: API_KEY, scopes: ['read'] }],
+            location: { queryParameter: { name: 'api_key' } },
+          }),
+        ),
         track(
           lib.customAuth(
-            { authenticate: (credential: string) => (credential === SESAME ? AuthResult.ok({ subject: 'c', scopes: ['read'] }) : AuthResult.denied(`bad ${credential}`)) },
+            {
+              authenticate: (credential: string) =>
+                credential === SESAME
+                  ? AuthResult.ok({ subject: 'c', scopes: ['read'] })
+                  : AuthResult.denied(`bad ${credential}`),
+            },
             { location: { cookie: { name: 'sid' } }, logger: { warn() {}, info() {} } },
           ),
         ),
@@ -392,7 +402,8 @@ describe.each(all)('hostile requests against a full chain on $name', (framework)
     url = (await serve([chain, rules, lib.requireScopes('read')])).url;
   });
 
-  const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const basic = (user: string, password: string) =>
+    `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   const hostile: [string, string, [string, string][]][] = [
     ['GET', '/x', [['authorization', 'Bearer \u00ff\u00fe']]],
     ['GET', '/x', [['authorization', `Basic ${'A'.repeat(20000)}`]]],
@@ -404,7 +415,14 @@ describe.each(all)('hostile requests against a full chain on $name', (framework)
     ['GET', '/x', [['authorization', 'Bearer e30.e30.']]],
     ['GET', '/x', [['authorization', 'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.']]],
     ['GET', '/x', [['cookie', `sid=${'%'.repeat(3000)}`]]],
-    ['GET', '/x', [['cookie', 'sid="'], ['cookie', 'sid=a']]],
+    [
+      'GET',
+      '/x',
+      [
+        ['cookie', 'sid="'],
+        ['cookie', 'sid=a'],
+      ],
+    ],
     ['GET', '/x', [['cookie', `SID=${SESAME}`]]],
     ['GET', `/x?api_key=${'%E0%A4%A'.repeat(500)}`, []],
     ['GET', `/x?${'a[b]'.repeat(2000)}=1`, []],
@@ -426,6 +444,41 @@ describe.each(all)('hostile requests against a full chain on $name', (framework)
     expect(res.status).toBeGreaterThanOrEqual(200);
     expect(res.status).toBeLessThan(500);
     expect(res.head + res.body).not.toMatch(INTERNALS);
-    for (const secret of [PASSWORD, SESAME, API_KEY, token]) expect(res.head + res.body).not.toContain(secret);
+    for (const secret of [PASSWORD, SESAME, API_KEY, token])
+      expect(res.head + res.body).not.toContain(secret);
+  });
+});
+
+// --- Finding 4: an int index reads a map's key "0" (cel-js), so a map could pass for a list --
+
+describe.each(all)('a claim indexed as a list on $name', (framework) => {
+  const { lib } = framework;
+  const { serve, track } = resources(framework);
+
+  it.each([
+    [['admins'], 200],
+    [['admins', 'x'], 200],
+    [{ '0': 'admins' }, 403],
+    [{ 0: 'admins', length: 1 }, 403],
+    ['admins', 403],
+    [[['admins']], 403],
+    [null, 403],
+  ] as [unknown, number][])(
+    'groups %j with allow jwt.groups[0] == "admins" -> %i',
+    async (groups, status) => {
+      const jwt = track(lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwks(key) } }));
+      const server = await serve([jwt, lib.authorize({ rules: ['jwt.groups[0] == "admins"'] })]);
+      const token = await sign(key, { sub: 'u', groups });
+      const res = await rawSend(server.url, '/x', [['authorization', `Bearer ${token}`]]);
+      expect(res.status).toBe(status);
+      if (status === 403) expect(res.json?.error).toBe('access_denied');
+    },
+  );
+
+  it('a string key still reads a map', async () => {
+    const jwt = track(lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwks(key) } }));
+    const server = await serve([jwt, lib.authorize({ rules: ['jwt.org["0"] == "acme"'] })]);
+    const token = await sign(key, { sub: 'u', org: { '0': 'acme' } });
+    expect((await rawSend(server.url, '/x', [['authorization', `Bearer ${token}`]])).status).toBe(200);
   });
 });
