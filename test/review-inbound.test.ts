@@ -482,3 +482,38 @@ describe.each(all)('a claim indexed as a list on $name', (framework) => {
     expect((await rawSend(server.url, '/x', [['authorization', `Bearer ${token}`]])).status).toBe(200);
   });
 });
+
+// --- Finding 5: letters a case-insensitive upstream folds into ASCII ---------------------------
+
+describe.each(all)('a path with a letter that case-folds into ASCII on $name', (framework) => {
+  const { lib } = framework;
+  const { serve, track } = resources(framework);
+
+  // IIS/ASP.NET routing compares with OrdinalIgnoreCase, Java with equalsIgnoreCase: `ı` is
+  // `I` there, `İ` is `i`, so each of these is /admin (or /health) to such an upstream.
+  const folding = ['/adm%C4%B1n', '/ADM%C4%B1N', '/adm%C4%B0n', '/%C5%BFecret', '/admin/%E2%84%AAeys'];
+
+  it.each(folding)('%s is refused by a deny rule on the path (400)', async (target) => {
+    const server = await serve([lib.authorize({ rules: [{ deny: 'request.path.startsWith("/admin")' }] })]);
+    const res = await rawSend(server.url, target);
+    expect(res.status).toBe(400);
+    expect(res.json?.error).toBe('invalid_request');
+  });
+
+  it('and by public paths, as an ambiguous path', async () => {
+    const keys = track(
+      lib.apiKeyAuth({ keys: [{ name: 'a', key: API_KEY }], location: X_API_KEY, publicPaths: ['/health'] }),
+    );
+    const server = await serve([keys]);
+    expect((await rawSend(server.url, '/health')).status).toBe(200);
+    expect((await rawSend(server.url, '/he%C4%B1lth')).status).toBe(400);
+  });
+
+  it.each(['/caf%C3%A9', '/stra%C3%9Fe', '/%C3%85ngstr%C3%B6m', '/%CE%A3%CE%B9'])(
+    '%s (no ASCII fold) is still an ordinary path',
+    async (target) => {
+      const server = await serve([lib.authorize({ rules: [{ deny: 'request.path.startsWith("/admin")' }] })]);
+      expect((await rawSend(server.url, target)).status).toBe(200);
+    },
+  );
+});
