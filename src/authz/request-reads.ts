@@ -163,6 +163,10 @@ function hostIsAmbiguous(host: RequestHost): boolean {
 
 const QUERY_PARSER_LIMIT = 1000;
 
+function sameValues(a: readonly (string | undefined)[], b: readonly (string | undefined)[]): boolean {
+  return a.length === b.length && a.every((value, index) => value === b[index]);
+}
+
 /** A query parameter name as qs and querystring read it: `+` is a space, `%XX` decoded. */
 function parameterName(pair: string): string | undefined {
   const eq = pair.indexOf('=');
@@ -181,8 +185,10 @@ function parameterName(pair: string): string | undefined {
  * `[tenant]` (Express's qs parser reads `tenant`), `Tenant` (ASP.NET), ` tenant` (PHP). A
  * spelling other than the exact name is ambiguous even alone: the rule sees no `tenant` where
  * the app or the upstream sees one. A value that does not decode is ambiguous too (the rule
- * sees nothing, the app a lenient decoding). With `names === true` (the query read as a whole)
- * a bracket form, two names that fold together, or a name that does not decode is refused.
+ * sees nothing, the app a lenient decoding), and so is a read parameter that a raw `;` would
+ * split differently (`tenant=a;x`, `x=1;tenant=red`). With
+ * `names === true` (the query read as a whole) a bracket form, two names that fold together, a
+ * name that does not decode, or a raw `;` is refused.
  */
 function queryIsAmbiguous(names: Set<string> | true, url: string): boolean {
   const query = queryString(url);
@@ -192,12 +198,17 @@ function queryIsAmbiguous(names: Set<string> | true, url: string): boolean {
   // a rule would see one the app never does.
   if (pairs.length > QUERY_PARSER_LIMIT) return true;
   if (names !== true) {
+    // Rack (before 3) and Python before 3.9.2 also split the query at `;`: with one there,
+    // `?tenant=blue;tenant=red` or `?x=1;tenant=red` carries a tenant the rule never sees.
+    const semicolons = query.includes(';') ? url.replace(/;/g, '&') : undefined;
     for (const name of names) {
       const found = queryOccurrences(url, name);
       if (found.length > 1 || (found.length === 1 && found[0] === undefined)) return true;
+      if (semicolons !== undefined && !sameValues(found, queryOccurrences(semicolons, name))) return true;
     }
     return false;
   }
+  if (query.includes(';')) return true;
   const seen = new Set<string>();
   for (const pair of pairs) {
     if (pair === '') continue;
