@@ -447,6 +447,31 @@ describe.each(all)('hostile requests against a full chain on $name', (framework)
     ['GET', '/health?tenant=red&tenant=blue', []],
   ];
 
+  it.each([
+    ['/x', () => [['authorization', `Bearer ${token}`]], 200],
+    ['/x', () => [['authorization', basic('alice', PASSWORD)]], 403],
+    ['/x', () => [['cookie', `a=1; sid=${SESAME}`]], 200],
+    ['/x?api_key=' + API_KEY, () => [], 200],
+    ['/x', () => [], 401],
+    ['/health', () => [], 401],
+    ['/admin', () => [['authorization', `Bearer ${token}`]], 403],
+    ['/ADMIN/', () => [['authorization', `Bearer ${token}`]], 403],
+    ['/x?tenant=red', () => [['authorization', `Bearer ${token}`]], 403],
+    ['/x?[tenant]=red', () => [['authorization', `Bearer ${token}`]], 400],
+    [
+      '/x',
+      () => [
+        ['authorization', `Bearer ${token}`],
+        ['x.team', 'red'],
+      ],
+      400,
+    ],
+  ] as [string, () => [string, string][], number][])('sanity: %s -> %i', async (target, headers, status) => {
+    const res = await rawSend(url, target, headers());
+    expect(res.status).toBe(status);
+    for (const secret of [PASSWORD, SESAME, API_KEY, token]) expect(res.body).not.toContain(secret);
+  });
+
   it.each(hostile)('%s %s: no 500, no stack, no secret', async (method, target, headers) => {
     const res = await rawSend(url, target, headers, method);
     expect(res.status).toBeGreaterThanOrEqual(200);
@@ -522,6 +547,155 @@ describe.each(all)('a path with a letter that case-folds into ASCII on $name', (
     async (target) => {
       const server = await serve([lib.authorize({ rules: [{ deny: 'request.path.startsWith("/admin")' }] })]);
       expect((await rawSend(server.url, target)).status).toBe(200);
+    },
+  );
+});
+
+// --- Regression tables: what held under review -------------------------------------------------
+
+describe.each(all)('customAuth, every answer a provider can give, on $name', (framework) => {
+  const { lib } = framework;
+  const { serve, track } = resources(framework);
+  const SECRET = 'tok-SECRET-review-1';
+  const quiet = { warn() {}, info() {} };
+  // [answer, status with requireScopes("read") after it]: an identity without the scope is
+  // 403, anything that is not an AuthResult.ok is the fixed 401.
+  const answers: [string, () => unknown, number][] = [
+    ['ok()', () => AuthResult.ok(), 403],
+    ['ok({ scopes: ["read"] })', () => AuthResult.ok({ scopes: ['read'] }), 200],
+    [
+      'ok({ scopes: "read" }) (not a list)',
+      () => AuthResult.ok({ scopes: 'read' as unknown as string[] }),
+      403,
+    ],
+    ['ok({ scopes: ["*"] }) (not a wildcard)', () => AuthResult.ok({ scopes: ['*'] }), 403],
+    ['ok({ scopes: ["read write"] })', () => AuthResult.ok({ scopes: ['read write'] }), 403],
+    [
+      'ok({ method: "apiKey", scopes: ["*"] })',
+      () => AuthResult.ok({ method: 'apiKey', scopes: ['*'] }),
+      403,
+    ],
+    ['denied(reason with the token)', () => AuthResult.denied(`bad token ${SECRET}`), 401],
+    ['denied()', () => AuthResult.denied(), 401],
+    ['a look-alike plain object', () => ({ ok: true, identity: { subject: 'x', scopes: ['read'] } }), 401],
+    ['undefined', () => undefined, 401],
+    [
+      'throws with the token',
+      () => {
+        throw new Error(`${SECRET} db://u:p@h`);
+      },
+      401,
+    ],
+    [
+      'rejects with an exposed error',
+      () => Promise.reject(Object.assign(new Error(SECRET), { status: 200, expose: true })),
+      401,
+    ],
+    ['ok() with an unknown key', () => AuthResult.ok({ scope: ['read'] } as never), 401],
+  ];
+
+  it.each(answers)('%s -> %i, nothing of the token in the response', async (_label, answer, status) => {
+    for (const delegateErrors of [false, true]) {
+      const custom = track(
+        lib.customAuth({ authenticate: answer as never }, { delegateErrors, logger: quiet }),
+      );
+      const server = await serve([custom, lib.requireScopes('read')]);
+      const res = await rawSend(server.url, '/x', [['authorization', `Bearer ${SECRET}`]]);
+      expect(res.status).toBe(status);
+      expect(res.head + res.body).not.toContain(SECRET);
+      expect(res.body).not.toMatch(INTERNALS);
+      if (!delegateErrors && status === 401) {
+        expect(res.json).toEqual({
+          error: 'invalid_credentials',
+          error_description: 'The credential was not accepted',
+        });
+      }
+    }
+  });
+});
+
+describe.each(all)('anyAuth in either order and every mode on $name', (framework) => {
+  const { lib } = framework;
+  const { serve, track } = resources(framework);
+  let token = '';
+  beforeAll(async () => {
+    token = await sign(key, { sub: 'jo', scope: 'read' });
+  });
+  const any = lib.anyAuth as unknown as (...args: unknown[]) => Closable;
+  const members = () => [
+    track(lib.apiKeyAuth({ keys: [{ name: 'k', key: API_KEY, scopes: ['read'] }], location: X_API_KEY })),
+    track(lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwks(key) } })),
+  ];
+
+  // [label, header lines, status in strict, optional, permissive]
+  const table: [string, () => [string, string][], number, number, number][] = [
+    [
+      'a valid key, Authorization twice',
+      () => [
+        ['x-api-key', API_KEY],
+        ['authorization', `Bearer ${token}`],
+        ['authorization', 'Bearer x'],
+      ],
+      400,
+      400,
+      400,
+    ],
+    [
+      'a valid token, the key twice',
+      () => [
+        ['authorization', `Bearer ${token}`],
+        ['x-api-key', API_KEY],
+        ['x-api-key', API_KEY],
+      ],
+      400,
+      400,
+      400,
+    ],
+    [
+      'a valid token, the key as X_Api_Key and x-api-key',
+      () => [
+        ['authorization', `Bearer ${token}`],
+        ['X_Api_Key', 'a'],
+        ['x-api-key', API_KEY],
+      ],
+      400,
+      400,
+      400,
+    ],
+    ['a valid token in mixed-case scheme', () => [['authorization', `bEaReR ${token}`]], 200, 200, 200],
+    ['Bearer<TAB>token alone', () => [['authorization', `Bearer\t${token}`]], 401, 401, 200],
+    ['Bearer with spaces only', () => [['authorization', 'Bearer   ']], 401, 401, 200],
+    ['a padded token', () => [['authorization', `Bearer ${token}=`]], 401, 401, 200],
+    [
+      'one comma-joined Authorization',
+      () => [['authorization', `Bearer ${token}, Bearer ${token}`]],
+      401,
+      401,
+      200,
+    ],
+    ['nothing', () => [], 401, 200, 200],
+  ];
+
+  it.each(table)(
+    '%s -> strict %i, optional %i, permissive %i',
+    async (_label, lines, strict, optional, permissive) => {
+      for (const [mode, status] of [
+        ['strict', strict],
+        ['optional', optional],
+        ['permissive', permissive],
+      ] as const) {
+        for (const order of [0, 1]) {
+          const list = members();
+          if (order === 1) list.reverse();
+          const server = await serve([track(any(...list, { mode }))]);
+          const res = await rawSend(server.url, '/x', lines());
+          expect(res.status, `${mode}, order ${order}`).toBe(status);
+          expect(res.body).not.toContain(API_KEY);
+          if (status === 200 && res.json?.auth !== null) {
+            expect(res.body).not.toContain(token);
+          }
+        }
+      }
     },
   );
 });
