@@ -451,7 +451,7 @@ describe.each(all)('hostile requests against a full chain on $name', (framework)
     ['/x', () => [['authorization', `Bearer ${token}`]], 200],
     ['/x', () => [['authorization', basic('alice', PASSWORD)]], 403],
     ['/x', () => [['cookie', `a=1; sid=${SESAME}`]], 200],
-    ['/x?api_key=' + API_KEY, () => [], 200],
+    [`/x?api_key=${API_KEY}`, () => [], 200],
     ['/x', () => [], 401],
     ['/health', () => [], 401],
     ['/admin', () => [['authorization', `Bearer ${token}`]], 403],
