@@ -699,3 +699,16 @@ describe.each(all)('anyAuth in either order and every mode on $name', (framework
     },
   );
 });
+
+describe.each(all)('HEAD is routed as GET: the README form of a rule on reads on $name', (framework) => {
+  const { lib } = framework;
+  const { serve } = resources(framework);
+
+  it.each(['GET', 'HEAD'])('%s /admin is denied by request.method in ["GET", "HEAD"]', async (method) => {
+    const server = await serve([
+      lib.authorize({ rules: [{ deny: 'request.method in ["GET", "HEAD"] && request.path == "/admin"' }] }),
+    ]);
+    expect((await rawSend(server.url, '/ADMIN/', [], method)).status).toBe(401);
+    expect((await rawSend(server.url, '/other', [], method)).status).toBe(200);
+  });
+});
