@@ -29,6 +29,10 @@ export class AuthError extends Error {
   ) {
     super(description);
     this.name = 'AuthError';
+    // A refusal is an answer, not a fault: its stack would only show library internals (file
+    // paths, call sites), and an app's error handler, or Express's default one outside
+    // production, renders `stack` into the response. So the stack is the message alone.
+    this.stack = `AuthError: ${description}`;
     this.status = status;
     this.code = code;
     this.description = description;

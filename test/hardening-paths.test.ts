@@ -683,9 +683,12 @@ describe.each(all)('paths and repeated parameters on $name', (framework) => {
     ['tenant[x]=red', 400],
     ['tenant=%ZZ', 400],
     ['tenant=blue&tenant=%ZZ', 400],
-    ['tenant+=red', 200],
+    // Spellings other parsers file under `tenant` (trailing space: PHP and Rack trim; `Tenant`:
+    // ASP.NET; `[tenant]`: Express's qs): the rule would see no tenant where they see one.
+    ['tenant+=red', 400],
+    ['Tenant=red', 400],
+    ['[tenant]=red', 400],
     ['tenantx=red', 200],
-    ['Tenant=red', 200],
     ['a=1&a=2&tenant=blue', 200],
     ['a[]=1&a[]=2&tenant=blue', 200],
     ['a=%ZZ&tenant=blue', 200],

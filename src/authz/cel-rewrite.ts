@@ -15,6 +15,7 @@ import { CEL_LIMITS } from './cel-limits.js';
  * - `x in L`, `L.contains(x)` -> strictIn: L must be a list (a string or a map errs)
  * - `L.exists(..)` and the other macros -> strictList(L): a list, not a map's keys or a string
  * - `a + b`                  -> bounded operands
+ * - `L[0]` (an int index)     -> strictList(L)[0]: a map with a key "0" is not a list
  * `.contains` on an untyped value therefore always means list membership, whatever the issuer
  * sent; a substring test on a claim is written `string(jwt.x).contains("y")`.
  */
@@ -24,7 +25,7 @@ const ITERATING_MACROS = new Set(['all', 'exists', 'exists_one', 'filter', 'map'
 /** Calls whose work grows with a collection's size (beyond the macros and `in`). */
 const LINEAR_CALLS = new Set(['join', 'split', 'contains']);
 
-type Node = ASTNode & { readonly checkedType?: { readonly kind?: string } };
+type Node = ASTNode & { readonly checkedType?: { readonly kind?: string; readonly name?: string } };
 
 const children = (node: Node): Node[] => {
   const found: Node[] = [];
@@ -186,8 +187,15 @@ export function strictSource(node: Node, source: string, maps: ReadonlySet<strin
       return `${node.args[0]}(${node.args[1].map(print).join(', ')})`;
     case '.':
       return `${operand(node.args[0])}.${node.args[1]}`;
-    case '[]':
-      return `${operand(node.args[0])}[${print(node.args[1])}]`;
+    case '[]': {
+      // An int index means a list: cel-js would also read `{"0": "admins"}[0]` as "admins".
+      const [receiver, index] = node.args as [Node, Node];
+      const type = index.checkedType?.name;
+      if (isUntyped(receiver) && type === 'int') {
+        return `strictList(${print(receiver)})[${print(index)}]`;
+      }
+      return `${operand(receiver)}[${print(index)}]`;
+    }
     case 'list':
       return `[${node.args.map(print).join(', ')}]`;
     case 'map':

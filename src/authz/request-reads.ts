@@ -7,7 +7,9 @@ import {
   repeatedQueryError,
 } from '../http/ambiguity.js';
 import { canonicalPath, type PathFolding } from '../http/canonical-path.js';
-import { queryString } from '../http/query.js';
+import { headerSpellingKey, sameSpelling } from '../http/headers.js';
+import { foldedName } from '../http/name-spellings.js';
+import { queryOccurrences, queryString } from '../http/query.js';
 import type { RequestHost } from '../http/request-host.js';
 
 /**
@@ -161,6 +163,10 @@ function hostIsAmbiguous(host: RequestHost): boolean {
 
 const QUERY_PARSER_LIMIT = 1000;
 
+function sameValues(a: readonly (string | undefined)[], b: readonly (string | undefined)[]): boolean {
+  return a.length === b.length && a.every((value, index) => value === b[index]);
+}
+
 /** A query parameter name as qs and querystring read it: `+` is a space, `%XX` decoded. */
 function parameterName(pair: string): string | undefined {
   const eq = pair.indexOf('=');
@@ -173,11 +179,16 @@ function parameterName(pair: string): string | undefined {
 }
 
 /**
- * True when a read parameter appears twice under any spelling that decodes to its name
- * (`tenant`, `t%65nant`), or in a bracket form that Express's qs parser turns into an array or
- * object (`tenant[]`, `tenant[0]`, `tenant[x]`): the rule would see one value, the app another.
- * A value that does not decode is ambiguous too (the rule sees nothing, the app a lenient
- * decoding). With `names === true` every parameter counts.
+ * True when a read parameter appears more than once, counting every spelling that some parser
+ * between the client and the data files under its name, exactly as a query credential is
+ * counted (src/http/name-spellings.ts): `t%65nant`, `tenant[]`, `tenant[0]`, and also
+ * `[tenant]` (Express's qs parser reads `tenant`), `Tenant` (ASP.NET), ` tenant` (PHP). A
+ * spelling other than the exact name is ambiguous even alone: the rule sees no `tenant` where
+ * the app or the upstream sees one. A value that does not decode is ambiguous too (the rule
+ * sees nothing, the app a lenient decoding), and so is a read parameter that a raw `;` would
+ * split differently (`tenant=a;x`, `x=1;tenant=red`). With
+ * `names === true` (the query read as a whole) a bracket form, two names that fold together, a
+ * name that does not decode, or a raw `;` is refused.
  */
 function queryIsAmbiguous(names: Set<string> | true, url: string): boolean {
   const query = queryString(url);
@@ -186,19 +197,26 @@ function queryIsAmbiguous(names: Set<string> | true, url: string): boolean {
   // qs (parameterLimit) and node:querystring (maxKeys) drop every parameter after the 1000th:
   // a rule would see one the app never does.
   if (pairs.length > QUERY_PARSER_LIMIT) return true;
+  if (names !== true) {
+    // Rack (before 3) and Python before 3.9.2 also split the query at `;`: with one there,
+    // `?tenant=blue;tenant=red` or `?x=1;tenant=red` carries a tenant the rule never sees.
+    const semicolons = query.includes(';') ? url.replace(/;/g, '&') : undefined;
+    for (const name of names) {
+      const found = queryOccurrences(url, name);
+      if (found.length > 1 || (found.length === 1 && found[0] === undefined)) return true;
+      if (semicolons !== undefined && !sameValues(found, queryOccurrences(semicolons, name))) return true;
+    }
+    return false;
+  }
+  if (query.includes(';')) return true;
   const seen = new Set<string>();
   for (const pair of pairs) {
     if (pair === '') continue;
     const name = parameterName(pair);
-    if (name === undefined) {
-      if (names === true) return true;
-      continue;
-    }
-    const bracket = name.indexOf('[');
-    const base = bracket === -1 ? name : name.slice(0, bracket);
-    if (names !== true && !names.has(base) && !names.has(name)) continue;
-    if (bracket !== -1 || seen.has(base)) return true;
-    seen.add(base);
+    if (name === undefined || name.includes('[')) return true;
+    const folded = foldedName(name);
+    if (seen.has(folded)) return true;
+    seen.add(folded);
     const eq = pair.indexOf('=');
     if (eq !== -1) {
       try {
@@ -213,49 +231,34 @@ function queryIsAmbiguous(names: Set<string> | true, url: string): boolean {
 
 /**
  * True when a read header arrives on more than one line, or under a spelling an upstream may
- * fold into its name (`x_team` for `x-team`: CGI, WSGI and Rack turn both into HTTP_X_TEAM).
- * Node joins most repeated headers with ", " and keeps only the first of others, so a rule
- * would see a value no single line carried; and it keeps `x_team` apart, so a rule would see no
- * `x-team` where the upstream sees one. With `names === true` every header counts.
+ * fold into its name (`x_team`, `x.team`, `X~Team` for `x-team`: CGI, WSGI, Rack and PHP turn
+ * them all into HTTP_X_TEAM; headerSpellingKey in src/http/headers.ts is that folding, the one
+ * forwardIdentity and backendAuth strip by). Node joins most repeated headers with ", " and
+ * keeps only the first of others, so a rule would see a value no single line carried; and it
+ * keeps `x_team` apart, so a rule would see no `x-team` where the upstream sees one. With
+ * `names === true` every header counts.
  */
 function headersAreAmbiguous(names: Set<string> | true, rawHeaders: readonly string[]): boolean {
   if (names !== true) {
     for (const wanted of names) {
-      const folded = foldHeaderName(wanted);
+      const folded = headerSpellingKey(wanted);
       let count = 0;
       for (let i = 0; i < rawHeaders.length; i += 2) {
         const name = rawHeaders[i]!;
-        if (!sameHeaderName(name, folded)) continue;
-        if (++count > 1 || name.includes('_')) return true;
+        if (!sameSpelling(name, folded)) continue;
+        if (++count > 1 || name.toLowerCase() !== wanted) return true;
       }
     }
     return false;
   }
   const seen = new Set<string>();
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const raw = rawHeaders[i]!;
-    if (raw.includes('_')) return true;
-    const name = raw.toLowerCase();
-    if (seen.has(name)) return true;
-    seen.add(name);
+    const name = rawHeaders[i]!.toLowerCase();
+    const folded = headerSpellingKey(name);
+    if (folded !== name || seen.has(folded)) return true;
+    seen.add(folded);
   }
   return false;
-}
-
-function foldHeaderName(name: string): string {
-  return name.toLowerCase().replace(/_/g, '-');
-}
-
-/** `raw` equals the folded name `folded` once folded itself; no allocation per header line. */
-function sameHeaderName(raw: string, folded: string): boolean {
-  if (raw.length !== folded.length) return false;
-  for (let i = 0; i < raw.length; i++) {
-    let code = raw.charCodeAt(i);
-    if (code >= 0x41 && code <= 0x5a) code |= 0x20;
-    else if (code === 0x5f) code = 0x2d;
-    if (code !== folded.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 /**

@@ -53,7 +53,10 @@ export class AuthResult {
     return new AuthResult(true, identity, undefined);
   }
 
-  /** `reason` may reach the client as `error_description` when it is short, printable text. */
+  /**
+   * `reason` is for the operator: logged (the credential redacted), never sent. The client
+   * always gets the fixed sentence "The credential was not accepted".
+   */
   static denied(reason?: string): AuthResult {
     return new AuthResult(false, undefined, reason);
   }

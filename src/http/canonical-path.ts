@@ -29,7 +29,8 @@
  * - `%25`: an upstream that decodes twice sees another path (`%2561` -> `%61` -> `a`);
  * - control characters, raw or encoded (`%00`-`%1F`, `%7F`), and a raw space;
  * - invalid percent-encoding (`%zz`, `%4`), encodings that are not UTF-8 (overlong `%C0%AF`,
- *   surrogates), and text whose Unicode compatibility form differs (fullwidth `ａｄｍｉｎ`).
+ *   surrogates), text whose Unicode compatibility form differs (fullwidth `ａｄｍｉｎ`), and
+ *   letters a case-insensitive upstream folds into ASCII (`%C4%B1` dotless i: `/admın`).
  */
 
 /** How the app's router compares paths (Express `case sensitive routing`, `strict routing`). */
@@ -162,7 +163,19 @@ export function canonicalPath(target: string, folding: PathFolding = DEFAULT_FOL
   return path;
 }
 
-/** Percent-encoded bytes form UTF-8 (no overlong forms, no surrogates) in Unicode's NFKC form. */
+/**
+ * Letters outside ASCII whose one-to-one Unicode case mapping is an ASCII letter: `ı` (upper
+ * `I`), `İ` (lower `i`), `ſ` (upper `S`), Kelvin `K` (lower `k`). A case-insensitive upstream
+ * that compares character by character (.NET's OrdinalIgnoreCase behind IIS routing, Java's
+ * equalsIgnoreCase) reads `/adm%C4%B1n` as `/admin`, while the router and the rules see
+ * another path.
+ */
+const CASE_FOLDS_TO_ASCII = /[\u0130\u0131\u017f\u212a]/;
+
+/**
+ * Percent-encoded bytes form UTF-8 (no overlong forms, no surrogates) in Unicode's NFKC form,
+ * without a letter that case-folds into ASCII.
+ */
 function validUnicode(path: string): boolean {
   let decoded: string;
   try {
@@ -170,7 +183,7 @@ function validUnicode(path: string): boolean {
   } catch {
     return false;
   }
-  return decoded.normalize('NFKC') === decoded;
+  return decoded.normalize('NFKC') === decoded && !CASE_FOLDS_TO_ASCII.test(decoded);
 }
 
 /** Lower-cases ASCII letters, leaving the (upper-case) hex digits of `%XX` as they are. */

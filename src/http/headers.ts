@@ -46,7 +46,7 @@ export function headerSpellingKey(name: string): string {
 }
 
 /** `headerSpellingKey(name) === key`, without allocating (called for every raw header). */
-function sameSpelling(name: string, key: string): boolean {
+export function sameSpelling(name: string, key: string): boolean {
   if (name.length !== key.length) return false;
   for (let i = 0; i < name.length; i++) {
     let code = name.charCodeAt(i);
