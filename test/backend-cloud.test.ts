@@ -19,6 +19,7 @@ import {
   thrown,
   tracker,
 } from './support/backend-harness.js';
+import { isolateAws, isolateGoogle } from './support/cloud-env.js';
 import { type FakeBedrock, startFakeBedrock } from './support/fake-bedrock.js';
 import { type FakeEntra, startFakeEntra, tokenAnswer } from './support/fake-entra.js';
 import { startFakeMetadataServer } from './support/fake-gcp-metadata.js';
@@ -36,35 +37,9 @@ import { eventually, recorder, sleep } from './support/wait.js';
 
 // --- Environment: set before any credential library is loaded or any request is made --------
 
-const metadata = await startFakeMetadataServer();
-const gcloudConfig = await tempDir('portcullis-gcloud-');
-const awsFiles = await tempDir('portcullis-aws-');
-
 // Google ADC: no key file, no gcloud user credentials, only the (fake) metadata server.
-delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
-delete process.env.google_application_credentials;
-delete process.env.GCE_METADATA_IP;
-process.env.GCE_METADATA_HOST = metadata.host;
-process.env.METADATA_SERVER_DETECTION = 'ping-only';
-process.env.CLOUDSDK_CONFIG = gcloudConfig.path;
-// Names the project, so google-auth-library does not shell out to a local `gcloud` to find one.
-process.env.GOOGLE_CLOUD_PROJECT = 'fake-project';
-
-// AWS default chain: only the shared credentials file below (no env keys, no IMDS, no SSO).
-for (const name of [
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'AWS_PROFILE',
-  'AWS_DEFAULT_PROFILE',
-  'AWS_ROLE_ARN',
-  'AWS_WEB_IDENTITY_TOKEN_FILE',
-  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-]) {
-  delete process.env[name];
-}
-process.env.AWS_EC2_METADATA_DISABLED = 'true';
+const metadata = await startFakeMetadataServer();
+const google = await isolateGoogle(metadata.host);
 
 const AWS_KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
 const AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -74,18 +49,15 @@ const SESSION_TOKEN = 'IQoJb3JpZ2luX2VjEFAKEsessiontoken//////////wEaCXVzLWVhc3Q
 const PROFILE_KEY_ID = 'AKIAPROFILEEXAMPLE01';
 const PROFILE_SECRET = 'pr0fileSecretKey/FromTheSharedCredentialsFile';
 
-process.env.AWS_SHARED_CREDENTIALS_FILE = awsFiles.file('credentials');
-process.env.AWS_CONFIG_FILE = awsFiles.file('config');
-await writeFile(
-  awsFiles.file('credentials'),
+// AWS default chain: only this shared credentials file (no env keys, no IMDS, no SSO).
+const aws = await isolateAws(
   `[default]\naws_access_key_id = AKIADEFAULTNOTUSED00\naws_secret_access_key = notTheOneToUse\n\n[test]\naws_access_key_id = ${PROFILE_KEY_ID}\naws_secret_access_key = ${PROFILE_SECRET}\n`,
 );
-await writeFile(awsFiles.file('config'), '');
 
 afterAll(async () => {
   await metadata.close();
-  await gcloudConfig.remove();
-  await awsFiles.remove();
+  await google.close();
+  await aws.close();
 });
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';

@@ -6,13 +6,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AzureBackendOptions, backendCredentials } from '../src/index.js';
 import { errorClass, logText } from '../src/logging/log-text.js';
 import { type Answer, expectRefusal, INVOKE, messages, send, tracker } from './support/backend-harness.js';
-import { startFakeAwsSts } from './support/fake-aws-sts.js';
+import { isolateAzure, startFakeTokenServices } from './support/cloud-env.js';
 import { type FakeBedrock, startFakeBedrock } from './support/fake-bedrock.js';
 import { type FakeEntra, type RawAnswer, startFakeEntra, tokenAnswer } from './support/fake-entra.js';
-import { startFakeGoogleSts } from './support/fake-google-sts.js';
 import { tempDir } from './support/files.js';
 import { frameworks } from './support/frameworks.js';
-import { closeServer, freePort, listenOnLoopback } from './support/loopback.js';
+import { closeServer, listenOnLoopback } from './support/loopback.js';
 import { type RecordingUpstream, startRecordingUpstream } from './support/recording-upstream.js';
 import { eventually, recorder, sleep } from './support/wait.js';
 
@@ -29,41 +28,11 @@ import { eventually, recorder, sleep } from './support/wait.js';
 // --- Environment: AWS web identity and Google external_account point at loopback fakes --------
 
 const files = await tempDir('portcullis-hardening-backend-');
-for (const name of [
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'AWS_PROFILE',
-  'AWS_DEFAULT_PROFILE',
-  'AWS_ROLE_ARN',
-  'AWS_WEB_IDENTITY_TOKEN_FILE',
-  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-  'AWS_ENDPOINT_URL',
-  'AZURE_FEDERATED_TOKEN_FILE',
-  'AZURE_AUTHORITY_HOST',
-  'GOOGLE_APPLICATION_CREDENTIALS',
-  'GCE_METADATA_IP',
-]) {
-  delete process.env[name];
-}
-process.env.AWS_EC2_METADATA_DISABLED = 'true';
-process.env.AWS_REGION = 'us-east-1';
-process.env.AWS_SHARED_CREDENTIALS_FILE = files.file('aws-credentials');
-process.env.AWS_CONFIG_FILE = files.file('aws-config');
-await writeFile(files.file('aws-credentials'), '');
-await writeFile(files.file('aws-config'), '');
-const sts = await startFakeAwsSts();
-process.env.AWS_ENDPOINT_URL_STS = sts.url;
-process.env.GCE_METADATA_HOST = `127.0.0.1:${await freePort()}`;
-process.env.METADATA_SERVER_DETECTION = 'none';
-process.env.CLOUDSDK_CONFIG = files.path;
-process.env.GOOGLE_CLOUD_PROJECT = 'fake-project';
-const googleSts = await startFakeGoogleSts();
+isolateAzure();
+const { sts, googleSts, close: closeTokenServices } = await startFakeTokenServices();
 
 afterAll(async () => {
-  await sts.close();
-  await googleSts.close();
+  await closeTokenServices();
   await files.remove();
 });
 
