@@ -6,6 +6,7 @@ import type { Echo, Framework, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
 import { mountAt } from './support/mount.js';
+import { anyAuthOf, resourcesOf } from './support/resources.js';
 
 // authorize({ rules }) (DESIGN.md section 7, issue 4): CEL rules after real inbound
 // middlewares, on both adapters. Every server is real, every credential is checked for real.
@@ -126,31 +127,13 @@ function expectPassed(res: request.Response, context = ''): void {
   expect(res.status, context).toBe(200);
 }
 
-/** What every portcullis middleware has, whichever adapter made it. */
-interface Closable {
-  close(): Promise<void>;
-}
-
 /** Opens servers and remembers middlewares, so one afterAll closes everything. */
 function resources(framework: Framework) {
-  const servers: TestServer[] = [];
-  const middlewares: Closable[] = [];
+  const opened = resourcesOf(framework);
   const lib = framework.lib;
-  const track = <T extends Closable>(middleware: T): T => {
-    middlewares.push(middleware);
-    return middleware;
-  };
+  const track = opened.track;
   return {
-    track,
-    async serve(list: unknown[], options: { errorHandler?: boolean } = {}): Promise<TestServer> {
-      const server = await framework.serve(list, options);
-      servers.push(server);
-      return server;
-    },
-    async closeAll(): Promise<void> {
-      for (const server of servers.splice(0)) await server.close();
-      for (const middleware of middlewares.splice(0)) await middleware.close();
-    },
+    ...opened,
     /** jwtAuth with an inline JWKS. */
     jwt: (extra: Record<string, unknown> = {}) =>
       track(lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwks(key) }, ...extra })),
@@ -169,11 +152,6 @@ function resources(framework: Framework) {
       ];
     },
   };
-}
-
-/** `framework.lib.anyAuth` is a union of two variadic signatures; at run time one adapter is used. */
-function anyAuthOf(framework: Framework): (...args: unknown[]) => Closable {
-  return framework.lib.anyAuth as unknown as (...args: unknown[]) => Closable;
 }
 
 // --- The decision table -----------------------------------------------------------------------
