@@ -20,8 +20,9 @@ import {
   tracker,
 } from './support/backend-harness.js';
 import { isolateAws, isolateGoogle } from './support/cloud-env.js';
+import { entraGateways } from './support/entra-gateways.js';
 import { type FakeBedrock, startFakeBedrock } from './support/fake-bedrock.js';
-import { type FakeEntra, startFakeEntra, tokenAnswer } from './support/fake-entra.js';
+import { tokenAnswer } from './support/fake-entra.js';
 import { startFakeMetadataServer } from './support/fake-gcp-metadata.js';
 import { type TempDir, tempDir } from './support/files.js';
 import { frameworks } from './support/frameworks.js';
@@ -662,40 +663,25 @@ describe.each(all)('backendAuth gcp on $name, via a fake GCE metadata server', (
 // --- Azure (Entra ID client credentials) -------------------------------------------------------
 
 describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoint', (framework) => {
-  let upstream: RecordingUpstream;
-  let entra: FakeEntra;
   let federated: TempDir;
-  const opened = tracker();
-  const perTest = tracker();
+  const azure = entraGateways(framework, { tenantId: TENANT, clientId: CLIENT_ID });
+  const { perTest } = azure;
   const logger = recorder();
 
   beforeAll(async () => {
-    upstream = opened.track(await startRecordingUpstream());
     federated = await tempDir('portcullis-federated-');
   });
-  afterAll(async () => {
-    await opened.closeAll();
-    await federated.remove();
-  });
-  afterEach(() => perTest.closeAll());
+  afterAll(() => federated.remove());
 
   /** A fresh token endpoint and a gateway using it. */
-  async function gateway(azure: AzureBackendOptions, before: unknown[] = []) {
-    entra = perTest.track(await startFakeEntra(TENANT));
-    const middleware = perTest.track(
-      framework.lib.backendAuth({
-        azure: { tenantId: TENANT, clientId: CLIENT_ID, authorityHost: entra.authorityHost, ...azure },
-        logger,
-      }),
-    );
-    return perTest.track(await framework.serve([...before, middleware], { forwardTo: upstream.url })).url;
-  }
+  const gateway = (credential: AzureBackendOptions, before: unknown[] = []) =>
+    azure.gateway(credential, { logger, before });
 
   it('10 concurrent requests: one token fetch with the client-credentials form, all forwarded with it', async () => {
     const { gate, before } = gateAfter(framework, 10);
     const url = await gateway({ clientSecret: CLIENT_SECRET }, [before]);
-    entra.gate = gate;
-    const start = upstream.received.length;
+    azure.entra.gate = gate;
+    const start = azure.upstream.received.length;
     const answers = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
         send(url, `/openai/deployments/gpt-4o/chat/completions?api-version=2024-06-01&n=${i}`, {
@@ -709,15 +695,15 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
       ),
     );
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
-    expect(entra.requests).toHaveLength(1);
-    const forwarded = upstream.received.slice(start);
+    expect(azure.entra.requests).toHaveLength(1);
+    const forwarded = azure.upstream.received.slice(start);
     expect(forwarded).toHaveLength(10);
     for (const received of forwarded) {
       expect(received.headers.authorization).toBe('Bearer eyJ.fake-entra-1');
       expect(received.body).toBe('{"messages":[]}');
     }
 
-    const [request] = entra.requests;
+    const [request] = azure.entra.requests;
     expect(request!.contentType).toBe('application/x-www-form-urlencoded');
     expect(Object.fromEntries(request!.form)).toEqual({
       grant_type: 'client_credentials',
@@ -725,7 +711,7 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
       client_secret: CLIENT_SECRET,
       scope: DEFAULT_SCOPE,
     });
-    expect(entra.strays).toEqual([]);
+    expect(azure.entra.strays).toEqual([]);
   });
 
   it('answers 503 backend_credentials_unavailable when the endpoint is down, and forwards nothing', async () => {
@@ -741,30 +727,30 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
         logger,
       }),
     );
-    const url = perTest.track(await framework.serve([middleware], { forwardTo: upstream.url })).url;
-    const before = upstream.received.length;
+    const url = perTest.track(await framework.serve([middleware], { forwardTo: azure.upstream.url })).url;
+    const before = azure.upstream.received.length;
     const answer = await send(url, '/openai/deployments/d/chat/completions', { body: '{}' });
     expectRefusal(answer, 503, 'backend_credentials_unavailable', SECRETS);
     expect(answer.headers.get('retry-after')).toBe('5');
-    expect(upstream.received.length).toBe(before);
+    expect(azure.upstream.received.length).toBe(before);
   });
 
   it('answers 502 when the endpoint refuses the client (401 invalid_client), without the secret', async () => {
     const url = await gateway({ clientSecret: CLIENT_SECRET });
-    entra.answer = () => ({
+    azure.entra.answer = () => ({
       status: 401,
       body: {
         error: 'invalid_client',
         error_description: `AADSTS7000215: Invalid client secret provided: ${CLIENT_SECRET}`,
       },
     });
-    const before = upstream.received.length;
+    const before = azure.upstream.received.length;
     const messagesBefore = logger.messages.length;
     const answer = await send(url, '/openai/deployments/d/chat/completions', { body: '{}' });
     expectRefusal(answer, 502, 'backend_credentials_failed', SECRETS);
     expect(answer.text).not.toContain(CLIENT_SECRET);
     expect(answer.text).not.toContain('AADSTS');
-    expect(upstream.received.length).toBe(before);
+    expect(azure.upstream.received.length).toBe(before);
     const logged = logger.messages.slice(messagesBefore).join('\n');
     expect(logged).toContain('invalid_client');
     expect(logged).not.toContain(CLIENT_SECRET);
@@ -772,18 +758,18 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
 
   it('answers 502 to a token with CR/LF in it, and keeps serving', async () => {
     const url = await gateway({ clientSecret: CLIENT_SECRET });
-    entra.answer = (index) =>
+    azure.entra.answer = (index) =>
       index === 0 ? tokenAnswer('eyJ.evil\r\nX-Injected: yes') : tokenAnswer('eyJ.clean-token');
-    const before = upstream.received.length;
+    const before = azure.upstream.received.length;
     const bad = await send(url, '/x', { body: '{}' });
     expectRefusal(bad, 502, 'backend_credentials_failed', SECRETS);
     expect(bad.text).not.toContain('X-Injected');
-    expect(upstream.received.length).toBe(before);
+    expect(azure.upstream.received.length).toBe(before);
 
     const good = await send(url, '/x', { body: '{}' });
     expect(good.status).toBe(200);
-    expect(authorizationOf(upstream)).toBe('Bearer eyJ.clean-token');
-    expect(upstream.last().headers['x-injected']).toBeUndefined();
+    expect(authorizationOf(azure.upstream)).toBe('Bearer eyJ.clean-token');
+    expect(azure.upstream.last().headers['x-injected']).toBeUndefined();
   });
 
   it('sends the federated token file as client_assertion (workload identity)', async () => {
@@ -792,9 +778,9 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
     const url = await gateway({ federatedTokenFile: file, scope: 'api://gateway-upstream/.default' });
     const answer = await send(url, '/call', { headers: { authorization: 'Bearer client' } });
     expect(answer.status).toBe(200);
-    expect(authorizationOf(upstream)).toBe('Bearer eyJ.fake-entra-1');
-    expect(entra.requests).toHaveLength(1);
-    expect(Object.fromEntries(entra.requests[0]!.form)).toEqual({
+    expect(authorizationOf(azure.upstream)).toBe('Bearer eyJ.fake-entra-1');
+    expect(azure.entra.requests).toHaveLength(1);
+    expect(Object.fromEntries(azure.entra.requests[0]!.form)).toEqual({
       grant_type: 'client_credentials',
       client_id: CLIENT_ID,
       scope: 'api://gateway-upstream/.default',
@@ -805,7 +791,7 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
 
   it('does not cache a failure: the endpoint fails once, the next request succeeds', async () => {
     const url = await gateway({ clientSecret: CLIENT_SECRET });
-    entra.answer = (index) =>
+    azure.entra.answer = (index) =>
       index === 0
         ? { status: 500, body: { error: 'temporarily_unavailable' } }
         : tokenAnswer('eyJ.second-try');
@@ -813,7 +799,7 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
     expectRefusal(failed, 503, 'backend_credentials_unavailable', SECRETS);
     const ok = await send(url, '/x', { body: '{}' });
     expect(ok.status).toBe(200);
-    expect(authorizationOf(upstream)).toBe('Bearer eyJ.second-try');
-    expect(entra.requests).toHaveLength(2);
+    expect(authorizationOf(azure.upstream)).toBe('Bearer eyJ.second-try');
+    expect(azure.entra.requests).toHaveLength(2);
   });
 });
