@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rule } from '../src/index.js';
 import type { Echo, Framework, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
-import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+import { makeKey, sign, type TestKey } from './support/keys.js';
 import { mountAt } from './support/mount.js';
-import { anyAuthOf, resourcesOf } from './support/resources.js';
+import { anyAuthOf, inboundResourcesOf } from './support/resources.js';
 
 // authorize({ rules }) (DESIGN.md section 7, issue 4): CEL rules after real inbound
 // middlewares, on both adapters. Every server is real, every credential is checked for real.
@@ -129,17 +129,9 @@ function expectPassed(res: request.Response, context = ''): void {
 
 /** Opens servers and remembers middlewares, so one afterAll closes everything. */
 function resources(framework: Framework) {
-  const opened = resourcesOf(framework);
-  const lib = framework.lib;
-  const track = opened.track;
+  const opened = inboundResourcesOf(framework, { key: () => key, htpasswd: HTPASSWD, apiKeys });
   return {
     ...opened,
-    /** jwtAuth with an inline JWKS. */
-    jwt: (extra: Record<string, unknown> = {}) =>
-      track(lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwks(key) }, ...extra })),
-    basic: (extra: Record<string, unknown> = {}) => track(lib.basicAuth({ htpasswd: HTPASSWD, ...extra })),
-    apiKey: (extra: Record<string, unknown> = {}) =>
-      track(lib.apiKeyAuth({ keys: apiKeys(), location: { header: { name: 'x-api-key' } }, ...extra })),
     /**
      * jwt, basic and API key, each optional: a request may carry any of them (or none), and a
      * rule about a scheme that did not run sees its variable absent.

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizeOptions, AuthResult, Logger } from '../src/index.js';
 import type { Echo, Framework, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
-import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+import { makeKey, sign, type TestKey } from './support/keys.js';
 import { headerLines, rawGet } from './support/raw-request.js';
-import { anyAuthOf, resourcesOf } from './support/resources.js';
+import { anyAuthOf, inboundResourcesOf } from './support/resources.js';
 
 // Issue 11, "Scopes and refusals" and the customAuth bullet of "Credentials", on both adapters:
 // - the "*" wildcard comes only from an API-key record, never from a token or a custom provider,
@@ -49,16 +49,15 @@ const API_KEY_CHALLENGE = 'ApiKey realm="api", header="x-api-key"';
 
 /** Servers and middlewares a describe block opened, closed in its afterAll. */
 function resources(framework: Framework) {
-  const opened = resourcesOf(framework);
-  const lib = framework.lib;
-  const track = opened.track;
+  const opened = inboundResourcesOf(framework, {
+    key: () => key,
+    htpasswd: HTPASSWD,
+    apiKeys: apiKeyRecords,
+  });
+  const { lib } = framework;
+  const { track } = opened;
   return {
     ...opened,
-    jwt: (extra: Record<string, unknown> = {}) =>
-      track(lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwks(key) }, ...extra })),
-    apiKey: (extra: Record<string, unknown> = {}) =>
-      track(lib.apiKeyAuth({ keys: apiKeyRecords(), location: X_API_KEY, ...extra })),
-    basic: (extra: Record<string, unknown> = {}) => track(lib.basicAuth({ htpasswd: HTPASSWD, ...extra })),
     custom: (scopes: unknown, extra: Record<string, unknown> = {}) =>
       track(
         lib.customAuth(

@@ -1,4 +1,6 @@
+import type { ApiKeyRecord } from '../../src/index.js';
 import type { Framework, ServeOptions, TestServer } from './frameworks.js';
+import { AUDIENCE, ISSUER, jwks, type TestKey } from './keys.js';
 
 /** What every portcullis middleware has, whichever adapter made it. */
 export interface Closable {
@@ -31,5 +33,42 @@ export function resourcesOf(framework: Framework) {
       for (const server of servers.splice(0)) await server.close();
       for (const middleware of middlewares.splice(0)) await middleware.close();
     },
+  };
+}
+
+/** What the inbound middlewares of inboundResourcesOf() check credentials against. */
+export interface InboundFixtures {
+  /** The JWT signing key (read when a middleware is made: it is usually made in a beforeAll). */
+  key: () => TestKey;
+  htpasswd: string;
+  /** A fresh list of API-key records for each middleware. */
+  apiKeys: () => ApiKeyRecord[];
+}
+
+/**
+ * resourcesOf() plus the three inbound schemes, each tracked: jwtAuth with an inline JWKS,
+ * basicAuth, and apiKeyAuth reading `x-api-key`; `extra` adds or overrides options.
+ */
+export function inboundResourcesOf(framework: Framework, fixtures: InboundFixtures) {
+  const opened = resourcesOf(framework);
+  const { lib } = framework;
+  const { track } = opened;
+  return {
+    ...opened,
+    jwt: (extra: Record<string, unknown> = {}) =>
+      track(
+        lib.jwtAuth({
+          issuer: ISSUER,
+          audiences: [AUDIENCE],
+          jwks: { inline: jwks(fixtures.key()) },
+          ...extra,
+        }),
+      ),
+    basic: (extra: Record<string, unknown> = {}) =>
+      track(lib.basicAuth({ htpasswd: fixtures.htpasswd, ...extra })),
+    apiKey: (extra: Record<string, unknown> = {}) =>
+      track(
+        lib.apiKeyAuth({ keys: fixtures.apiKeys(), location: { header: { name: 'x-api-key' } }, ...extra }),
+      ),
   };
 }
