@@ -1,14 +1,15 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuthProvider, AuthResult, CustomAuthRequest } from '../src/index.js';
 import { tempDir } from './support/files.js';
-import type { Echo, Framework, TestServer } from './support/frameworks.js';
+import type { Echo, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
 import { MODES_TABLE } from './support/modes-table.js';
 import { mountAt } from './support/mount.js';
+import { headerLines, rawGet } from './support/raw-request.js';
+import { anyAuthOf, resourcesOf } from './support/resources.js';
 
 const all = await frameworks();
 
@@ -52,72 +53,10 @@ const jwtOptions = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-/** What every portcullis middleware has, whichever adapter made it. */
-interface Closable {
-  close(): Promise<void>;
-}
-
-/**
- * `framework.lib` is a union of the two adapter modules, so their variadic `anyAuth` cannot be
- * called with a member union directly; at run time each test only mixes one adapter's middlewares.
- */
-function anyAuthOf(framework: Framework): (...args: unknown[]) => Closable {
-  return framework.lib.anyAuth as unknown as (...args: unknown[]) => Closable;
-}
-
-/** A GET whose response keeps its raw header lines (Node folds repeated ones in `headers`). */
-function rawResponse(
-  url: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; rawHeaders: string[]; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'GET', headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, rawHeaders: res.rawHeaders, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Every value of the header `name` in a raw header list, one per line received. */
-function headerLines(rawHeaders: string[], name: string): string[] {
-  const lines: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === name) lines.push(rawHeaders[i + 1]!);
-  }
-  return lines;
-}
-
-/** Opens servers and remembers middlewares, so one afterAll closes everything. */
-function resources(framework: Framework) {
-  const servers: TestServer[] = [];
-  const middlewares: Closable[] = [];
-  return {
-    track<T extends Closable>(middleware: T): T {
-      middlewares.push(middleware);
-      return middleware;
-    },
-    async serve(list: unknown[], options: { errorHandler?: boolean } = {}): Promise<TestServer> {
-      const server = await framework.serve(list, options);
-      servers.push(server);
-      return server;
-    },
-    async closeAll(): Promise<void> {
-      for (const server of servers.splice(0)) await server.close();
-      for (const middleware of middlewares.splice(0)) await middleware.close();
-    },
-  };
-}
-
 describe.each(all)('anyAuth on $name', (framework) => {
   const lib = framework.lib;
   const anyAuth = anyAuthOf(framework);
-  const r = resources(framework);
+  const r = resourcesOf(framework);
   afterAll(() => r.closeAll());
 
   // apiKey (x-api-key) first, then jwt (Authorization: Bearer), then basic (Authorization: Basic).
@@ -293,7 +232,7 @@ describe.each(all)('anyAuth on $name', (framework) => {
     });
 
     it('nothing presented: the two identical Bearer challenges are sent once', async () => {
-      const res = await rawResponse(`${composite.url}/v1/agents`);
+      const res = await rawGet(`${composite.url}/v1/agents`);
       expect(res.status).toBe(401);
       expect(JSON.parse(res.body).error).toBe('credentials_missing');
       expect(headerLines(res.rawHeaders, 'www-authenticate')).toEqual([BEARER_CHALLENGE]);
@@ -327,7 +266,7 @@ describe.each(all)('anyAuth on $name', (framework) => {
     });
 
     it('nothing presented: 401 with one WWW-Authenticate value per scheme', async () => {
-      const res = await rawResponse(`${threeSchemes.url}/orders`);
+      const res = await rawGet(`${threeSchemes.url}/orders`);
       expect(res.status).toBe(401);
       expect(JSON.parse(res.body)).toEqual({
         error: 'credentials_missing',
@@ -348,7 +287,7 @@ describe.each(all)('anyAuth on $name', (framework) => {
     });
 
     it('another scheme in Authorization counts as nothing for the schemes that do not read it', async () => {
-      const res = await rawResponse(`${composite.url}/`, { authorization: basic('carol', 'pa:ss:word') });
+      const res = await rawGet(`${composite.url}/`, { authorization: basic('carol', 'pa:ss:word') });
       expect(res.status).toBe(401);
       expect(JSON.parse(res.body).error).toBe('credentials_missing');
       expect(headerLines(res.rawHeaders, 'www-authenticate')).toEqual([BEARER_CHALLENGE]);
@@ -499,7 +438,7 @@ describe.each(all)('anyAuth on $name', (framework) => {
 
 describe.each(all)('customAuth on $name', (framework) => {
   const lib = framework.lib;
-  const r = resources(framework);
+  const r = resourcesOf(framework);
   afterAll(() => r.closeAll());
 
   /** customAuth with `provider`; the union of adapter modules is narrowed the same way as anyAuth. */

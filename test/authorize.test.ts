@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rule } from '../src/index.js';
 import type { Echo, Framework, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
-import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+import { makeKey, sign, type TestKey } from './support/keys.js';
 import { mountAt } from './support/mount.js';
+import { anyAuthOf, inboundResourcesOf } from './support/resources.js';
 
 // authorize({ rules }) (DESIGN.md section 7, issue 4): CEL rules after real inbound
 // middlewares, on both adapters. Every server is real, every credential is checked for real.
@@ -126,37 +127,11 @@ function expectPassed(res: request.Response, context = ''): void {
   expect(res.status, context).toBe(200);
 }
 
-/** What every portcullis middleware has, whichever adapter made it. */
-interface Closable {
-  close(): Promise<void>;
-}
-
 /** Opens servers and remembers middlewares, so one afterAll closes everything. */
 function resources(framework: Framework) {
-  const servers: TestServer[] = [];
-  const middlewares: Closable[] = [];
-  const lib = framework.lib;
-  const track = <T extends Closable>(middleware: T): T => {
-    middlewares.push(middleware);
-    return middleware;
-  };
+  const opened = inboundResourcesOf(framework, { key: () => key, htpasswd: HTPASSWD, apiKeys });
   return {
-    track,
-    async serve(list: unknown[], options: { errorHandler?: boolean } = {}): Promise<TestServer> {
-      const server = await framework.serve(list, options);
-      servers.push(server);
-      return server;
-    },
-    async closeAll(): Promise<void> {
-      for (const server of servers.splice(0)) await server.close();
-      for (const middleware of middlewares.splice(0)) await middleware.close();
-    },
-    /** jwtAuth with an inline JWKS. */
-    jwt: (extra: Record<string, unknown> = {}) =>
-      track(lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwks(key) }, ...extra })),
-    basic: (extra: Record<string, unknown> = {}) => track(lib.basicAuth({ htpasswd: HTPASSWD, ...extra })),
-    apiKey: (extra: Record<string, unknown> = {}) =>
-      track(lib.apiKeyAuth({ keys: apiKeys(), location: { header: { name: 'x-api-key' } }, ...extra })),
+    ...opened,
     /**
      * jwt, basic and API key, each optional: a request may carry any of them (or none), and a
      * rule about a scheme that did not run sees its variable absent.
@@ -169,11 +144,6 @@ function resources(framework: Framework) {
       ];
     },
   };
-}
-
-/** `framework.lib.anyAuth` is a union of two variadic signatures; at run time one adapter is used. */
-function anyAuthOf(framework: Framework): (...args: unknown[]) => Closable {
-  return framework.lib.anyAuth as unknown as (...args: unknown[]) => Closable;
 }
 
 // --- The decision table -----------------------------------------------------------------------

@@ -19,8 +19,10 @@ import {
   thrown,
   tracker,
 } from './support/backend-harness.js';
+import { isolateAws, isolateGoogle } from './support/cloud-env.js';
+import { entraGateways } from './support/entra-gateways.js';
 import { type FakeBedrock, startFakeBedrock } from './support/fake-bedrock.js';
-import { type FakeEntra, startFakeEntra, tokenAnswer } from './support/fake-entra.js';
+import { tokenAnswer } from './support/fake-entra.js';
 import { startFakeMetadataServer } from './support/fake-gcp-metadata.js';
 import { type TempDir, tempDir } from './support/files.js';
 import { frameworks } from './support/frameworks.js';
@@ -36,35 +38,9 @@ import { eventually, recorder, sleep } from './support/wait.js';
 
 // --- Environment: set before any credential library is loaded or any request is made --------
 
-const metadata = await startFakeMetadataServer();
-const gcloudConfig = await tempDir('portcullis-gcloud-');
-const awsFiles = await tempDir('portcullis-aws-');
-
 // Google ADC: no key file, no gcloud user credentials, only the (fake) metadata server.
-delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
-delete process.env.google_application_credentials;
-delete process.env.GCE_METADATA_IP;
-process.env.GCE_METADATA_HOST = metadata.host;
-process.env.METADATA_SERVER_DETECTION = 'ping-only';
-process.env.CLOUDSDK_CONFIG = gcloudConfig.path;
-// Names the project, so google-auth-library does not shell out to a local `gcloud` to find one.
-process.env.GOOGLE_CLOUD_PROJECT = 'fake-project';
-
-// AWS default chain: only the shared credentials file below (no env keys, no IMDS, no SSO).
-for (const name of [
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'AWS_PROFILE',
-  'AWS_DEFAULT_PROFILE',
-  'AWS_ROLE_ARN',
-  'AWS_WEB_IDENTITY_TOKEN_FILE',
-  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-]) {
-  delete process.env[name];
-}
-process.env.AWS_EC2_METADATA_DISABLED = 'true';
+const metadata = await startFakeMetadataServer();
+const google = await isolateGoogle(metadata.host);
 
 const AWS_KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
 const AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -74,18 +50,15 @@ const SESSION_TOKEN = 'IQoJb3JpZ2luX2VjEFAKEsessiontoken//////////wEaCXVzLWVhc3Q
 const PROFILE_KEY_ID = 'AKIAPROFILEEXAMPLE01';
 const PROFILE_SECRET = 'pr0fileSecretKey/FromTheSharedCredentialsFile';
 
-process.env.AWS_SHARED_CREDENTIALS_FILE = awsFiles.file('credentials');
-process.env.AWS_CONFIG_FILE = awsFiles.file('config');
-await writeFile(
-  awsFiles.file('credentials'),
+// AWS default chain: only this shared credentials file (no env keys, no IMDS, no SSO).
+const aws = await isolateAws(
   `[default]\naws_access_key_id = AKIADEFAULTNOTUSED00\naws_secret_access_key = notTheOneToUse\n\n[test]\naws_access_key_id = ${PROFILE_KEY_ID}\naws_secret_access_key = ${PROFILE_SECRET}\n`,
 );
-await writeFile(awsFiles.file('config'), '');
 
 afterAll(async () => {
   await metadata.close();
-  await gcloudConfig.remove();
-  await awsFiles.remove();
+  await google.close();
+  await aws.close();
 });
 
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
@@ -690,40 +663,25 @@ describe.each(all)('backendAuth gcp on $name, via a fake GCE metadata server', (
 // --- Azure (Entra ID client credentials) -------------------------------------------------------
 
 describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoint', (framework) => {
-  let upstream: RecordingUpstream;
-  let entra: FakeEntra;
   let federated: TempDir;
-  const opened = tracker();
-  const perTest = tracker();
+  const azure = entraGateways(framework, { tenantId: TENANT, clientId: CLIENT_ID });
+  const { perTest } = azure;
   const logger = recorder();
 
   beforeAll(async () => {
-    upstream = opened.track(await startRecordingUpstream());
     federated = await tempDir('portcullis-federated-');
   });
-  afterAll(async () => {
-    await opened.closeAll();
-    await federated.remove();
-  });
-  afterEach(() => perTest.closeAll());
+  afterAll(() => federated.remove());
 
   /** A fresh token endpoint and a gateway using it. */
-  async function gateway(azure: AzureBackendOptions, before: unknown[] = []) {
-    entra = perTest.track(await startFakeEntra(TENANT));
-    const middleware = perTest.track(
-      framework.lib.backendAuth({
-        azure: { tenantId: TENANT, clientId: CLIENT_ID, authorityHost: entra.authorityHost, ...azure },
-        logger,
-      }),
-    );
-    return perTest.track(await framework.serve([...before, middleware], { forwardTo: upstream.url })).url;
-  }
+  const gateway = (credential: AzureBackendOptions, before: unknown[] = []) =>
+    azure.gateway(credential, { logger, before });
 
   it('10 concurrent requests: one token fetch with the client-credentials form, all forwarded with it', async () => {
     const { gate, before } = gateAfter(framework, 10);
     const url = await gateway({ clientSecret: CLIENT_SECRET }, [before]);
-    entra.gate = gate;
-    const start = upstream.received.length;
+    azure.entra.gate = gate;
+    const start = azure.upstream.received.length;
     const answers = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
         send(url, `/openai/deployments/gpt-4o/chat/completions?api-version=2024-06-01&n=${i}`, {
@@ -737,15 +695,15 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
       ),
     );
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
-    expect(entra.requests).toHaveLength(1);
-    const forwarded = upstream.received.slice(start);
+    expect(azure.entra.requests).toHaveLength(1);
+    const forwarded = azure.upstream.received.slice(start);
     expect(forwarded).toHaveLength(10);
     for (const received of forwarded) {
       expect(received.headers.authorization).toBe('Bearer eyJ.fake-entra-1');
       expect(received.body).toBe('{"messages":[]}');
     }
 
-    const [request] = entra.requests;
+    const [request] = azure.entra.requests;
     expect(request!.contentType).toBe('application/x-www-form-urlencoded');
     expect(Object.fromEntries(request!.form)).toEqual({
       grant_type: 'client_credentials',
@@ -753,7 +711,7 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
       client_secret: CLIENT_SECRET,
       scope: DEFAULT_SCOPE,
     });
-    expect(entra.strays).toEqual([]);
+    expect(azure.entra.strays).toEqual([]);
   });
 
   it('answers 503 backend_credentials_unavailable when the endpoint is down, and forwards nothing', async () => {
@@ -769,30 +727,30 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
         logger,
       }),
     );
-    const url = perTest.track(await framework.serve([middleware], { forwardTo: upstream.url })).url;
-    const before = upstream.received.length;
+    const url = perTest.track(await framework.serve([middleware], { forwardTo: azure.upstream.url })).url;
+    const before = azure.upstream.received.length;
     const answer = await send(url, '/openai/deployments/d/chat/completions', { body: '{}' });
     expectRefusal(answer, 503, 'backend_credentials_unavailable', SECRETS);
     expect(answer.headers.get('retry-after')).toBe('5');
-    expect(upstream.received.length).toBe(before);
+    expect(azure.upstream.received.length).toBe(before);
   });
 
   it('answers 502 when the endpoint refuses the client (401 invalid_client), without the secret', async () => {
     const url = await gateway({ clientSecret: CLIENT_SECRET });
-    entra.answer = () => ({
+    azure.entra.answer = () => ({
       status: 401,
       body: {
         error: 'invalid_client',
         error_description: `AADSTS7000215: Invalid client secret provided: ${CLIENT_SECRET}`,
       },
     });
-    const before = upstream.received.length;
+    const before = azure.upstream.received.length;
     const messagesBefore = logger.messages.length;
     const answer = await send(url, '/openai/deployments/d/chat/completions', { body: '{}' });
     expectRefusal(answer, 502, 'backend_credentials_failed', SECRETS);
     expect(answer.text).not.toContain(CLIENT_SECRET);
     expect(answer.text).not.toContain('AADSTS');
-    expect(upstream.received.length).toBe(before);
+    expect(azure.upstream.received.length).toBe(before);
     const logged = logger.messages.slice(messagesBefore).join('\n');
     expect(logged).toContain('invalid_client');
     expect(logged).not.toContain(CLIENT_SECRET);
@@ -800,18 +758,18 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
 
   it('answers 502 to a token with CR/LF in it, and keeps serving', async () => {
     const url = await gateway({ clientSecret: CLIENT_SECRET });
-    entra.answer = (index) =>
+    azure.entra.answer = (index) =>
       index === 0 ? tokenAnswer('eyJ.evil\r\nX-Injected: yes') : tokenAnswer('eyJ.clean-token');
-    const before = upstream.received.length;
+    const before = azure.upstream.received.length;
     const bad = await send(url, '/x', { body: '{}' });
     expectRefusal(bad, 502, 'backend_credentials_failed', SECRETS);
     expect(bad.text).not.toContain('X-Injected');
-    expect(upstream.received.length).toBe(before);
+    expect(azure.upstream.received.length).toBe(before);
 
     const good = await send(url, '/x', { body: '{}' });
     expect(good.status).toBe(200);
-    expect(authorizationOf(upstream)).toBe('Bearer eyJ.clean-token');
-    expect(upstream.last().headers['x-injected']).toBeUndefined();
+    expect(authorizationOf(azure.upstream)).toBe('Bearer eyJ.clean-token');
+    expect(azure.upstream.last().headers['x-injected']).toBeUndefined();
   });
 
   it('sends the federated token file as client_assertion (workload identity)', async () => {
@@ -820,9 +778,9 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
     const url = await gateway({ federatedTokenFile: file, scope: 'api://gateway-upstream/.default' });
     const answer = await send(url, '/call', { headers: { authorization: 'Bearer client' } });
     expect(answer.status).toBe(200);
-    expect(authorizationOf(upstream)).toBe('Bearer eyJ.fake-entra-1');
-    expect(entra.requests).toHaveLength(1);
-    expect(Object.fromEntries(entra.requests[0]!.form)).toEqual({
+    expect(authorizationOf(azure.upstream)).toBe('Bearer eyJ.fake-entra-1');
+    expect(azure.entra.requests).toHaveLength(1);
+    expect(Object.fromEntries(azure.entra.requests[0]!.form)).toEqual({
       grant_type: 'client_credentials',
       client_id: CLIENT_ID,
       scope: 'api://gateway-upstream/.default',
@@ -833,7 +791,7 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
 
   it('does not cache a failure: the endpoint fails once, the next request succeeds', async () => {
     const url = await gateway({ clientSecret: CLIENT_SECRET });
-    entra.answer = (index) =>
+    azure.entra.answer = (index) =>
       index === 0
         ? { status: 500, body: { error: 'temporarily_unavailable' } }
         : tokenAnswer('eyJ.second-try');
@@ -841,7 +799,7 @@ describe.each(all)('backendAuth azure on $name, via a fake Entra ID token endpoi
     expectRefusal(failed, 503, 'backend_credentials_unavailable', SECRETS);
     const ok = await send(url, '/x', { body: '{}' });
     expect(ok.status).toBe(200);
-    expect(authorizationOf(upstream)).toBe('Bearer eyJ.second-try');
-    expect(entra.requests).toHaveLength(2);
+    expect(authorizationOf(azure.upstream)).toBe('Bearer eyJ.second-try');
+    expect(azure.entra.requests).toHaveLength(2);
   });
 });

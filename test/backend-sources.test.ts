@@ -11,13 +11,11 @@ import {
   send,
   tracker,
 } from './support/backend-harness.js';
-import { startFakeAwsSts } from './support/fake-aws-sts.js';
+import { isolateAzure, startFakeTokenServices } from './support/cloud-env.js';
 import { startFakeAzureMsi } from './support/fake-azure-msi.js';
 import { type FakeBedrock, startFakeBedrock } from './support/fake-bedrock.js';
-import { startFakeGoogleSts } from './support/fake-google-sts.js';
 import { replaceByRename, tempDir } from './support/files.js';
 import { frameworks } from './support/frameworks.js';
-import { freePort } from './support/loopback.js';
 import { type RecordingUpstream, startRecordingUpstream } from './support/recording-upstream.js';
 import { eventually, recorder, sleep } from './support/wait.js';
 
@@ -40,85 +38,24 @@ import { eventually, recorder, sleep } from './support/wait.js';
 
 // --- Environment: set before any credential library is loaded or any request is made --------
 
-const awsFiles = await tempDir('portcullis-aws-');
 const tokens = await tempDir('portcullis-tokens-');
-const gcloudConfig = await tempDir('portcullis-gcloud-');
 
 // AWS: nothing from this machine (no env keys, no profile, no IMDS, no container endpoint); STS
-// is the fake. Recent SDK v3 clients take AWS_ENDPOINT_URL_<SERVICE> (@smithy/core's
-// getEndpointUrlConfig), and so does the STS client nested in the web identity provider.
-for (const name of [
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'AWS_CREDENTIAL_EXPIRATION',
-  'AWS_PROFILE',
-  'AWS_DEFAULT_PROFILE',
-  'AWS_REGION',
-  'AWS_DEFAULT_REGION',
-  'AWS_ROLE_ARN',
-  'AWS_ROLE_SESSION_NAME',
-  'AWS_WEB_IDENTITY_TOKEN_FILE',
-  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-  'AWS_ENDPOINT_URL',
-  'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
-  'AWS_STS_REGIONAL_ENDPOINTS',
-]) {
-  delete process.env[name];
-}
-process.env.AWS_EC2_METADATA_DISABLED = 'true';
-// As EKS sets it beside the web identity variables (it is STS's region, not the signing one).
-process.env.AWS_REGION = 'us-east-1';
-process.env.AWS_SHARED_CREDENTIALS_FILE = awsFiles.file('credentials');
-process.env.AWS_CONFIG_FILE = awsFiles.file('config');
-await writeFile(awsFiles.file('credentials'), '');
-await writeFile(awsFiles.file('config'), '');
-const sts = await startFakeAwsSts();
-process.env.AWS_ENDPOINT_URL_STS = sts.url;
-
-// Google: only the files the tests give; no ADC file, no gcloud, no metadata server.
-delete process.env.GOOGLE_APPLICATION_CREDENTIALS;
-delete process.env.GCE_METADATA_IP;
-process.env.GCE_METADATA_HOST = `127.0.0.1:${await freePort()}`;
-process.env.METADATA_SERVER_DETECTION = 'none';
-process.env.CLOUDSDK_CONFIG = gcloudConfig.path;
-process.env.GOOGLE_CLOUD_PROJECT = 'fake-project';
-const googleSts = await startFakeGoogleSts();
+// is the fake. Google: only the files the tests give; no ADC file, no gcloud, no metadata server.
+const { sts, googleSts, close: closeTokenServices } = await startFakeTokenServices();
 
 // Azure: no service principal or workload identity in the environment; App Service's managed
 // identity endpoint is the fake.
-for (const name of [
-  'AZURE_CLIENT_ID',
-  'AZURE_TENANT_ID',
-  'AZURE_CLIENT_SECRET',
-  'AZURE_CLIENT_CERTIFICATE_PATH',
-  'AZURE_CLIENT_CERTIFICATE_PASSWORD',
-  'AZURE_USERNAME',
-  'AZURE_PASSWORD',
-  'AZURE_FEDERATED_TOKEN_FILE',
-  'AZURE_AUTHORITY_HOST',
-  'AZURE_TOKEN_CREDENTIALS',
-  'AZURE_POD_IDENTITY_AUTHORITY_HOST',
-  'IDENTITY_SERVER_THUMBPRINT',
-  'IMDS_ENDPOINT',
-  'MSI_ENDPOINT',
-  'MSI_SECRET',
-]) {
-  delete process.env[name];
-}
+isolateAzure();
 const IDENTITY_HEADER = 'fake-app-service-identity-header-7f3c9a';
 const msi = await startFakeAzureMsi(IDENTITY_HEADER);
 process.env.IDENTITY_ENDPOINT = msi.endpoint;
 process.env.IDENTITY_HEADER = IDENTITY_HEADER;
 
 afterAll(async () => {
-  await sts.close();
-  await googleSts.close();
+  await closeTokenServices();
   await msi.close();
-  await awsFiles.remove();
   await tokens.remove();
-  await gcloudConfig.remove();
 });
 
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/portcullis-gateway';

@@ -6,13 +6,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AzureBackendOptions, backendCredentials } from '../src/index.js';
 import { errorClass, logText } from '../src/logging/log-text.js';
 import { type Answer, expectRefusal, INVOKE, messages, send, tracker } from './support/backend-harness.js';
-import { startFakeAwsSts } from './support/fake-aws-sts.js';
+import { isolateAzure, startFakeTokenServices } from './support/cloud-env.js';
+import { entraGateways } from './support/entra-gateways.js';
 import { type FakeBedrock, startFakeBedrock } from './support/fake-bedrock.js';
-import { type FakeEntra, type RawAnswer, startFakeEntra, tokenAnswer } from './support/fake-entra.js';
-import { startFakeGoogleSts } from './support/fake-google-sts.js';
+import { type RawAnswer, startFakeEntra, tokenAnswer } from './support/fake-entra.js';
 import { tempDir } from './support/files.js';
 import { frameworks } from './support/frameworks.js';
-import { closeServer, freePort, listenOnLoopback } from './support/loopback.js';
+import { closeServer, listenOnLoopback } from './support/loopback.js';
 import { type RecordingUpstream, startRecordingUpstream } from './support/recording-upstream.js';
 import { eventually, recorder, sleep } from './support/wait.js';
 
@@ -29,41 +29,11 @@ import { eventually, recorder, sleep } from './support/wait.js';
 // --- Environment: AWS web identity and Google external_account point at loopback fakes --------
 
 const files = await tempDir('portcullis-hardening-backend-');
-for (const name of [
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'AWS_PROFILE',
-  'AWS_DEFAULT_PROFILE',
-  'AWS_ROLE_ARN',
-  'AWS_WEB_IDENTITY_TOKEN_FILE',
-  'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
-  'AWS_CONTAINER_CREDENTIALS_FULL_URI',
-  'AWS_ENDPOINT_URL',
-  'AZURE_FEDERATED_TOKEN_FILE',
-  'AZURE_AUTHORITY_HOST',
-  'GOOGLE_APPLICATION_CREDENTIALS',
-  'GCE_METADATA_IP',
-]) {
-  delete process.env[name];
-}
-process.env.AWS_EC2_METADATA_DISABLED = 'true';
-process.env.AWS_REGION = 'us-east-1';
-process.env.AWS_SHARED_CREDENTIALS_FILE = files.file('aws-credentials');
-process.env.AWS_CONFIG_FILE = files.file('aws-config');
-await writeFile(files.file('aws-credentials'), '');
-await writeFile(files.file('aws-config'), '');
-const sts = await startFakeAwsSts();
-process.env.AWS_ENDPOINT_URL_STS = sts.url;
-process.env.GCE_METADATA_HOST = `127.0.0.1:${await freePort()}`;
-process.env.METADATA_SERVER_DETECTION = 'none';
-process.env.CLOUDSDK_CONFIG = files.path;
-process.env.GOOGLE_CLOUD_PROJECT = 'fake-project';
-const googleSts = await startFakeGoogleSts();
+isolateAzure();
+const { sts, googleSts, close: closeTokenServices } = await startFakeTokenServices();
 
 afterAll(async () => {
-  await sts.close();
-  await googleSts.close();
+  await closeTokenServices();
   await files.remove();
 });
 
@@ -173,28 +143,9 @@ const all = await frameworks();
 // --- Entra ID: bodies read capped while streaming ---------------------------------------------
 
 describe.each(all)('backendAuth azure on $name: a token endpoint that answers too much', (framework) => {
-  let upstream: RecordingUpstream;
-  let entra: FakeEntra;
-  const opened = tracker();
-  const perTest = tracker();
+  const azure = entraGateways(framework, { tenantId: TENANT, clientId: CLIENT_ID });
   const logger = recorder();
-
-  beforeAll(async () => {
-    upstream = opened.track(await startRecordingUpstream());
-  });
-  afterAll(() => opened.closeAll());
-  afterEach(() => perTest.closeAll());
-
-  async function gateway(azure: AzureBackendOptions = { clientSecret: CLIENT_SECRET }) {
-    entra = perTest.track(await startFakeEntra(TENANT));
-    const middleware = perTest.track(
-      framework.lib.backendAuth({
-        azure: { tenantId: TENANT, clientId: CLIENT_ID, authorityHost: entra.authorityHost, ...azure },
-        logger,
-      }),
-    );
-    return perTest.track(await framework.serve([middleware], { forwardTo: upstream.url })).url;
-  }
+  const gateway = () => azure.gateway({ clientSecret: CLIENT_SECRET }, { logger });
 
   const json = { 'content-type': 'application/json' };
   const rows: {
@@ -249,12 +200,12 @@ describe.each(all)('backendAuth azure on $name: a token endpoint that answers to
     async (row) => {
       const url = await gateway();
       const { state, answer } = row.stream();
-      entra.answer = () => answer;
-      const before = upstream.received.length;
+      azure.entra.answer = () => answer;
+      const before = azure.upstream.received.length;
       const logged = logger.messages.length;
       const refused = await send(url, '/openai/deployments/d/chat/completions', { body: '{}' });
       expectBareRefusal(refused, row.status);
-      expect(upstream.received.length).toBe(before);
+      expect(azure.upstream.received.length).toBe(before);
       // The gateway dropped the connection: the fake stopped far short of what it meant to send.
       expect(await eventually(() => state.closed)).toBe(true);
       if (row.huge !== false) expect(state.finished).toBe(false);
@@ -264,10 +215,10 @@ describe.each(all)('backendAuth azure on $name: a token endpoint that answers to
       expect(lines.join('\n')).toContain(row.logged);
       expect(lines.join('\n')).not.toContain('aaaaaaaaaaaaaaaa');
       // A failure is not cached: a sane answer next serves the request.
-      entra.answer = () => tokenAnswer('eyJ.after-the-flood');
+      azure.entra.answer = () => tokenAnswer('eyJ.after-the-flood');
       const ok = await send(url, '/x', { body: '{}' });
       expect(ok.status).toBe(200);
-      expect(upstream.last().headers.authorization).toBe('Bearer eyJ.after-the-flood');
+      expect(azure.upstream.last().headers.authorization).toBe('Bearer eyJ.after-the-flood');
     },
   );
 
@@ -275,7 +226,7 @@ describe.each(all)('backendAuth azure on $name: a token endpoint that answers to
     const url = await gateway();
     const state = { closed: false, written: 0 };
     let timer: NodeJS.Timeout | undefined;
-    entra.answer = () => ({
+    azure.entra.answer = () => ({
       raw(res) {
         res.on('close', () => {
           state.closed = true;
@@ -289,12 +240,12 @@ describe.each(all)('backendAuth azure on $name: a token endpoint that answers to
         }, 100);
       },
     });
-    const before = upstream.received.length;
+    const before = azure.upstream.received.length;
     const logged = logger.messages.length;
     const refused = await send(url, '/x', { body: '{}' });
     clearInterval(timer);
     expectBareRefusal(refused, 503);
-    expect(upstream.received.length).toBe(before);
+    expect(azure.upstream.received.length).toBe(before);
     expect(await eventually(() => state.closed)).toBe(true);
     expect(logger.messages.slice(logged).join('\n')).toContain('no answer within 5000 ms');
   });
@@ -303,7 +254,7 @@ describe.each(all)('backendAuth azure on $name: a token endpoint that answers to
     const url = await gateway();
     const bomb = gzipSync(Buffer.concat([Buffer.from('{"access_token":"'), Buffer.alloc(64 * MiB, 'a')]));
     expect(bomb.byteLength).toBeLessThan(CAP * 2);
-    entra.answer = () => ({
+    azure.entra.answer = () => ({
       raw(res) {
         res.writeHead(200, {
           ...json,
@@ -322,29 +273,22 @@ describe.each(all)('backendAuth azure on $name: a token endpoint that answers to
   it('a body just under the cap is read whole (the cap is not a lower limit)', async () => {
     const url = await gateway();
     const padding = 'p'.repeat(CAP - 200);
-    entra.answer = () => ({
+    azure.entra.answer = () => ({
       status: 200,
       body: { ...(tokenAnswer('eyJ.under-the-cap').body as object), padding },
     });
     const ok = await send(url, '/x', { body: '{}' });
     expect(ok.status).toBe(200);
-    expect(upstream.last().headers.authorization).toBe('Bearer eyJ.under-the-cap');
+    expect(azure.upstream.last().headers.authorization).toBe('Bearer eyJ.under-the-cap');
   });
 });
 
 // --- Entra ID: redirects are never followed ----------------------------------------------------
 
 describe.each(all)('backendAuth azure on $name: a token endpoint that redirects', (framework) => {
-  let upstream: RecordingUpstream;
-  const opened = tracker();
-  const perTest = tracker();
+  const azure = entraGateways(framework, { tenantId: TENANT, clientId: CLIENT_ID });
+  const { perTest } = azure;
   const logger = recorder();
-
-  beforeAll(async () => {
-    upstream = opened.track(await startRecordingUpstream());
-  });
-  afterAll(() => opened.closeAll());
-  afterEach(() => perTest.closeAll());
 
   const rows: { name: string; status: number; location: (other: string) => string | undefined }[] = [
     {
@@ -368,7 +312,8 @@ describe.each(all)('backendAuth azure on $name: a token endpoint that redirects'
 
   it.each(rows)('$name: 502, nothing followed, the other origin sees nothing', async (row) => {
     const other = perTest.track(await startBystander());
-    const entra = perTest.track(await startFakeEntra(TENANT));
+    const url = await azure.gateway({ clientSecret: CLIENT_SECRET }, { logger });
+    const { entra, upstream } = azure;
     entra.answer = () => ({
       raw(res) {
         const location = row.location(other.origin);
@@ -376,18 +321,6 @@ describe.each(all)('backendAuth azure on $name: a token endpoint that redirects'
         res.end(`redirecting with ${INJECTED}`);
       },
     });
-    const middleware = perTest.track(
-      framework.lib.backendAuth({
-        azure: {
-          tenantId: TENANT,
-          clientId: CLIENT_ID,
-          clientSecret: CLIENT_SECRET,
-          authorityHost: entra.authorityHost,
-        },
-        logger,
-      }),
-    );
-    const url = perTest.track(await framework.serve([middleware], { forwardTo: upstream.url })).url;
     const before = upstream.received.length;
     const logged = logger.messages.length;
     const refused = await send(url, '/openai/deployments/d/chat/completions', { body: '{}' });
@@ -426,7 +359,7 @@ describe.each(all)('backendAuth azure on $name: a token endpoint that redirects'
     });
     perTest.track(credentials);
     const error = await credentials
-      .apply({ method: 'POST', url: `${upstream.url}/x`, headers: {}, body: '{}' })
+      .apply({ method: 'POST', url: `${azure.upstream.url}/x`, headers: {}, body: '{}' })
       .then(
         () => undefined,
         (thrown: unknown) => thrown as Error & { status?: number },
@@ -540,27 +473,9 @@ const entraErrors: {
 ];
 
 describe.each(all)('backendAuth azure on $name: error answers in the log', (framework) => {
-  let upstream: RecordingUpstream;
-  let entra: FakeEntra;
-  const opened = tracker();
-  const perTest = tracker();
-
-  beforeAll(async () => {
-    upstream = opened.track(await startRecordingUpstream());
-  });
-  afterAll(() => opened.closeAll());
-  afterEach(() => perTest.closeAll());
-
-  async function gateway(azure: AzureBackendOptions, logger: ReturnType<typeof recorder>) {
-    entra = perTest.track(await startFakeEntra(TENANT));
-    const middleware = perTest.track(
-      framework.lib.backendAuth({
-        azure: { tenantId: TENANT, clientId: CLIENT_ID, authorityHost: entra.authorityHost, ...azure },
-        logger,
-      }),
-    );
-    return perTest.track(await framework.serve([middleware], { forwardTo: upstream.url })).url;
-  }
+  const azure = entraGateways(framework, { tenantId: TENANT, clientId: CLIENT_ID });
+  const gateway = (credential: AzureBackendOptions, logger: ReturnType<typeof recorder>) =>
+    azure.gateway(credential, { logger });
 
   const sources: { name: string; secret: string; options: () => Promise<AzureBackendOptions> }[] = [
     { name: 'client secret', secret: CLIENT_SECRET, options: async () => ({ clientSecret: CLIENT_SECRET }) },
@@ -579,7 +494,7 @@ describe.each(all)('backendAuth azure on $name: error answers in the log', (fram
     const logger = recorder();
     const url = await gateway({ clientSecret: CLIENT_SECRET }, logger);
     // Two seconds of life: renewal starts one second in (half the lifetime).
-    entra.answer = (index) =>
+    azure.entra.answer = (index) =>
       index === 0
         ? tokenAnswer('eyJ.short-lived', 2)
         : {
@@ -590,7 +505,7 @@ describe.each(all)('backendAuth azure on $name: error answers in the log', (fram
     await sleep(1100);
     const served = await send(url, '/x', { body: '{}' });
     expect(served.status).toBe(200);
-    expect(upstream.last().headers.authorization).toBe('Bearer eyJ.short-lived');
+    expect(azure.upstream.last().headers.authorization).toBe('Bearer eyJ.short-lived');
     expect(await eventually(() => logger.messages.some((m) => m.includes('renewal failed')))).toBe(true);
     expectSafeLogLines(logger.messages);
     expect(logger.messages.join('\n')).toContain('[credential]\\u000d\\u000a\\u001b[31m');
@@ -600,12 +515,12 @@ describe.each(all)('backendAuth azure on $name: error answers in the log', (fram
     it.each(entraErrors)('$name: 502, escaped, capped, no credential', async (row) => {
       const logger = recorder();
       const url = await gateway(await source.options(), logger);
-      entra.answer = () => ({ status: 401, body: row.body(source.secret) });
-      const before = upstream.received.length;
+      azure.entra.answer = () => ({ status: 401, body: row.body(source.secret) });
+      const before = azure.upstream.received.length;
       const refused = await send(url, '/openai/deployments/d/chat/completions', { body: '{}' });
       expectBareRefusal(refused, 502);
-      expect(upstream.received.length).toBe(before);
-      expect(entra.requests).toHaveLength(1);
+      expect(azure.upstream.received.length).toBe(before);
+      expect(azure.entra.requests).toHaveLength(1);
       expectSafeLogLines(logger.messages);
       const text = logger.messages.join('\n');
       expect(text).toContain('HTTP 401');

@@ -5,6 +5,7 @@ import type { Rule } from '../src/index.js';
 import type { Framework, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+import { resourcesOf } from './support/resources.js';
 
 // Issue 11, "What authorization sees": CEL type confusion and the cost of one rule, on both
 // adapters. Claims are the issuer's JSON: a rule written for a list must not change meaning
@@ -20,31 +21,34 @@ beforeAll(async () => {
 
 const token = (claims: Record<string, unknown>) => sign(key, claims);
 
-interface Closable {
-  close(): Promise<void>;
-}
+/** A GET of `path` on `server` with a token that carries `claims`, and any other `headers`. */
+const get = async (
+  server: TestServer,
+  claims: Record<string, unknown>,
+  headers: Record<string, string> = {},
+  path = '/',
+) =>
+  request(server.url)
+    .get(path)
+    .set({ ...headers, Authorization: `Bearer ${await token(claims)}` });
 
+/** A server running jwtAuth then authorize({ rules }); one afterAll closes them all. */
 function resources(framework: Framework) {
-  const servers: TestServer[] = [];
-  const middlewares: Closable[] = [];
+  const opened = resourcesOf(framework);
   return {
-    async serve(rules: Rule[]): Promise<TestServer> {
+    closeAll: opened.closeAll,
+    serve(rules: Rule[]): Promise<TestServer> {
       // Tokens up to 64 KB (an app may raise the 16 KB default): the rule limits must hold on
       // their own, whatever the token cap.
-      const jwt = framework.lib.jwtAuth({
-        issuer: ISSUER,
-        audiences: [AUDIENCE],
-        jwks: { inline: jwks(key) },
-        maxTokenLength: 64 * 1024,
-      });
-      middlewares.push(jwt);
-      const server = await framework.serve([jwt, framework.lib.authorize({ rules })]);
-      servers.push(server);
-      return server;
-    },
-    async closeAll(): Promise<void> {
-      for (const server of servers.splice(0)) await server.close();
-      for (const middleware of middlewares.splice(0)) await middleware.close();
+      const jwt = opened.track(
+        framework.lib.jwtAuth({
+          issuer: ISSUER,
+          audiences: [AUDIENCE],
+          jwks: { inline: jwks(key) },
+          maxTokenLength: 64 * 1024,
+        }),
+      );
+      return opened.serve([jwt, framework.lib.authorize({ rules })]);
     },
   };
 }
@@ -80,6 +84,15 @@ interface TypeCase {
   headers?: Record<string, string>;
 }
 
+/** A rule written for "admins" as a member of the list jwt.groups: `member` passes, no other type does. */
+const membership = (name: string, rule: Rule, member: string[]): TypeCase => ({
+  name,
+  rule,
+  claim: 'groups',
+  right: [member],
+  wrong: LIST_EXPECTED_WRONG,
+});
+
 const TYPE_CASES: TypeCase[] = [
   {
     name: 'allow membership with in (the form the README teaches)',
@@ -88,41 +101,22 @@ const TYPE_CASES: TypeCase[] = [
     right: [['staff', 'admins']],
     wrong: [...LIST_EXPECTED_WRONG, ['a list with an element of another type first', [1, 'admins']]],
   },
-  {
-    name: 'a string rule (allow) with in',
-    rule: '"admins" in jwt.groups',
-    claim: 'groups',
-    right: [['admins']],
-    wrong: LIST_EXPECTED_WRONG,
-  },
-  {
-    name: 'require membership with in',
-    rule: { require: '"admins" in jwt.groups' },
-    claim: 'groups',
-    right: [['admins']],
-    wrong: LIST_EXPECTED_WRONG,
-  },
-  {
-    name: 'allow membership with .contains (agentgateway form: list membership only)',
-    rule: { allow: 'jwt.groups.contains("admins")' },
-    claim: 'groups',
-    right: [['staff', 'admins']],
-    wrong: LIST_EXPECTED_WRONG,
-  },
-  {
-    name: 'allow membership with exists()',
-    rule: { allow: 'jwt.groups.exists(g, g == "admins")' },
-    claim: 'groups',
-    right: [['staff', 'admins']],
-    wrong: LIST_EXPECTED_WRONG,
-  },
-  {
-    name: 'allow membership with filter().size()',
-    rule: { allow: 'jwt.groups.filter(g, g == "admins").size() > 0' },
-    claim: 'groups',
-    right: [['admins']],
-    wrong: LIST_EXPECTED_WRONG,
-  },
+  membership('a string rule (allow) with in', '"admins" in jwt.groups', ['admins']),
+  membership('require membership with in', { require: '"admins" in jwt.groups' }, ['admins']),
+  membership(
+    'allow membership with .contains (agentgateway form: list membership only)',
+    { allow: 'jwt.groups.contains("admins")' },
+    ['staff', 'admins'],
+  ),
+  membership('allow membership with exists()', { allow: 'jwt.groups.exists(g, g == "admins")' }, [
+    'staff',
+    'admins',
+  ]),
+  membership(
+    'allow membership with filter().size()',
+    { allow: 'jwt.groups.filter(g, g == "admins").size() > 0' },
+    ['admins'],
+  ),
   {
     name: 'allow with all(): a map or string is not iterated',
     rule: { allow: 'jwt.groups.all(g, g.startsWith("team-"))' },
@@ -281,10 +275,7 @@ describe.each(all)('CEL type confusion fails closed on $name', (framework) => {
 
   it.each(TYPE_CASES)('$name', async ({ rule, claim, right, wrong, headers }) => {
     const server = await r.serve([rule]);
-    const call = async (value: unknown) =>
-      request(server.url)
-        .get('/')
-        .set({ ...headers, Authorization: `Bearer ${await token({ [claim]: value })}` });
+    const call = (value: unknown) => get(server, { [claim]: value }, headers);
     for (const value of right) {
       const res = await call(value);
       expect(res.status, `${claim} = ${JSON.stringify(value)} (the type the rule was written for)`).toBe(200);
@@ -296,29 +287,20 @@ describe.each(all)('CEL type confusion fails closed on $name', (framework) => {
 
   it('maps portcullis builds keep key membership: "x-team" in request.headers', async () => {
     const server = await r.serve([{ allow: '"x-team" in request.headers' }]);
-    const bearer = `Bearer ${await token({})}`;
-    expect((await request(server.url).get('/').set({ Authorization: bearer, 'x-team': 'red' })).status).toBe(
-      200,
-    );
-    expectDenied(await request(server.url).get('/').set({ Authorization: bearer }), 'no x-team header');
+    expect((await get(server, {}, { 'x-team': 'red' })).status).toBe(200);
+    expectDenied(await get(server, {}), 'no x-team header');
   });
 
   it('a key test on a rule variable stays a key test: "groups" in jwt', async () => {
     const server = await r.serve([{ allow: '"groups" in jwt' }]);
-    const call = async (claims: Record<string, unknown>) =>
-      request(server.url)
-        .get('/')
-        .set({ Authorization: `Bearer ${await token(claims)}` });
+    const call = (claims: Record<string, unknown>) => get(server, claims);
     expect((await call({ groups: 'any type' })).status).toBe(200);
     expectDenied(await call({ other: ['groups'] }), 'no groups claim');
   });
 
   it('a claim used as a key of a request map must be a string', async () => {
     const server = await r.serve([{ allow: 'jwt.header in request.headers' }]);
-    const call = async (value: unknown) =>
-      request(server.url)
-        .get('/')
-        .set({ Authorization: `Bearer ${await token({ header: value })}`, 'x-team': 'red' });
+    const call = (value: unknown) => get(server, { header: value }, { 'x-team': 'red' });
     expect((await call('x-team')).status).toBe(200);
     for (const value of [['x-team'], { 'x-team': 1 }, null, 1]) {
       expectDenied(await call(value), `header = ${JSON.stringify(value)}`);
@@ -327,10 +309,7 @@ describe.each(all)('CEL type confusion fails closed on $name', (framework) => {
 
   it('a substring test on a claim is explicit: string(jwt.x).contains()', async () => {
     const server = await r.serve([{ allow: 'string(jwt.email).contains("@example.")' }]);
-    const call = async (value: unknown) =>
-      request(server.url)
-        .get('/')
-        .set({ Authorization: `Bearer ${await token({ email: value })}` });
+    const call = (value: unknown) => get(server, { email: value });
     expect((await call('alice@example.com')).status).toBe(200);
     for (const value of [['alice@example.com'], { 'alice@example.com': 1 }, null]) {
       expectDenied(await call(value), `email = ${JSON.stringify(value)}`);
@@ -503,9 +482,7 @@ describe.each(all)('the cost of one rule is bounded on $name', (framework) => {
 
   it.each(COST_CASES)('$name -> $status', async ({ rules, claims, headers, path, status }) => {
     const server = await r.serve(rules);
-    const res = await request(server.url)
-      .get(path ?? '/')
-      .set({ ...headers, Authorization: `Bearer ${await token(claims ?? {})}` });
+    const res = await get(server, claims ?? {}, headers, path);
     if (status === 403) expectDenied(res, JSON.stringify(rules));
     else expect(res.status).toBe(200);
   });

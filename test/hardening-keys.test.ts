@@ -563,20 +563,86 @@ describe.each(all)('key sources under attack on $name', (framework) => {
   });
 
   describe('the body is cut while it streams, under one deadline', () => {
-    it('drops a chunked body without Content-Length soon after 1 MiB', async () => {
-      const stream = newStream();
-      const real = await host({ '/jwks.json': endlessBody(stream, 64 * MiB) });
-      const { url, logger } = await app({
-        issuer: ISSUER,
-        jwks: { url: `${real.origin}/jwks.json`, timeoutMs: 30_000 },
+    /** A JWKS body the gateway must give up on: the first request gets 503, the log says why. */
+    const cuts: {
+      name: string;
+      body: (stream: Stream) => Handler;
+      timeoutMs?: number;
+      logged: string;
+      /** The gateway closed the connection before the body was over. */
+      closes?: true;
+      /** An endless body: the server got out only the cap plus socket buffers. */
+      cutShort?: true;
+    }[] = [
+      {
+        name: 'drops a chunked body without Content-Length soon after 1 MiB',
+        body: (stream) => endlessBody(stream, 64 * MiB),
+        timeoutMs: 30_000,
+        logged: `larger than ${MAX_JSON_BYTES} bytes`,
+        closes: true,
+        cutShort: true,
+      },
+      {
+        name: 'refuses a declared Content-Length over the cap before reading, even if the body is small',
+        body: (stream) => (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(64 * MiB) });
+          res.write(JSON.stringify(jwks(good)));
+          res.on('close', () => {
+            stream.closedEarly = true;
+          });
+        },
+        timeoutMs: 30_000,
+        logged: `larger than ${MAX_JSON_BYTES} bytes`,
+        closes: true,
+      },
+      {
+        name: 'reads no further than a Content-Length that understates a large body',
+        body: () => (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '40' });
+          res.end(Buffer.alloc(4 * MiB, 0x20)); // Node does not hold the server to its own header
+        },
+        logged: 'not JSON',
+      },
+      {
+        name: 'times out a slow drip inside the body, and closes the connection',
+        body: (stream) => drip(stream, 50),
+        timeoutMs: 400,
+        logged: 'timed out after 400 ms',
+        closes: true,
+      },
+      {
+        name: 'times out a Content-Length that is never delivered',
+        body: (stream) => (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+          res.write('{"keys":[');
+          res.on('close', () => {
+            stream.closedEarly = true;
+          });
+        },
+        timeoutMs: 300,
+        logged: 'timed out after 300 ms',
+        closes: true,
+      },
+    ];
+
+    // A loop, not it.each: the test names stay whole (it.each's $name quotes and cuts them).
+    for (const { name, body, timeoutMs, logged, closes, cutShort } of cuts) {
+      it(name, async () => {
+        const stream = newStream();
+        const real = await host({ '/jwks.json': body(stream) });
+        const { url, logger } = await app({
+          issuer: ISSUER,
+          jwks: { url: `${real.origin}/jwks.json`, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+        });
+        expectUnavailable(await get(url, await sign(good)));
+        expect(logOf(logger)).toContain(logged);
+        if (closes) expect(await eventually(() => stream.closedEarly)).toBe(true);
+        if (cutShort) {
+          expect(stream.finished).toBe(false);
+          expect(stream.written).toBeLessThan(16 * MiB);
+        }
       });
-      expectUnavailable(await get(url, await sign(good)));
-      expect(logOf(logger)).toContain(`larger than ${MAX_JSON_BYTES} bytes`);
-      expect(await eventually(() => stream.closedEarly)).toBe(true);
-      expect(stream.finished).toBe(false);
-      // What the server got out before the socket closed: the cap plus socket buffers, far from 64 MiB.
-      expect(stream.written).toBeLessThan(16 * MiB);
-    });
+    }
 
     it('stops a gzip bomb at 1 MiB of decompressed bytes', async () => {
       const bomb = gzipSync(
@@ -596,70 +662,6 @@ describe.each(all)('key sources under attack on $name', (framework) => {
       const { url, logger } = await app({ issuer: ISSUER, jwks: { url: `${real.origin}/jwks.json` } });
       expectUnavailable(await get(url, await sign(good)));
       expect(logOf(logger)).toContain(`larger than ${MAX_JSON_BYTES} bytes`);
-    });
-
-    it('refuses a declared Content-Length over the cap before reading, even if the body is small', async () => {
-      const stream = newStream();
-      const real = await host({
-        '/jwks.json': (_req, res) => {
-          res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(64 * MiB) });
-          res.write(JSON.stringify(jwks(good)));
-          res.on('close', () => {
-            stream.closedEarly = true;
-          });
-        },
-      });
-      const { url, logger } = await app({
-        issuer: ISSUER,
-        jwks: { url: `${real.origin}/jwks.json`, timeoutMs: 30_000 },
-      });
-      expectUnavailable(await get(url, await sign(good)));
-      expect(logOf(logger)).toContain(`larger than ${MAX_JSON_BYTES} bytes`);
-      expect(await eventually(() => stream.closedEarly)).toBe(true);
-    });
-
-    it('reads no further than a Content-Length that understates a large body', async () => {
-      const real = await host({
-        '/jwks.json': (_req, res) => {
-          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '40' });
-          res.end(Buffer.alloc(4 * MiB, 0x20)); // Node does not hold the server to its own header
-        },
-      });
-      const { url, logger } = await app({ issuer: ISSUER, jwks: { url: `${real.origin}/jwks.json` } });
-      expectUnavailable(await get(url, await sign(good)));
-      expect(logOf(logger)).toContain('not JSON');
-    });
-
-    it('times out a slow drip inside the body, and closes the connection', async () => {
-      const stream = newStream();
-      const real = await host({ '/jwks.json': drip(stream, 50) });
-      const { url, logger } = await app({
-        issuer: ISSUER,
-        jwks: { url: `${real.origin}/jwks.json`, timeoutMs: 400 },
-      });
-      expectUnavailable(await get(url, await sign(good)));
-      expect(logOf(logger)).toContain('timed out after 400 ms');
-      expect(await eventually(() => stream.closedEarly)).toBe(true);
-    });
-
-    it('times out a Content-Length that is never delivered', async () => {
-      const stream = newStream();
-      const real = await host({
-        '/jwks.json': (_req, res) => {
-          res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
-          res.write('{"keys":[');
-          res.on('close', () => {
-            stream.closedEarly = true;
-          });
-        },
-      });
-      const { url, logger } = await app({
-        issuer: ISSUER,
-        jwks: { url: `${real.origin}/jwks.json`, timeoutMs: 300 },
-      });
-      expectUnavailable(await get(url, await sign(good)));
-      expect(logOf(logger)).toContain('timed out after 300 ms');
-      expect(await eventually(() => stream.closedEarly)).toBe(true);
     });
 
     it('applies one deadline to a discovery document that drips, and accepts exactly 1 MiB', async () => {

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthorizeOptions, AuthResult, Logger } from '../src/index.js';
 import type { Echo, Framework, TestServer } from './support/frameworks.js';
 import { frameworks } from './support/frameworks.js';
-import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+import { makeKey, sign, type TestKey } from './support/keys.js';
+import { headerLines, rawGet } from './support/raw-request.js';
+import { anyAuthOf, inboundResourcesOf } from './support/resources.js';
 
 // Issue 11, "Scopes and refusals" and the customAuth bullet of "Credentials", on both adapters:
 // - the "*" wildcard comes only from an API-key record, never from a token or a custom provider,
@@ -46,40 +47,17 @@ const BEARER = 'Bearer realm="api"';
 const BASIC = 'Basic realm="Restricted", charset="UTF-8"';
 const API_KEY_CHALLENGE = 'ApiKey realm="api", header="x-api-key"';
 
-interface Closable {
-  close(): Promise<void>;
-}
-
-/** `framework.lib.anyAuth` is a union of two variadic signatures; at run time one adapter is used. */
-function anyAuthOf(framework: Framework): (...args: unknown[]) => Closable {
-  return framework.lib.anyAuth as unknown as (...args: unknown[]) => Closable;
-}
-
 /** Servers and middlewares a describe block opened, closed in its afterAll. */
 function resources(framework: Framework) {
-  const servers: TestServer[] = [];
-  const middlewares: Closable[] = [];
-  const lib = framework.lib;
-  const track = <T extends Closable>(middleware: T): T => {
-    middlewares.push(middleware);
-    return middleware;
-  };
+  const opened = inboundResourcesOf(framework, {
+    key: () => key,
+    htpasswd: HTPASSWD,
+    apiKeys: apiKeyRecords,
+  });
+  const { lib } = framework;
+  const { track } = opened;
   return {
-    track,
-    async serve(list: unknown[], options: { errorHandler?: boolean } = {}): Promise<TestServer> {
-      const server = await framework.serve(list, options);
-      servers.push(server);
-      return server;
-    },
-    async closeAll(): Promise<void> {
-      for (const server of servers.splice(0)) await server.close();
-      for (const middleware of middlewares.splice(0)) await middleware.close();
-    },
-    jwt: (extra: Record<string, unknown> = {}) =>
-      track(lib.jwtAuth({ issuer: ISSUER, audiences: [AUDIENCE], jwks: { inline: jwks(key) }, ...extra })),
-    apiKey: (extra: Record<string, unknown> = {}) =>
-      track(lib.apiKeyAuth({ keys: apiKeyRecords(), location: X_API_KEY, ...extra })),
-    basic: (extra: Record<string, unknown> = {}) => track(lib.basicAuth({ htpasswd: HTPASSWD, ...extra })),
+    ...opened,
     custom: (scopes: unknown, extra: Record<string, unknown> = {}) =>
       track(
         lib.customAuth(
@@ -93,34 +71,6 @@ function resources(framework: Framework) {
         ),
       ),
   };
-}
-
-/** A GET whose response keeps its raw header lines (Node folds repeated ones in `headers`). */
-function rawResponse(
-  url: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; rawHeaders: string[]; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'GET', headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, rawHeaders: res.rawHeaders, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Every value of the header `name` in a raw header list, one per line received. */
-function headerLines(rawHeaders: string[], name: string): string[] {
-  const lines: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === name) lines.push(rawHeaders[i + 1]!);
-  }
-  return lines;
 }
 
 /** The 403 an identity without the scope gets. */
@@ -676,7 +626,7 @@ describe.each(all)('a request with no identity gets 401 (or 407), not 403, on $n
   afterAll(() => r.closeAll());
 
   async function expectChallenged(server: TestServer, setup: Setup): Promise<void> {
-    const res = await rawResponse(`${server.url}${setup.path ?? '/'}`, setup.headers);
+    const res = await rawGet(`${server.url}${setup.path ?? '/'}`, setup.headers);
     const { expected } = setup;
     expect(res.status).toBe(expected.status);
     expect(headerLines(res.rawHeaders, 'www-authenticate')).toEqual(expected['www-authenticate'] ?? []);
@@ -779,7 +729,7 @@ describe.each(all)('a request with no identity gets 401 (or 407), not 403, on $n
     const clear = framework.name.startsWith('express') ? clearExpress : clearKoa;
     for (const check of [lib.requireScopes('agents:read'), lib.authorize({ rules: [{ deny: 'true' }] })]) {
       const server = await r.serve([r.apiKey(), clear, check]);
-      const res = await rawResponse(server.url, { 'X-Api-Key': WILDCARD_KEY });
+      const res = await rawGet(server.url, { 'X-Api-Key': WILDCARD_KEY });
       expect(res.status).toBe(401);
       expect(headerLines(res.rawHeaders, 'www-authenticate')).toEqual([API_KEY_CHALLENGE]);
     }
@@ -788,7 +738,7 @@ describe.each(all)('a request with no identity gets 401 (or 407), not 403, on $n
   it('schemes that ran on another request do not leak into this one', async () => {
     // The record is per request: a Basic request on one route does not add Basic to the next.
     const server = await r.serve([lib.requireScopes('agents:read')]);
-    const first = await rawResponse(server.url, { Authorization: basic('carol', 'carol-pw') });
+    const first = await rawGet(server.url, { Authorization: basic('carol', 'carol-pw') });
     expect(headerLines(first.rawHeaders, 'www-authenticate')).toEqual([BEARER]);
   });
 });
