@@ -5,7 +5,7 @@ import { AuthError, ConfigError } from '../errors.js';
 import { deleteHeader, type MessageHead, removeConnectionListed } from '../http/headers.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
-import { consoleLogger, type Logger } from '../logger.js';
+import { type Logger, loggerOption } from '../logger.js';
 import { type AwsBackendOptions, awsKind } from './aws.js';
 import { type AzureBackendOptions, azureKind } from './azure.js';
 import { BodyReadError } from './body.js';
@@ -203,7 +203,7 @@ export class BackendAuth {
   constructor(options: BackendAuthOptions) {
     refuseUnknownKeys(options, BACKEND_AUTH_KEYS, '');
     refuseNonBoolean(options.delegateErrors, 'delegateErrors');
-    this.logger = options.logger ?? consoleLogger;
+    this.logger = loggerOption(options.logger);
     const upstream = options.upstream;
     if (upstream !== undefined && typeof upstream !== 'function')
       this.upstream = parseUpstream(upstream, 'upstream');

@@ -66,17 +66,23 @@ export function keyPath(field: string, key: string): string {
 }
 
 /**
- * The keys of `value` that a reader of it could see: its own enumerable string keys, and those
- * of prototypes other than `Object.prototype` (an options object built with `Object.create` or
- * a class instance with enumerable prototype fields is read through them too). Symbol keys are
- * skipped: they cannot be misspellings of an option and nothing reads them. A JSON key
- * `__proto__` is an own key like any other here, and is refused like any unknown key.
+ * The keys of `value` that a reader of it could see: its own string keys, enumerable or not
+ * (`Object.defineProperty(options, 'audience', ...)` is read like any other), and on prototypes
+ * other than `Object.prototype` the enumerable keys and the getters (an options object built with
+ * `Object.create`, or a class whose `get audience()` would otherwise be ignored without a word).
+ * A class's methods (and `constructor`) are its behaviour, not options, and are not listed.
+ * Symbol keys are skipped: they cannot be misspellings of an option and nothing reads them. A
+ * JSON key `__proto__` is an own key like any other here, and is refused like any unknown key.
  */
 function visibleKeys(value: object): string[] {
-  const keys = Object.keys(value);
+  const keys = Object.getOwnPropertyNames(value);
   let proto: object | null = Object.getPrototypeOf(value);
   while (proto !== null && proto !== Object.prototype) {
-    for (const key of Object.keys(proto)) if (!keys.includes(key)) keys.push(key);
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      if (keys.includes(key)) continue;
+      const property = Object.getOwnPropertyDescriptor(proto, key);
+      if (property?.enumerable === true || property?.get !== undefined) keys.push(key);
+    }
     proto = Object.getPrototypeOf(proto);
   }
   return keys;

@@ -1,0 +1,186 @@
+import request from 'supertest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, type JwtAuthOptions } from '../src/index.js';
+import { frameworks } from './support/frameworks.js';
+import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+
+// Issue 11, re-run by an independent reviewer with variants the other suites did not show:
+// options objects that are not plain literals (class getters, non-enumerable keys), loggers
+// that are not loggers, and the edges of the upstream and key-source rules.
+
+const all = await frameworks();
+
+let key: TestKey;
+let other: TestKey;
+beforeAll(async () => {
+  key = await makeKey('ES256');
+  other = await makeKey('ES256');
+});
+
+/** Options as a configuration loader would give them: unchecked by TypeScript. */
+const loose = <T>(value: unknown): T => value as T;
+
+type Closable = { close(): Promise<void> };
+
+/** The ConfigError `make` throws; a middleware it made anyway is closed and the test fails. */
+function configError(make: () => unknown): ConfigError {
+  let made: unknown;
+  try {
+    made = make();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  void (made as Partial<Closable> | undefined)?.close?.();
+  expect.fail('expected a ConfigError');
+}
+
+describe.each(all)('options that are not plain object literals, on $name', (framework) => {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  /** A class whose typo is a getter: invisible to Object.keys, and read by nobody. */
+  class GetterTypo {
+    issuer = ISSUER;
+    jwks = { inline: jwks(key) };
+    get audience(): string {
+      return AUDIENCE;
+    }
+  }
+  class AllGetters {
+    get issuer(): string {
+      return ISSUER;
+    }
+    get jwks(): object {
+      return { inline: jwks(key) };
+    }
+    get audeinces(): string[] {
+      return [AUDIENCE];
+    }
+  }
+  const hidden = (): object => {
+    const options = { issuer: ISSUER, jwks: { inline: jwks(key) } };
+    Object.defineProperty(options, 'audience', { value: AUDIENCE, enumerable: false });
+    return options;
+  };
+
+  it.each([
+    ['a class getter', () => new GetterTypo(), 'audience', 'audiences'],
+    ['a class of getters only', () => new AllGetters(), 'audeinces', 'audiences'],
+    ['a non-enumerable own key', hidden, 'audience', 'audiences'],
+    [
+      'a getter in a provider entry',
+      () => ({ providers: [new GetterTypo()] }),
+      'providers[0].audience',
+      'audiences',
+    ],
+    [
+      'a getter in a nested location',
+      () => ({
+        issuer: ISSUER,
+        jwks: { inline: jwks(key) },
+        location: {
+          header: new (class {
+            name = 'x-token';
+            get prefx() {
+              return 'Bearer ';
+            }
+          })(),
+        },
+      }),
+      'location.header.prefx',
+      'prefix',
+    ],
+  ])('refuses a typo in %s, naming the key and the option meant', (_what, make, field, meant) => {
+    const error = configError(() => framework.lib.jwtAuth(loose<JwtAuthOptions>(make())));
+    expect(error.field).toBe(field);
+    expect(error.message).toContain(`did you mean \`${meant}\`?`);
+  });
+
+  it('refuses a getter typo in an API-key record and in backendAuth', () => {
+    const record = new (class {
+      name = 'ci';
+      key = 'ak_ci_0123456789abcdef';
+      get scope() {
+        return ['read'];
+      }
+    })();
+    expect(configError(() => framework.lib.apiKeyAuth({ keys: [loose(record)] })).field).toBe(
+      'keys[0].scope',
+    );
+    const backend = new (class {
+      openai = { apiKey: 'sk-0123456789abcdef' };
+      get upstrem() {
+        return 'https://api.openai.com/v1';
+      }
+    })();
+    expect(configError(() => framework.lib.backendAuth(loose(backend))).field).toBe('upstrem');
+  });
+
+  it("keeps a class's methods and its known getters: a provider entry's getter audience is checked", async () => {
+    class ProviderConfig {
+      issuer = ISSUER;
+      jwks = { inline: jwks(key) };
+      get audiences(): string[] {
+        return [AUDIENCE];
+      }
+      describe(): string {
+        return 'a method is not an option';
+      }
+    }
+    const made = framework.lib.jwtAuth({ providers: [new ProviderConfig()] });
+    cleanups.push(() => made.close());
+    const server = await framework.serve([made]);
+    cleanups.push(() => server.close());
+    const get = (token: string) => request(server.url).get('/x').set('authorization', `Bearer ${token}`);
+    expect((await get(await sign(key))).status).toBe(200);
+    // A spread of the entry would have dropped the getter, and with it the audience check.
+    const wrongAudience = await get(await sign(key, {}, { audience: 'another-api' }));
+    expect(wrongAudience.status).toBe(401);
+    expect((await get(await sign(other))).status).toBe(401);
+  });
+
+  const loggers: [string, unknown][] = [
+    ['a misspelt method', { warning() {} }],
+    ['warn that is not a function', { warn: 'console' }],
+    ['null', null],
+    ['a function', () => undefined],
+    ['info that is not a function', { warn() {}, info: true }],
+  ];
+  const factories: [string, (logger: unknown) => unknown][] = [
+    [
+      'jwtAuth',
+      (logger) => framework.lib.jwtAuth(loose({ issuer: ISSUER, jwks: { inline: jwks(key) }, logger })),
+    ],
+    [
+      'basicAuth',
+      (logger) =>
+        framework.lib.basicAuth(loose({ htpasswd: 'alice:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n', logger })),
+    ],
+    ['apiKeyAuth', (logger) => framework.lib.apiKeyAuth(loose({ keys: [], logger }))],
+    [
+      'customAuth',
+      (logger) => framework.lib.customAuth({ authenticate: () => undefined as never }, loose({ logger })),
+    ],
+    [
+      'backendAuth',
+      (logger) => framework.lib.backendAuth(loose({ openai: { apiKey: 'sk-0123456789abcdef' }, logger })),
+    ],
+  ];
+  for (const [factory, make] of factories) {
+    it.each(loggers)(`${factory} refuses a logger with %s at start-up`, (_what, logger) => {
+      const error = configError(() => make(logger));
+      expect(error.field).toMatch(/^logger/);
+    });
+  }
+
+  it('accepts console and an object with warn (and info) as the logger', () => {
+    for (const logger of [console, { warn() {} }, { warn() {}, info() {} }]) {
+      const made = framework.lib.jwtAuth({ issuer: ISSUER, jwks: { inline: jwks(key) }, logger });
+      void made.close();
+    }
+  });
+});
+
