@@ -183,4 +183,3 @@ describe.each(all)('options that are not plain object literals, on $name', (fram
     }
   });
 });
-
