@@ -1,8 +1,13 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { koaRouting } from '../adapters/koa/index.js';
 import { ConfigError, type JwtAuthOptions } from '../src/index.js';
 import { frameworks } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+import { closeServer, listenOnLoopback } from './support/loopback.js';
+import { startRecordingUpstream } from './support/recording-upstream.js';
 
 // Issue 11, re-run by an independent reviewer with variants the other suites did not show:
 // options objects that are not plain literals (class getters, non-enumerable keys), loggers
@@ -180,6 +185,80 @@ describe.each(all)('options that are not plain object literals, on $name', (fram
     for (const logger of [console, { warn() {} }, { warn() {}, info() {} }]) {
       const made = framework.lib.jwtAuth({ issuer: ISSUER, jwks: { inline: jwks(key) }, logger });
       void made.close();
+    }
+  });
+});
+
+describe('koaRouting() options', () => {
+  it.each([
+    [null, 'koaRouting', /must be an object/],
+    [{ caseSensitve: true }, 'caseSensitve', /did you mean `caseSensitive`\?/],
+    [{ sensitive: true }, 'sensitive', /did you mean `caseSensitive`\?/],
+    [{ Strict: true }, 'Strict', /did you mean `strict`\?/],
+    [{ strict: 'true' }, 'strict', /true or false/],
+  ])('refuses %j with a ConfigError naming %s', (routing, field, message) => {
+    const error = configError(() => koaRouting({}, loose(routing)));
+    expect(error.field).toBe(field);
+    expect(error.message).toMatch(message);
+  });
+});
+
+/**
+ * A token endpoint that answers 200 and then streams JSON whitespace without end (no
+ * Content-Length), counting what it managed to write before the client hung up.
+ */
+async function endlessTokenEndpoint() {
+  const state = { written: 0, closed: false };
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"access_token":"');
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      const pump = () => {
+        while (!res.destroyed && state.written < 256 * 1024 * 1024) {
+          state.written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+      };
+      res.on('close', () => {
+        state.closed = true;
+      });
+      pump();
+    });
+  });
+  await listenOnLoopback(server);
+  const { port } = server.address() as AddressInfo;
+  return { state, authorityHost: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+}
+
+describe.each(all)('every answer portcullis fetches is read while counting, on $name', (framework) => {
+  it('an Entra ID token endpoint that streams without end: 502, the read stops near the cap', async () => {
+    const endpoint = await endlessTokenEndpoint();
+    const upstream = await startRecordingUpstream();
+    const backend = framework.lib.backendAuth({
+      azure: {
+        tenantId: 'contoso',
+        clientId: 'client',
+        clientSecret: 'client-secret-value',
+        authorityHost: endpoint.authorityHost,
+      },
+      logger: { warn() {} },
+    });
+    const server = await framework.serve([backend], { forwardTo: upstream.url });
+    try {
+      const answer = await request(server.url).get('/v1/chat');
+      expect(answer.status).toBe(502);
+      expect(answer.body.error).toBe('backend_credentials_failed');
+      expect(upstream.received).toEqual([]);
+      await expect.poll(() => endpoint.state.closed).toBe(true);
+      // The cap is 64 KiB; what was in flight in socket buffers is all the endpoint got out.
+      expect(endpoint.state.written).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      await backend.close();
+      await server.close();
+      await upstream.close();
+      await endpoint.close();
     }
   });
 });

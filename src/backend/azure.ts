@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { atMostOne, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { optionalSecret, resolveSecret, type Secret, type SecretSource } from '../config/secret.js';
 import { ConfigError } from '../errors.js';
+import { readCappedText } from '../http/fetch-json.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import { setHeader } from '../http/headers.js';
 import { unfetchableUrl } from '../http/loopback.js';
@@ -109,7 +110,9 @@ async function requestToken(
   } catch {
     throw new CredentialFetchError('the Entra ID token endpoint is unreachable', 'unavailable');
   }
-  const text = await response.text().catch(() => '');
+  // Read while counting: a token answer has no reason to be large, and an endpoint that streams
+  // without end must not be buffered whole.
+  const text = await readCappedText(response, MAX_TOKEN_RESPONSE, () => undefined).catch(() => '');
   if (response.status >= 500 || response.status === 429) {
     throw new CredentialFetchError(
       `the Entra ID token endpoint answered HTTP ${response.status}`,
@@ -118,7 +121,7 @@ async function requestToken(
   }
   let json: { access_token?: unknown; expires_in?: unknown; error?: unknown } = {};
   try {
-    if (text.length <= MAX_TOKEN_RESPONSE) json = JSON.parse(text) as typeof json;
+    json = JSON.parse(text) as typeof json;
   } catch {
     // reported below as an unusable answer
   }

@@ -66,7 +66,7 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
       }
       let text: string;
       try {
-        text = await readCapped(response, deadline);
+        text = await readCappedText(response, MAX_JSON_BYTES, () => deadline.abort());
       } catch (error) {
         if (error instanceof TooLarge) throw failed(where, `response larger than ${MAX_JSON_BYTES} bytes`);
         throw failed(where, timedOut ? late : 'the body could not be read');
@@ -116,16 +116,27 @@ function redirectTarget(
   return next;
 }
 
-class TooLarge extends Error {}
+/** Thrown by {@link readCappedText} for a body over its cap. */
+export class TooLarge extends Error {}
 
 // Like Response.text(): a leading byte-order mark is dropped, invalid bytes become U+FFFD.
 const UTF8 = new TextDecoder();
 
-/** The body as text, read chunk by chunk; past the cap the read stops and the connection drops. */
-async function readCapped(response: Response, deadline: AbortController): Promise<string> {
+/**
+ * The body as text, read chunk by chunk; past `maxBytes` (or a declared Content-Length over it)
+ * the read stops, `stop()` is called (to abort the request and close the socket) and
+ * {@link TooLarge} is thrown: nothing more is read, decompressed or buffered. The one capped
+ * reader for every answer portcullis fetches (JWKS, discovery, token endpoints).
+ */
+export async function readCappedText(
+  response: Response,
+  maxBytes: number,
+  stop: () => void,
+): Promise<string> {
   const declared = Number(response.headers.get('content-length') ?? '0');
-  if (declared > MAX_JSON_BYTES) {
-    deadline.abort();
+  if (declared > maxBytes) {
+    stop();
+    await response.body?.cancel().catch(() => undefined);
     throw new TooLarge();
   }
   if (response.body === null) return '';
@@ -136,9 +147,8 @@ async function readCapped(response: Response, deadline: AbortController): Promis
     const { done, value } = await reader.read();
     if (done) break;
     total += value.byteLength;
-    if (total > MAX_JSON_BYTES) {
-      // Aborting closes the socket: nothing more is read, decompressed or buffered.
-      deadline.abort();
+    if (total > maxBytes) {
+      stop();
       reader.cancel().catch(() => undefined);
       throw new TooLarge();
     }
