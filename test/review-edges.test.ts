@@ -262,3 +262,123 @@ describe.each(all)('every answer portcullis fetches is read while counting, on $
     }
   });
 });
+
+describe.each(all)(
+  'a credential location never names a hop-by-hop or framing header, on $name',
+  (framework) => {
+    const { lib } = framework;
+    const NAMES = [
+      'content-length',
+      'Content_Length',
+      'transfer-encoding',
+      'host',
+      'HOST',
+      'connection',
+      'proxy-connection',
+      'keep-alive',
+      'te',
+      'trailer',
+      'upgrade',
+      'expect',
+    ];
+    const AT: [string, (name: string) => unknown, string][] = [
+      [
+        'jwtAuth location',
+        (name) =>
+          lib.jwtAuth(loose({ issuer: ISSUER, jwks: { inline: jwks(key) }, location: { header: { name } } })),
+        'location.header.name',
+      ],
+      [
+        'apiKeyAuth location',
+        (name) => lib.apiKeyAuth({ keys: [], location: { header: { name } } }),
+        'location.header.name',
+      ],
+      [
+        'backendAuth key location',
+        (name) => lib.backendAuth({ key: { value: 'k-0123456789', location: { header: { name } } } }),
+        'key.location.header.name',
+      ],
+      [
+        'backendAuth passthrough location',
+        (name) => lib.backendAuth({ passthrough: { location: { header: { name, prefix: 'Bearer ' } } } }),
+        'passthrough.location.header.name',
+      ],
+      [
+        'backendAuth strip',
+        (name) => lib.backendAuth({ openai: { apiKey: 'sk-0123456789' }, strip: [{ header: { name } }] }),
+        'strip[0].header.name',
+      ],
+    ];
+    const CASES = AT.flatMap(([where, make, field]) => NAMES.map((name) => ({ where, make, field, name })));
+    it.each(CASES)('$where refuses "$name"', ({ make, field, name }) => {
+      const error = configError(() => make(name));
+      expect(error.field).toBe(field);
+      expect(error.message).toContain('hop-by-hop or framing');
+    });
+
+    it('keeps the usual credential headers, Proxy-Authorization and Cookie among them', () => {
+      for (const name of [
+        'authorization',
+        'proxy-authorization',
+        'x-api-key',
+        'cookie',
+        'x-forwarded-user',
+      ]) {
+        void lib.backendAuth({ key: { value: 'k-0123456789', location: { header: { name } } } }).close();
+        void lib.apiKeyAuth({ keys: [], location: { header: { name } } }).close();
+      }
+    });
+  },
+);
+
+describe.each(all)('a backend key written as a cookie is one cookie, on $name', (framework) => {
+  it.each(['key; admin=1', 'key,admin=1', 'key admin', 'key"', 'key\\x'])(
+    'refuses %j at start-up, without echoing it',
+    (value) => {
+      const error = configError(() =>
+        framework.lib.backendAuth({ key: { value, location: { cookie: { name: 'backend_session' } } } }),
+      );
+      expect(error.field).toBe('key.value');
+      expect(error.message).not.toContain(value);
+    },
+  );
+
+  it('refuses such a value from the environment too, and keeps a header location for it', () => {
+    process.env.PORTCULLIS_REVIEW_COOKIE_KEY = 'k1;admin=1';
+    try {
+      const error = configError(() =>
+        framework.lib.backendAuth({
+          key: { value: '$PORTCULLIS_REVIEW_COOKIE_KEY', location: { cookie: { name: 's' } } },
+        }),
+      );
+      expect(error.field).toBe('key.value');
+      // In a header the same text is one value: nothing to split.
+      void framework.lib
+        .backendAuth({
+          key: { value: '$PORTCULLIS_REVIEW_COOKIE_KEY', location: { header: { name: 'x-key' } } },
+        })
+        .close();
+    } finally {
+      delete process.env.PORTCULLIS_REVIEW_COOKIE_KEY;
+    }
+  });
+
+  it("a valid cookie key reaches the upstream as exactly one cookie beside the client's", async () => {
+    const upstream = await startRecordingUpstream();
+    const backend = framework.lib.backendAuth({
+      key: { value: 'k-0123456789!#$%&', location: { cookie: { name: 'backend_session' } } },
+    });
+    const server = await framework.serve([backend], { forwardTo: upstream.url });
+    try {
+      const answer = await request(server.url)
+        .get('/v1/x')
+        .set('cookie', 'theme=dark; Backend_Session=spoofed; backend_session=spoofed2');
+      expect(answer.status).toBe(200);
+      expect(upstream.last().headers.cookie).toBe('theme=dark; backend_session=k-0123456789!#$%&');
+    } finally {
+      await backend.close();
+      await server.close();
+      await upstream.close();
+    }
+  });
+});

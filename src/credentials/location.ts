@@ -2,7 +2,14 @@ import { type AllKeys, atMostOne, type KnownKeys, keysOf, refuseUnknownKeys } fr
 import { ConfigError } from '../errors.js';
 import { cookieOccurrences, isCookieSpelling, withCookie, withoutCookie } from '../http/cookies.js';
 import { isHeaderSafe } from '../http/header-value.js';
-import { deleteHeader, headerOccurrences, type MessageHead, setHeader } from '../http/headers.js';
+import {
+  deleteHeader,
+  FORWARDER_HEADERS,
+  headerOccurrences,
+  headerSpellingKey,
+  type MessageHead,
+  setHeader,
+} from '../http/headers.js';
 import { queryOccurrences, withoutQueryParameter, withQueryParameter } from '../http/query.js';
 
 /**
@@ -257,6 +264,15 @@ export function locator(
   if (kind === 'header') {
     const header = named as { name?: unknown; prefix?: unknown };
     const name = requireName(header.name, `${field}.header.name`);
+    // A credential read, stripped or written there would frame or route the request (`strip`
+    // of `content-length` unframes a piped body; a key written as `connection` or `host` is a
+    // hop-by-hop list or a target): the same names forwardIdentity refuses.
+    if (FORWARDER_HEADERS.has(headerSpellingKey(name))) {
+      throw new ConfigError(
+        `${field}.header.name`,
+        'is a hop-by-hop or framing header, never a credential location',
+      );
+    }
     if (header.prefix !== undefined && (typeof header.prefix !== 'string' || header.prefix.trim() === '')) {
       throw new ConfigError(`${field}.header.prefix`, 'must be a non-empty string such as "Bearer "');
     }
