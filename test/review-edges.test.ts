@@ -1,9 +1,11 @@
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { koaRouting } from '../adapters/koa/index.js';
 import { ConfigError, type JwtAuthOptions } from '../src/index.js';
+import { tempDir } from './support/files.js';
 import { frameworks } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
 import { closeServer, listenOnLoopback } from './support/loopback.js';
@@ -381,4 +383,59 @@ describe.each(all)('a backend key written as a cookie is one cookie, on $name', 
       await upstream.close();
     }
   });
+});
+
+describe.each(all)('a secret written as a reference where none is resolved, on $name', (framework) => {
+  const { lib } = framework;
+  // backendAuth resolves these; a record key or an HMAC secret taken as written is guessable.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: references as configuration text
+  const REFERENCES = ['$PARTNER_KEY', '${PARTNER_KEY}', '${PARTNER_KEY:-dev-partner-key}', '$api_key_1'];
+
+  it.each(REFERENCES)(
+    'apiKeyAuth refuses the record key %j (options, add() and a keys file)',
+    async (key) => {
+      expect(configError(() => lib.apiKeyAuth({ keys: [{ name: 'partner', key }] })).field).toBe(
+        'keys[0].key',
+      );
+      const keys = lib.apiKeyAuth({ keys: [] });
+      try {
+        expect(configError(() => keys.add({ name: 'partner', key })).field).toBe('record.key');
+      } finally {
+        await keys.close();
+      }
+      const dir = await tempDir();
+      try {
+        const file = dir.file('keys.json');
+        await writeFile(file, JSON.stringify([{ name: 'partner', key }]));
+        expect(configError(() => lib.apiKeyAuth({ keys: { file } })).message).toContain('[0].key');
+      } finally {
+        await dir.remove();
+      }
+    },
+  );
+
+  it('the same text was a working, guessable key before: it never authenticates now', async () => {
+    const made = lib.apiKeyAuth({ keys: [{ name: 'partner', key: 'ak$PARTNER-KEY' }] });
+    const server = await framework.serve([made]);
+    try {
+      // A `$` inside a key is an ordinary character: only a whole reference is refused.
+      const ok = await request(server.url).get('/x').set('authorization', 'Bearer ak$PARTNER-KEY');
+      expect(ok.status).toBe(200);
+      const guessed = await request(server.url).get('/x').set('authorization', 'Bearer $PARTNER_KEY');
+      expect(guessed.status).toBe(401);
+    } finally {
+      await made.close();
+      await server.close();
+    }
+  });
+
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a reference as configuration text
+  it.each(['${JWT_SECRET:-a-development-secret-of-32-bytes!}', '$JWT_SECRET_FOR_THE_INTERNAL_ISSUER_X'])(
+    'jwtAuth refuses the HMAC secret %j',
+    (secret) => {
+      const error = configError(() => lib.jwtAuth({ issuer: 'internal', secret, algorithms: ['HS256'] }));
+      expect(error.field).toBe('secret');
+      expect(error.message).not.toContain(secret);
+    },
+  );
 });
