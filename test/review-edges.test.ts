@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import request from 'supertest';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { koaRouting } from '../adapters/koa/index.js';
@@ -438,4 +439,100 @@ describe.each(all)('a secret written as a reference where none is resolved, on $
       expect(error.message).not.toContain(secret);
     },
   );
+});
+
+/**
+ * Writes `head` (and nothing else) on a fresh connection; the status code and the text that come
+ * back before the server closes it (every head asks for `Connection: close`).
+ */
+function rawExchange(url: string, head: string): Promise<{ status: number; text: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(Buffer.from(head, 'latin1')));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    socket.on('error', reject);
+    socket.on('close', () =>
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0), text }),
+    );
+  });
+}
+
+describe.each(all)('hostile request lines never make a 500 or a stack trace, on $name', (framework) => {
+  const { lib } = framework;
+  const HOSTILE: [string, string][] = [
+    ['asterisk-form GET', 'GET * HTTP/1.1\r\nHost: gw\r\n'],
+    ['OPTIONS *', 'OPTIONS * HTTP/1.1\r\nHost: gw\r\n'],
+    ['absolute-form to another host', 'GET http://evil.example/admin HTTP/1.1\r\nHost: gw\r\n'],
+    ['absolute-form with userinfo', 'GET http://u:p@gw/x HTTP/1.1\r\nHost: gw\r\n'],
+    ['absolute-form with a bad port', 'GET http://gw:99999/x HTTP/1.1\r\nHost: gw\r\n'],
+    ['absolute-form https', 'GET https://gw/admin HTTP/1.1\r\nHost: gw\r\n'],
+    ['no Host, HTTP/1.0', 'GET /x HTTP/1.0\r\n'],
+    ['empty Host', 'GET /x HTTP/1.1\r\nHost: \r\n'],
+    ['empty path segments', 'GET //x//../admin HTTP/1.1\r\nHost: gw\r\n'],
+    ['bad percent-encoding', 'GET /%zz/%c0%af?%zz=%ff&a=%E2%82 HTTP/1.1\r\nHost: gw\r\n'],
+    [
+      'prototype names in the query',
+      'GET /x?__proto__=1&constructor=2&tenant[__proto__]=3 HTTP/1.1\r\nHost: gw\r\n',
+    ],
+    ['prototype names in headers', 'GET /x HTTP/1.1\r\nHost: gw\r\n__proto__: 1\r\nconstructor: 2\r\n'],
+    ['obs-text in an identity header', 'GET /x HTTP/1.1\r\nHost: gw\r\nX-User-Id: \xe9\x85admin\r\n'],
+    ['a cookie of separators', 'GET /x HTTP/1.1\r\nHost: gw\r\nCookie: =;=;;="";session\r\n'],
+    [
+      'Connection naming everything',
+      'GET /x HTTP/1.1\r\nHost: gw\r\nConnection: close, host, content-length, x-user-id, authorization, cookie\r\n',
+    ],
+    ['Bearer with nothing after it', 'GET /x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer\r\n'],
+    ['a long junk token', `GET /x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${'e'.repeat(20_000)}\r\n`],
+    ['a token of three empty parts', 'GET /x HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ..\r\n'],
+    [
+      'many query parameters',
+      `GET /x?${Array.from({ length: 1500 }, (_, i) => `p${i}=1`).join('&')} HTTP/1.1\r\nHost: gw\r\n`,
+    ],
+    ['tenant sent twice', 'GET /x?tenant=red&tenant=blue HTTP/1.1\r\nHost: gw\r\n'],
+  ];
+
+  it.each(HOSTILE)('%s', async (_what, head) => {
+    const key = await makeKey('ES256');
+    const upstream = await startRecordingUpstream();
+    const made = [
+      lib.jwtAuth({
+        issuer: ISSUER,
+        audiences: [AUDIENCE],
+        jwks: { inline: jwks(key) },
+        mode: 'optional',
+        publicPaths: ['/health'],
+      }),
+      lib.authorize({
+        rules: [
+          { deny: 'request.path == "/admin"' },
+          { deny: 'has(request.query.tenant) && request.query.tenant == "blue"' },
+          { deny: 'request.host == "evil.example"' },
+        ],
+      }),
+      lib.forwardIdentity({ headers: { 'x-user-id': 'auth.subject', 'x-tenant': 'request.query.tenant' } }),
+      lib.backendAuth({ openai: { apiKey: 'sk-0123456789abcdef' } }),
+    ];
+    const server = await framework.serve(made, { forwardTo: upstream.url });
+    try {
+      const close = head.includes('Connection:') ? '' : 'Connection: close\r\n';
+      const { status, text } = await rawExchange(server.url, `${head}${close}\r\n`);
+      expect(status, text.slice(0, 300)).toBeGreaterThanOrEqual(200);
+      expect(status, text.slice(0, 300)).toBeLessThan(500);
+      expect(text).not.toMatch(/\bat .*\(|node:internal/);
+      // (The recording upstream echoes what it got, the backend key included; a refusal never has it.)
+      if (status >= 400) expect(text).not.toContain('sk-0123456789abcdef');
+      for (const received of upstream.received) {
+        expect(received.headers['x-user-id']).toBeUndefined();
+        expect(received.url).not.toMatch(/admin/i);
+      }
+    } finally {
+      for (const middleware of made) await (middleware as Partial<Closable>).close?.();
+      await server.close();
+      await upstream.close();
+    }
+  });
 });
