@@ -536,3 +536,83 @@ describe.each(all)('hostile request lines never make a 500 or a stack trace, on 
     }
   });
 });
+
+describe.each(all)("backendAuth's apply() context is checked like options, on $name", (framework) => {
+  it.each([
+    [{ incomming: {} }, 'apply() context.incomming', 'incoming'],
+    [{ req: {} }, 'apply() context.req', 'incoming'],
+    [{ auth: undefined, user: {} }, 'apply() context.user', undefined],
+    [null, 'apply() context', undefined],
+  ])(
+    'refuses %j: the client credential an inbound scheme read would be left on the request',
+    async (context, field, meant) => {
+      const backend = framework.lib.backendAuth({ openai: { apiKey: 'sk-0123456789abcdef' } });
+      try {
+        const error = await backend
+          .apply({ method: 'GET', url: 'https://api.example.com/v1/x', headers: {} }, loose(context))
+          .then(
+            () => undefined,
+            (thrown: unknown) => thrown,
+          );
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as ConfigError).field).toBe(field);
+        if (meant !== undefined)
+          expect((error as ConfigError).message).toContain(`did you mean \`${meant}\`?`);
+      } finally {
+        await backend.close();
+      }
+    },
+  );
+
+  it('strips what an inbound scheme read when the context is spelt right', async () => {
+    const upstream = await startRecordingUpstream();
+    const keys = framework.lib.apiKeyAuth({
+      keys: [{ name: 'client', key: 'ak_client_0123456789' }],
+      location: { header: { name: 'x-api-key' } },
+    });
+    const backend = framework.lib.backendAuth({ openai: { apiKey: 'sk-0123456789abcdef' } });
+    // The echo route is not used: a last middleware sends the request itself through apply().
+    const send = framework.name.startsWith('express')
+      ? async (
+          req: import('node:http').IncomingMessage & { auth?: unknown },
+          res: import('node:http').ServerResponse,
+        ) => {
+          const prepared = await backend.apply(
+            { method: 'GET', url: `${upstream.url}/v1/x`, headers: req.headers as Record<string, string> },
+            { incoming: req },
+          );
+          const answer = await fetch(prepared.url, prepared);
+          res.setHeader('content-type', 'application/json');
+          res.end(await answer.text());
+        }
+      : async (ctx: { req: import('node:http').IncomingMessage; body: unknown }) => {
+          const prepared = await backend.apply(
+            {
+              method: 'GET',
+              url: `${upstream.url}/v1/x`,
+              headers: ctx.req.headers as Record<string, string>,
+            },
+            { incoming: ctx.req },
+          );
+          const answer = await fetch(prepared.url, prepared);
+          ctx.body = JSON.parse(await answer.text());
+        };
+    const server = await framework.serve([keys, send]);
+    try {
+      const answer = await request(server.url)
+        .get('/v1/x')
+        .set('x-api-key', 'ak_client_0123456789')
+        .set('X_Api_Key', 'a-second-copy');
+      expect(answer.status).toBe(400); // two spellings of the key: ambiguous, refused before apply()
+      const ok = await request(server.url).get('/v1/x').set('x-api-key', 'ak_client_0123456789');
+      expect(ok.status).toBe(200);
+      expect(upstream.last().headers['x-api-key']).toBeUndefined();
+      expect(upstream.last().headers.authorization).toBe('Bearer sk-0123456789abcdef');
+    } finally {
+      await keys.close();
+      await backend.close();
+      await server.close();
+      await upstream.close();
+    }
+  });
+});

@@ -73,6 +73,12 @@ export interface ApplyContext {
   incoming?: MessageHead;
 }
 
+const APPLY_CONTEXT_KEYS = keysOf<ApplyContext>()(
+  'apply() context',
+  { auth: true, incoming: true },
+  { req: 'incoming', request: 'incoming', ctx: 'incoming', state: 'auth', identity: 'auth' },
+);
+
 const BACKEND_AUTH_KEYS = keysOf<BackendAuthOptions>()(
   'backendAuth',
   {
@@ -230,6 +236,14 @@ export class BackendAuth {
    * Throws an {@link AuthError} (502, 503, 413) when the credential cannot be had.
    */
   async apply(request: OutgoingRequest, context: ApplyContext = {}): Promise<PreparedRequest> {
+    // `{ incomming: req }` would leave the client's API key (read by an inbound scheme) on the
+    // request sent upstream without a word. Checked per call: for-in, no array on the usual path.
+    if (typeof context !== 'object' || context === null)
+      refuseUnknownKeys(context, APPLY_CONTEXT_KEYS, 'apply() context');
+    for (const key in context) {
+      if (key !== 'auth' && key !== 'incoming')
+        refuseUnknownKeys(context, APPLY_CONTEXT_KEYS, 'apply() context');
+    }
     let outgoing: ReturnType<typeof outgoingForwarded>;
     try {
       outgoing = outgoingForwarded(request);
