@@ -616,3 +616,55 @@ describe.each(all)("backendAuth's apply() context is checked like options, on $n
     }
   });
 });
+
+describe.each(all)(
+  'a credential header in a spelling an upstream folds is present, on $name',
+  (framework) => {
+    const KEY = 'ak_client_0123456789';
+    const serve = async (mode: 'strict' | 'optional') => {
+      const keys = framework.lib.apiKeyAuth({
+        keys: [{ name: 'client', key: KEY }],
+        location: { header: { name: 'x-api-key' } },
+        mode,
+      });
+      const server = await framework.serve([keys]);
+      return {
+        url: server.url,
+        close: async () => {
+          await keys.close();
+          await server.close();
+        },
+      };
+    };
+
+    it.each(['X.Api.Key', 'x~api~key', "x'api'key", 'X_API-KEY', 'x+api+key'])(
+      'alone, %s is a malformed credential (401), not an anonymous request',
+      async (name) => {
+        const app = await serve('optional');
+        try {
+          const answer = await request(app.url).get('/x').set(name, KEY);
+          expect(answer.status).toBe(401);
+          expect(answer.body.error).toBe('invalid_request');
+        } finally {
+          await app.close();
+        }
+      },
+    );
+
+    it.each(['X.Api.Key', 'x~api~key', 'x_api_key'])(
+      'beside x-api-key, %s makes it sent twice (400)',
+      async (name) => {
+        const app = await serve('strict');
+        try {
+          const answer = await request(app.url).get('/x').set('x-api-key', KEY).set(name, 'another');
+          expect(answer.status).toBe(400);
+          const alone = await request(app.url).get('/x').set('x-api-key', KEY);
+          expect(alone.status).toBe(200);
+          expect(JSON.stringify(alone.body.rawHeaders)).not.toContain(KEY);
+        } finally {
+          await app.close();
+        }
+      },
+    );
+  },
+);
