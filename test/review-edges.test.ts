@@ -107,6 +107,24 @@ describe.each(all)('options that are not plain object literals, on $name', (fram
     expect(error.message).toContain(`did you mean \`${meant}\`?`);
   });
 
+  it("accepts node-config's objects: hidden get()/has() methods are not options", () => {
+    const hideMethods = <T extends object>(target: T): T => {
+      for (const name of ['get', 'has', 'util']) {
+        Object.defineProperty(target, name, { value: () => undefined, enumerable: false });
+      }
+      return target;
+    };
+    const options = hideMethods({
+      issuer: ISSUER,
+      audiences: [AUDIENCE],
+      jwks: hideMethods({ inline: jwks(key) }),
+      location: hideMethods({ header: hideMethods({ name: 'x-token' }) }),
+    });
+    void framework.lib.jwtAuth(Object.freeze(options)).close();
+    const typo = hideMethods({ issuer: ISSUER, jwks: { inline: jwks(key) }, audeince: [AUDIENCE] });
+    expect(configError(() => framework.lib.jwtAuth(loose(typo))).field).toBe('audeince');
+  });
+
   it('refuses a getter typo in an API-key record and in backendAuth', () => {
     const record = new (class {
       name = 'ci';

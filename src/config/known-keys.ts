@@ -66,24 +66,27 @@ export function keyPath(field: string, key: string): string {
 }
 
 /**
- * The keys of `value` that a reader of it could see: its own string keys, enumerable or not
- * (`Object.defineProperty(options, 'audience', ...)` is read like any other), and on prototypes
- * other than `Object.prototype` the enumerable keys and the getters (an options object built with
- * `Object.create`, or a class whose `get audience()` would otherwise be ignored without a word).
- * A class's methods (and `constructor`) are its behaviour, not options, and are not listed.
- * Symbol keys are skipped: they cannot be misspellings of an option and nothing reads them. A
- * JSON key `__proto__` is an own key like any other here, and is refused like any unknown key.
+ * The keys of `value` that a reader of it could see: its own enumerable string keys, and on it
+ * and on prototypes other than `Object.prototype` also the getters and the other enumerable
+ * keys (an options object built with `Object.create`, a class whose `get audience()` would
+ * otherwise be ignored without a word, `Object.defineProperty(options, 'audience', ...)`).
+ * Hidden methods are behaviour, not options, and are not listed: a class's methods and
+ * `constructor`, and the `get()`/`has()` that node-config hides on each of its objects. Symbol
+ * keys are skipped: they cannot be misspellings of an option and nothing reads them. A JSON key
+ * `__proto__` is an own key like any other here, and is refused like any unknown key.
  */
 function visibleKeys(value: object): string[] {
-  const keys = Object.getOwnPropertyNames(value);
-  let proto: object | null = Object.getPrototypeOf(value);
-  while (proto !== null && proto !== Object.prototype) {
-    for (const key of Object.getOwnPropertyNames(proto)) {
+  const keys = Object.keys(value);
+  for (let holder: object | null = value; holder !== null && holder !== Object.prototype; ) {
+    for (const key of Object.getOwnPropertyNames(holder)) {
       if (keys.includes(key)) continue;
-      const property = Object.getOwnPropertyDescriptor(proto, key);
-      if (property?.enumerable === true || property?.get !== undefined) keys.push(key);
+      const property = Object.getOwnPropertyDescriptor(holder, key);
+      if (property === undefined) continue;
+      const hiddenMethod = !property.enumerable && typeof property.value === 'function';
+      const read = property.get !== undefined || property.enumerable || (holder === value && !hiddenMethod);
+      if (read) keys.push(key);
     }
-    proto = Object.getPrototypeOf(proto);
+    holder = Object.getPrototypeOf(holder);
   }
   return keys;
 }
