@@ -33,5 +33,26 @@ export function loggerOption(value: unknown, field = 'logger'): Logger {
   }
   if (logger.info !== undefined && typeof logger.info !== 'function')
     throw new ConfigError(`${field}.info`, 'must be a method, or left out');
-  return value as Logger;
+  const given = value as Logger;
+  // Most reports are made from timers and background fetches: a logger that throws there would
+  // be an unhandled rejection that stops the process. Looked up on each call, as given.
+  const safe: Logger = {
+    warn(message) {
+      try {
+        given.warn(message);
+      } catch {
+        // a failing logger must not take the gateway down with it
+      }
+    },
+  };
+  if (given.info !== undefined) {
+    safe.info = (message) => {
+      try {
+        given.info?.(message);
+      } catch {
+        // as for warn
+      }
+    };
+  }
+  return safe;
 }

@@ -9,7 +9,7 @@ import { ConfigError, type JwtAuthOptions } from '../src/index.js';
 import { tempDir } from './support/files.js';
 import { frameworks } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
-import { closeServer, listenOnLoopback } from './support/loopback.js';
+import { closeServer, freePort, listenOnLoopback } from './support/loopback.js';
 import { startRecordingUpstream } from './support/recording-upstream.js';
 
 // Issue 11, re-run by an independent reviewer with variants the other suites did not show:
@@ -686,3 +686,42 @@ describe.each(all)(
     );
   },
 );
+
+describe.each(all)('a logger that throws never takes the gateway down, on $name', (framework) => {
+  it('a key source that is down reports through a throwing logger: 503, no unhandled rejection', async () => {
+    const port = await freePort();
+    let calls = 0;
+    const logger = {
+      warn(): void {
+        calls++;
+        throw new Error('the log pipe is closed');
+      },
+    };
+    const made = framework.lib.jwtAuth({
+      issuer: ISSUER,
+      audiences: [AUDIENCE],
+      jwks: { url: `http://127.0.0.1:${port}/jwks.json` },
+      logger,
+    });
+    const server = await framework.serve([made]);
+    try {
+      const answer = await request(server.url)
+        .get('/x')
+        .set('authorization', `Bearer ${await sign(key)}`);
+      expect(answer.status).toBe(503);
+      expect(answer.body.error).toBe('temporarily_unavailable');
+      expect(calls).toBeGreaterThan(0);
+      // A second request after the failure was logged: the process and the app are still here.
+      expect(
+        (
+          await request(server.url)
+            .get('/x')
+            .set('authorization', `Bearer ${await sign(key)}`)
+        ).status,
+      ).toBe(503);
+    } finally {
+      await made.close();
+      await server.close();
+    }
+  });
+});
