@@ -1,3 +1,5 @@
+import { ConfigError } from './errors.js';
+
 /** Where portcullis reports what an operator should know (key fetch failures, reloads). */
 export interface Logger {
   warn(message: string): void;
@@ -14,3 +16,43 @@ export const consoleLogger: Logger = {
     console.info(`[portcullis] ${message}`);
   },
 };
+
+/**
+ * The `logger` option, checked at start-up: `{ warning() {} }` or a logger whose `warn` is not a
+ * function would otherwise first fail when there is something to report (a key fetch failing),
+ * as a TypeError in a background fetch: an unhandled rejection that stops the process.
+ */
+export function loggerOption(value: unknown, field = 'logger'): Logger {
+  if (value === undefined) return consoleLogger;
+  const logger = value as { warn?: unknown; info?: unknown } | null;
+  if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function') {
+    throw new ConfigError(
+      field,
+      'must be an object with a warn(message) method, such as console or a pino logger',
+    );
+  }
+  if (logger.info !== undefined && typeof logger.info !== 'function')
+    throw new ConfigError(`${field}.info`, 'must be a method, or left out');
+  const given = value as Logger;
+  // Most reports are made from timers and background fetches: a logger that throws there would
+  // be an unhandled rejection that stops the process. Looked up on each call, as given.
+  const safe: Logger = {
+    warn(message) {
+      try {
+        given.warn(message);
+      } catch {
+        // a failing logger must not take the gateway down with it
+      }
+    },
+  };
+  if (given.info !== undefined) {
+    safe.info = (message) => {
+      try {
+        given.info?.(message);
+      } catch {
+        // as for warn
+      }
+    };
+  }
+  return safe;
+}

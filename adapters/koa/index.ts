@@ -14,6 +14,7 @@
  * @packageDocumentation
  */
 import type { IncomingMessage } from 'node:http';
+import { keysOf, refuseNonBoolean, refuseUnknownKeys } from '../../src/config/known-keys.js';
 import {
   type ApiKeyManager,
   type ApplyContext,
@@ -21,7 +22,6 @@ import {
   type AuthError,
   adapterFactories,
   type BackendAuth,
-  ConfigError,
   canonicalPath,
   DEFAULT_FOLDING,
   type InboundHandler,
@@ -93,17 +93,21 @@ const foldings = new WeakMap<object, PathFolding>();
  * ```
  */
 export function koaRouting(app: object, routing: { caseSensitive?: boolean; strict?: boolean }): void {
-  for (const [field, value] of Object.entries(routing ?? {})) {
-    if (field !== 'caseSensitive' && field !== 'strict') {
-      throw new ConfigError(field, 'is not a routing option; use caseSensitive or strict');
-    }
-    if (typeof value !== 'boolean') throw new ConfigError(field, 'must be true or false');
-  }
+  // The same check as every options object: a typo (or @koa/router's own `sensitive`) is named.
+  refuseUnknownKeys(routing, ROUTING_KEYS, '');
+  refuseNonBoolean(routing.caseSensitive, 'caseSensitive');
+  refuseNonBoolean(routing.strict, 'strict');
   foldings.set(app, {
     caseSensitive: routing.caseSensitive === true,
     strict: routing.strict === true,
   });
 }
+
+const ROUTING_KEYS = keysOf<{ caseSensitive?: boolean; strict?: boolean }>()(
+  'koaRouting',
+  { caseSensitive: true, strict: true },
+  { sensitive: 'caseSensitive' },
+);
 
 /** One Koa request as the core sees it; the path and protocol are read only when a step needs them. */
 class KoaHost implements RequestHost {

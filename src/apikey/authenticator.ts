@@ -6,7 +6,7 @@ import { BEARER_LOCATION, type CredentialLocation, locator } from '../credential
 import { ConfigError } from '../errors.js';
 import { type AuthPart, grantAllScopes } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
-import { consoleLogger, type Logger } from '../logger.js';
+import { type Logger, loggerOption } from '../logger.js';
 import { KeyIndex } from './key-index.js';
 import {
   type ApiKeyInfo,
@@ -140,7 +140,7 @@ function apiKeyChallenge(realm: string, location: CredentialLocation): string {
 /** The apiKey scheme as an {@link Authenticator}, with its run-time key manager. */
 export function apiKeyAuthenticator(options: ApiKeyAuthOptions): Authenticator & { keys: ApiKeyManager } {
   refuseUnknownKeys(options, API_KEY_AUTH_KEYS, '');
-  const logger = options.logger ?? consoleLogger;
+  const logger = loggerOption(options.logger);
   const realm = options.realm ?? 'api';
   if (!isSafeRealm(realm))
     throw new ConfigError('realm', 'must be 1-200 printable characters without quotes or backslashes');

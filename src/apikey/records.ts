@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { atMostOne, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
+import { isSecretReference } from '../config/secret.js';
 import { ConfigError } from '../errors.js';
 import { isScopeToken } from '../identity.js';
 
@@ -79,6 +80,10 @@ export function digestOf(key: string): string {
 
 const KEY_HASH = /^sha256:([0-9a-fA-F]{64})$/;
 
+// backendAuth resolves `$VAR`; a record does not, and would take the text itself as the key.
+const LITERAL_ONLY =
+  'is written as a reference (such as $NAME), which is not resolved here: it would be the key itself; pass process.env.NAME';
+
 /**
  * Checks one record; `where` names it in messages, e.g. `keys[3]`. Throws a ConfigError naming
  * the field (`keys[3].scope`); a record with an unknown key is refused, not given defaults.
@@ -95,6 +100,7 @@ export function storeRecord(record: ApiKeyRecord, where: string): StoredApiKey {
   if (key !== undefined) {
     if (typeof key !== 'string' || key.length < 8)
       throw new ConfigError(`${where}.key`, 'must be a string of at least 8 characters');
+    if (isSecretReference(key)) throw new ConfigError(`${where}.key`, LITERAL_ONLY);
     digest = digestOf(key);
   } else {
     const match = typeof keyHash === 'string' ? KEY_HASH.exec(keyHash) : null;

@@ -2,11 +2,13 @@ import { type Hint, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { resolveSecret, type SecretSource } from '../config/secret.js';
 import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
+import { isCookieValue } from '../http/cookies.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import { headerOccurrences, setHeader } from '../http/headers.js';
 import { inboundCredential } from '../identity.js';
 import type { Logger } from '../logger.js';
 import type { CredentialKind } from './kind.js';
+import { CredentialFetchError } from './refreshing.js';
 
 /** A static key: text, `$VAR`, `${VAR:-default}`, `{ env }` or `{ file }` (re-read on change). */
 export interface KeyBackendOptions {
@@ -105,12 +107,24 @@ export function keyKind(
 ): CredentialKind {
   const at = locator(location, 'key.location', BEARER_LOCATION);
   const secret = resolveSecret(value, valueField, logger);
+  // A cookie value has a narrower alphabet than a header: `key; admin=1` would be two cookies.
+  const cookie = 'cookie' in at.location;
+  if (cookie && !isCookieValue(secret.value)) {
+    secret.close();
+    throw new ConfigError(
+      valueField,
+      'is written as a cookie and holds a space, `"`, `,`, `;` or `\\`, which would split it into other cookies',
+    );
+  }
   const fallbacks = Object.entries(defaults);
   return {
     name: 'key',
     needsUpstream: false,
     apply(request) {
-      at.write(request, secret.value);
+      const current = secret.value; // a { file } secret may have changed since start-up
+      if (cookie && !isCookieValue(current))
+        throw new CredentialFetchError('the key is not a valid cookie value', 'refused');
+      at.write(request, current);
       for (const [name, fallback] of fallbacks) {
         // The client's own value wins, rewritten under the one spelling: its `anthropic_version`
         // beside it would reach an upstream that folds `_` and `-` as a second value. One with a

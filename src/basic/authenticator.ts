@@ -13,7 +13,7 @@ import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
 import { type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import type { InboundOptions } from '../inbound.js';
-import { consoleLogger, type Logger } from '../logger.js';
+import { type Logger, loggerOption } from '../logger.js';
 import { logText } from '../logging/log-text.js';
 import { basicLimits, decodeBasic } from './credentials.js';
 import { PoolBusyError } from './hash-pool.js';
@@ -136,7 +136,7 @@ function loadUsers(
 export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
   refuseUnknownKeys(options, BASIC_AUTH_KEYS, '');
   refuseNonBoolean(options.allowWeakHashes, 'allowWeakHashes');
-  const logger = options.logger ?? consoleLogger;
+  const logger = loggerOption(options.logger);
   const realm = options.realm ?? 'Restricted';
   if (!isSafeRealm(realm))
     throw new ConfigError('realm', 'must be 1-200 printable characters without quotes or backslashes');

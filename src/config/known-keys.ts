@@ -66,18 +66,27 @@ export function keyPath(field: string, key: string): string {
 }
 
 /**
- * The keys of `value` that a reader of it could see: its own enumerable string keys, and those
- * of prototypes other than `Object.prototype` (an options object built with `Object.create` or
- * a class instance with enumerable prototype fields is read through them too). Symbol keys are
- * skipped: they cannot be misspellings of an option and nothing reads them. A JSON key
+ * The keys of `value` that a reader of it could see: its own enumerable string keys, and on it
+ * and on prototypes other than `Object.prototype` also the getters and the other enumerable
+ * keys (an options object built with `Object.create`, a class whose `get audience()` would
+ * otherwise be ignored without a word, `Object.defineProperty(options, 'audience', ...)`).
+ * Hidden methods are behaviour, not options, and are not listed: a class's methods and
+ * `constructor`, and the `get()`/`has()` that node-config hides on each of its objects. Symbol
+ * keys are skipped: they cannot be misspellings of an option and nothing reads them. A JSON key
  * `__proto__` is an own key like any other here, and is refused like any unknown key.
  */
 function visibleKeys(value: object): string[] {
   const keys = Object.keys(value);
-  let proto: object | null = Object.getPrototypeOf(value);
-  while (proto !== null && proto !== Object.prototype) {
-    for (const key of Object.keys(proto)) if (!keys.includes(key)) keys.push(key);
-    proto = Object.getPrototypeOf(proto);
+  for (let holder: object | null = value; holder !== null && holder !== Object.prototype; ) {
+    for (const key of Object.getOwnPropertyNames(holder)) {
+      if (keys.includes(key)) continue;
+      const property = Object.getOwnPropertyDescriptor(holder, key);
+      if (property === undefined) continue;
+      const hiddenMethod = !property.enumerable && typeof property.value === 'function';
+      const read = property.get !== undefined || property.enumerable || (holder === value && !hiddenMethod);
+      if (read) keys.push(key);
+    }
+    holder = Object.getPrototypeOf(holder);
   }
   return keys;
 }

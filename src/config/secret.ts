@@ -35,6 +35,15 @@ export interface Secret {
 const REFERENCE = /^\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * Whether `text` is written as a secret reference (`$NAME`, `${NAME}`, `${NAME:-default}`).
+ * For options that take the secret itself (an API-key record's `key`, jwtAuth's `secret`): there
+ * such text would be the key, guessable by anyone who reads the README, not the variable's value.
+ */
+export function isSecretReference(text: string): boolean {
+  return REFERENCE.test(text);
+}
+
 /** Checks a secret's text; the message never repeats the text. */
 function checked(text: string, field: string): string {
   if (text === '') throw new ConfigError(field, 'is empty');

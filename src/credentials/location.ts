@@ -2,7 +2,14 @@ import { type AllKeys, atMostOne, type KnownKeys, keysOf, refuseUnknownKeys } fr
 import { ConfigError } from '../errors.js';
 import { cookieOccurrences, isCookieSpelling, withCookie, withoutCookie } from '../http/cookies.js';
 import { isHeaderSafe } from '../http/header-value.js';
-import { deleteHeader, headerOccurrences, type MessageHead, setHeader } from '../http/headers.js';
+import {
+  deleteHeader,
+  FORWARDER_HEADERS,
+  headerOccurrences,
+  headerSpellingKey,
+  type MessageHead,
+  setHeader,
+} from '../http/headers.js';
 import { queryOccurrences, withoutQueryParameter, withQueryParameter } from '../http/query.js';
 
 /**
@@ -125,18 +132,19 @@ function literalCredential(value: string, prefix: string): CredentialReading {
 }
 
 /**
- * The names of the headers sent as another spelling of `key` with '_' for '-' (`X_Api_Key`
- * for `x-api-key`): CGI-style upstreams (`HTTP_X_API_KEY`) read both as one header. Empty in
- * the usual case, without allocating.
+ * The names of the headers sent as another spelling of `key`, one an upstream folds into it
+ * (`X_Api_Key`, `x.api.key` for `x-api-key`: see headerSpellingKey, the rule deleteHeader
+ * strips by): CGI-style upstreams (`HTTP_X_API_KEY`) read them as one header. Empty in the
+ * usual case, without allocating.
  */
-function underscoreSpellings(message: MessageHead, key: string, folded: string): string[] {
+function otherSpellings(message: MessageHead, key: string, spelling: string): string[] {
   let found: string[] | undefined;
   const raw = message.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const sent = raw[i]!;
-    if (sent.length !== folded.length) continue;
+    if (sent.length !== spelling.length) continue;
     const lower = sent.toLowerCase();
-    if (lower === key || lower.replaceAll('-', '_') !== folded) continue;
+    if (lower === key || headerSpellingKey(lower) !== spelling) continue;
     found ??= [];
     found.push(lower);
   }
@@ -146,7 +154,8 @@ const NONE: string[] = [];
 
 function headerLocator(name: string, prefix: string | undefined): Locator {
   const key = name.toLowerCase();
-  const folded = key.includes('-') || key.includes('_') ? key.replaceAll('-', '_') : undefined;
+  // Only a name with a symbol in it has spellings other than its case.
+  const folded = /[^a-z0-9]/.test(key) ? headerSpellingKey(key) : undefined;
   const lowerPrefix = prefix?.toLowerCase();
   // Decided once: `Bearer ` is an auth scheme (any run of spaces may follow it, any other
   // separator is malformed); `sk-` is a literal that the credential follows directly.
@@ -158,7 +167,7 @@ function headerLocator(name: string, prefix: string | undefined): Locator {
     read(host) {
       const values = headerOccurrences(host.message, key);
       if (folded !== undefined) {
-        const variants = underscoreSpellings(host.message, key, folded).length;
+        const variants = otherSpellings(host.message, key, folded).length;
         if (variants > 0) return values.length + variants > 1 ? REPEATED : MALFORMED;
       }
       if (values.length !== 1 || lowerPrefix === undefined) return single(values);
@@ -168,13 +177,11 @@ function headerLocator(name: string, prefix: string | undefined): Locator {
     strip(host) {
       deleteHeader(host.message, key);
       if (folded === undefined) return;
-      for (const variant of underscoreSpellings(host.message, key, folded))
-        deleteHeader(host.message, variant);
+      for (const variant of otherSpellings(host.message, key, folded)) deleteHeader(host.message, variant);
     },
     write(host, value) {
       if (folded !== undefined) {
-        for (const variant of underscoreSpellings(host.message, key, folded))
-          deleteHeader(host.message, variant);
+        for (const variant of otherSpellings(host.message, key, folded)) deleteHeader(host.message, variant);
       }
       setHeader(host.message, key, prefix === undefined ? value : `${prefix}${value}`);
     },
@@ -257,6 +264,15 @@ export function locator(
   if (kind === 'header') {
     const header = named as { name?: unknown; prefix?: unknown };
     const name = requireName(header.name, `${field}.header.name`);
+    // A credential read, stripped or written there would frame or route the request (`strip`
+    // of `content-length` unframes a piped body; a key written as `connection` or `host` is a
+    // hop-by-hop list or a target): the same names forwardIdentity refuses.
+    if (FORWARDER_HEADERS.has(headerSpellingKey(name))) {
+      throw new ConfigError(
+        `${field}.header.name`,
+        'is a hop-by-hop or framing header, never a credential location',
+      );
+    }
     if (header.prefix !== undefined && (typeof header.prefix !== 'string' || header.prefix.trim() === '')) {
       throw new ConfigError(`${field}.header.prefix`, 'must be a non-empty string such as "Bearer "');
     }

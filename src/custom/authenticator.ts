@@ -9,7 +9,7 @@ import { fullTarget } from '../http/paths.js';
 import type { RequestHost } from '../http/request-host.js';
 import { type AuthPart, isScopeToken } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
-import { consoleLogger, type Logger } from '../logger.js';
+import { type Logger, loggerOption } from '../logger.js';
 import { errorClass, logText } from '../logging/log-text.js';
 import { AuthResult } from './auth-result.js';
 
@@ -70,7 +70,7 @@ export function customAuthenticator(provider: AuthProvider, options: CustomAuthO
   if (!isSafeRealm(realm))
     throw new ConfigError('realm', 'must be 1-200 printable characters without quotes or backslashes');
   const credentialLocator = locator(options.location, 'location', BEARER_LOCATION);
-  const logger = options.logger ?? consoleLogger;
+  const logger = loggerOption(options.logger);
 
   const authenticator: Authenticator = {
     method: 'custom',

@@ -70,6 +70,20 @@ export function withoutCookie(header: string, name: string): string | undefined 
   return kept.length === 0 ? undefined : kept.join('; ');
 }
 
+/**
+ * Whether `value` can be written as one cookie value as it is: RFC 6265 cookie-octets only (no
+ * space, `"`, `,`, `;`, `\\`, control or non-ASCII character). `key; admin=1` would reach the
+ * upstream as two cookies.
+ */
+export function isCookieValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x21 || code > 0x7e || code === 0x22 || code === 0x2c || code === 0x3b || code === 0x5c)
+      return false;
+  }
+  return true;
+}
+
 /** The Cookie header with `name` set to `value`, replacing any cookie of that name. */
 export function withCookie(header: string | undefined, name: string, value: string): string {
   const rest = header === undefined ? undefined : withoutCookie(header, name);

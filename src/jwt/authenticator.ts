@@ -10,7 +10,7 @@ import { refuseUnknownKeys } from '../config/known-keys.js';
 import { locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import type { AuthPart } from '../identity.js';
-import { consoleLogger } from '../logger.js';
+import { loggerOption } from '../logger.js';
 import { parseCompactJwt } from './compact.js';
 import { JWT_AUTH_KEYS, JWT_PROVIDER_KEYS, type JwtAuthOptions, type JwtProviderOptions } from './options.js';
 import { Provider } from './provider.js';
@@ -38,8 +38,14 @@ function providerOptions(options: JwtAuthOptions): { options: JwtProviderOptions
     if (options[name] !== undefined) Object.assign(shared, { [name]: options[name] });
   return options.providers.map((provider: JwtProviderOptions, index) => {
     refuseUnknownKeys(provider, JWT_PROVIDER_KEYS, `providers[${index}]`);
-    const merged: JwtProviderOptions = { ...shared, ...provider };
-    return { options: merged, field: `providers[${index}].` };
+    // Each option is read by name, not spread: a spread copies own enumerable keys only, so a
+    // provider whose `audiences` is a class getter would lose its audience check without a word.
+    const merged: Record<string, unknown> = { ...shared };
+    for (const name of JWT_PROVIDER_KEYS.names) {
+      const value: unknown = (provider as unknown as Record<string, unknown>)[name];
+      if (value !== undefined) merged[name] = value;
+    }
+    return { options: merged as unknown as JwtProviderOptions, field: `providers[${index}].` };
   });
 }
 
@@ -53,7 +59,7 @@ function jwtIdentity(claims: Readonly<Record<string, unknown>>, scopes: readonly
 /** The jwt scheme as an {@link Authenticator}: the whole of `jwtAuth()` except the adapter. */
 export function jwtAuthenticator(options: JwtAuthOptions): Authenticator {
   refuseUnknownKeys(options, JWT_AUTH_KEYS, '');
-  const logger = options.logger ?? consoleLogger;
+  const logger = loggerOption(options.logger);
   const realm = options.realm ?? 'api';
   if (!isSafeRealm(realm))
     throw new ConfigError('realm', 'must be 1-200 printable characters without quotes or backslashes');

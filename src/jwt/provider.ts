@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { atMostOne, refuseUnknownKeys } from '../config/known-keys.js';
+import { isSecretReference } from '../config/secret.js';
 import { ConfigError } from '../errors.js';
 import { displayUrl } from '../http/display-url.js';
 import type { FetchJsonOptions } from '../http/fetch-json.js';
@@ -84,6 +85,12 @@ export class Provider {
       }
       if (hmac.length !== algorithms.length) {
         throw new ConfigError(`${field}algorithms`, 'with a secret, list only HS256, HS384 or HS512');
+      }
+      if (typeof options.secret === 'string' && isSecretReference(options.secret)) {
+        throw new ConfigError(
+          `${field}secret`,
+          'is written as a reference (such as $NAME), which is not resolved here: it would be the HMAC secret itself; pass process.env.NAME',
+        );
       }
       const secret =
         typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
