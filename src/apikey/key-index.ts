@@ -1,3 +1,4 @@
+import { logText } from '../logging/log-text.js';
 import { type ApiKeyRecord, type StoredApiKey, storeRecord } from './records.js';
 
 /**
@@ -12,9 +13,11 @@ export class KeyIndex {
     const byDigest = new Map<string, StoredApiKey>();
     const byName = new Map<string, StoredApiKey>();
     for (const key of stored) {
-      if (byName.has(key.name)) throw new Error(`the name "${key.name}" is used twice`);
+      // Names are escaped: the message is logged when a keys file reload is refused.
+      if (byName.has(key.name)) throw new Error(`the name "${logText(key.name, 64)}" is used twice`);
       if (byDigest.has(key.digest)) {
-        throw new Error(`"${key.name}" has the same key as "${byDigest.get(key.digest)!.name}"`);
+        const first = byDigest.get(key.digest)!.name;
+        throw new Error(`"${logText(key.name, 64)}" has the same key as "${logText(first, 64)}"`);
       }
       byDigest.set(key.digest, key);
       byName.set(key.name, key);

@@ -1,3 +1,4 @@
+import { logText } from '../logging/log-text.js';
 import { MAX_USERNAME_BYTES } from './credentials.js';
 import { parseHash, type StoredHash } from './hashes.js';
 
@@ -40,23 +41,26 @@ export function parseHtpasswd(text: string, rules: HtpasswdRules): Htpasswd {
       // Such a user could never sign in: credentials with longer names are refused unread.
       throw new Error(`${where} has a user name longer than ${MAX_USERNAME_BYTES} bytes`);
     }
+    // The name goes into a message that is logged on a reload: escaped, so that a name holding
+    // CR/LF or a terminal escape cannot forge or hide a log line.
+    const shown = logText(user, 64);
     const stored = parseHash(line.slice(colon + 1));
     if (stored === undefined) {
-      throw new Error(`${where} (user "${user}") holds a plaintext or unknown hash; use htpasswd -B`);
+      throw new Error(`${where} (user "${shown}") holds a plaintext or unknown hash; use htpasswd -B`);
     }
     if (stored.kind === 'des' && !rules.allowWeakHashes) {
-      throw new Error(`${where} (user "${user}") uses DES crypt; rehash it or set allowWeakHashes: true`);
+      throw new Error(`${where} (user "${shown}") uses DES crypt; rehash it or set allowWeakHashes: true`);
     }
     if (stored.kind === 'bcrypt' && stored.cost > rules.maxBcryptCost) {
       throw new Error(
-        `${where} (user "${user}") has bcrypt cost ${stored.cost}, above maxBcryptCost ${rules.maxBcryptCost}`,
+        `${where} (user "${shown}") has bcrypt cost ${stored.cost}, above maxBcryptCost ${rules.maxBcryptCost}`,
       );
     }
     // An entry that names no rounds costs the default 5000 (and fewer than 1000 count as 1000).
     const rounds = stored.kind === 'sha-crypt' ? Math.max(1000, stored.params.rounds ?? 5000) : 0;
     if (rounds > rules.maxShaCryptRounds) {
       throw new Error(
-        `${where} (user "${user}") has ${rounds} SHA-crypt rounds, above maxShaCryptRounds ${rules.maxShaCryptRounds}`,
+        `${where} (user "${shown}") has ${rounds} SHA-crypt rounds, above maxShaCryptRounds ${rules.maxShaCryptRounds}`,
       );
     }
     if (users.has(user)) duplicates.push(user);
