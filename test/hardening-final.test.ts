@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { replaceByRename, type TempDir, tempDir } from './support/files.js';
-import { frameworks } from './support/frameworks.js';
+import { type Echo, frameworks } from './support/frameworks.js';
+import { mountAt } from './support/mount.js';
+import { rawGet } from './support/raw-request.js';
+import { startRecordingUpstream } from './support/recording-upstream.js';
 import { eventually, type RecordingLogger, recorder } from './support/wait.js';
 
 // The last pass over the merged hardening (issue 11): the pieces together.
@@ -69,3 +73,102 @@ describe.each(all)('a reloaded file never puts raw text in a log line on $name',
     expectSafe(logger);
   });
 });
+
+describe.each(all)('a rule after a query credential was stripped, mounted, on $name', (framework) => {
+  const RULES = [
+    'request.path == "/api/echo"',
+    'request.url == "/api/echo?x=1"',
+    '!("api_key" in request.query) && request.query.x == "1"',
+    'size(request.query) == 1',
+  ];
+  it.each(RULES)('%s holds for /api/echo?x=1&api_key=KEY', async (rule) => {
+    const { lib } = framework;
+    const keys = lib.apiKeyAuth({
+      keys: [{ name: 'svc', key: KEY, scopes: ['read'] }],
+      location: { queryParameter: { name: 'api_key' } },
+      logger: recorder(),
+    });
+    const server = await framework.serve([
+      await mountAt(framework, '/api', keys),
+      await mountAt(framework, '/api', lib.authorize({ rules: [rule] })),
+    ]);
+    try {
+      for (const target of [`/api/echo?x=1&api_key=${KEY}`, `/api/echo?api_key=${KEY}&x=1`]) {
+        const res = await request(server.url).get(target);
+        expect(res.status).toBe(200);
+        expect(res.text).not.toContain(KEY);
+        expect((res.body as Echo).url).toBe('/api/echo?x=1');
+      }
+      // The rule reads the request as the app gets it: nothing but the credential was taken.
+      expect((await request(server.url).get(`/api/echo?x=2&api_key=${KEY}`)).status).toBe(
+        rule.includes('x') ? 403 : 200,
+      );
+    } finally {
+      await server.close();
+      await keys.close();
+    }
+  });
+});
+
+describe.each(all)(
+  'a Basic password over the cap, let through, never reaches the upstream on $name',
+  (framework) => {
+    const PASSWORD = `pw-${'s'.repeat(40)}-secret`;
+    const HTPASSWD = `alice:${sha(PASSWORD)}\n`;
+    const BACKEND = 'sk-backend-final-0123456789';
+    const cgi = (name: string) => name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+    const basic = (password: string) => `Basic ${Buffer.from(`alice:${password}`).toString('base64')}`;
+    const cases: { label: string; header: string; location?: 'proxy' }[] = [
+      { label: 'Authorization', header: 'Authorization' },
+      { label: 'Proxy-Authorization', header: 'Proxy-Authorization', location: 'proxy' },
+      { label: 'Proxy_Authorization spelling', header: 'Proxy_Authorization', location: 'proxy' },
+      { label: 'authorization spelt AUTHORIZATION', header: 'AUTHORIZATION' },
+    ];
+    for (const mode of ['permissive', 'optional'] as const) {
+      it.each(cases)(`anyAuth ${mode}, $label, then backendAuth`, async ({ header, location }) => {
+        const { lib } = framework;
+        const upstream = await startRecordingUpstream();
+        const basicMw = lib.basicAuth({
+          htpasswd: HTPASSWD,
+          maxPasswordBytes: 16,
+          logger: recorder(),
+          ...(location === 'proxy'
+            ? { location: { header: { name: 'proxy-authorization', prefix: 'Basic ' } } }
+            : {}),
+        });
+        const keyMw = lib.apiKeyAuth({
+          keys: [{ name: 'svc', key: KEY }],
+          location: { header: { name: 'x-api-key' } },
+          logger: recorder(),
+        });
+        const gateway = await framework.serve(
+          [lib.anyAuth(basicMw, keyMw, { mode }), lib.backendAuth({ key: BACKEND })],
+          { forwardTo: upstream.url },
+        );
+        try {
+          for (const password of [PASSWORD, 'short-wrong']) {
+            // Beside a valid API key (it wins), and alone (permissive lets it through).
+            const both = await rawGet(`${gateway.url}/v1/x`, { [header]: basic(password), 'X-Api-Key': KEY });
+            expect(both.status).toBe(200);
+            const alone = await rawGet(`${gateway.url}/v1/x`, { [header]: basic(password) });
+            expect(alone.status).toBe(mode === 'permissive' ? 200 : location === 'proxy' ? 407 : 401);
+            for (const res of [both, alone]) expect(res.body).not.toContain(PASSWORD);
+          }
+          expect(upstream.received.length).toBeGreaterThan(0);
+          for (const received of upstream.received) {
+            const raw = received.rawHeaders;
+            for (let i = 0; i + 1 < raw.length; i += 2) {
+              expect(raw[i + 1]).not.toContain(Buffer.from(`alice:${PASSWORD}`).toString('base64'));
+              if (cgi(raw[i]!) === 'PROXY_AUTHORIZATION') throw new Error(`upstream got ${raw[i]}`);
+            }
+          }
+        } finally {
+          await gateway.close();
+          await upstream.close();
+          await basicMw.close();
+          await keyMw.close();
+        }
+      });
+    }
+  },
+);
