@@ -61,6 +61,20 @@ describe.each(all)('a reloaded file never puts raw text in a log line on $name',
     expectSafe(logger);
   });
 
+  it.each([...FORGERIES, '\u009b2J', '\u2029'])(
+    'a keys file record with an unknown option named with %j',
+    async (forgery) => {
+      const path = dir.file(`keys-${++files}.json`);
+      await writeFile(path, JSON.stringify([{ name: 'alice', key: KEY }]));
+      const logger = recorder();
+      const made = framework.lib.apiKeyAuth({ keys: { file: path }, logger });
+      cleanups.push(() => made.close());
+      await replaceByRename(path, JSON.stringify([{ name: 'alice', key: KEY, [`scope${forgery}`]: ['*'] }]));
+      expect(await refused(logger)).toBe(true);
+      expectSafe(logger);
+    },
+  );
+
   it.each(FORGERIES)('an htpasswd file with a user name holding %j', async (forgery) => {
     const path = dir.file(`users-${++files}.htpasswd`);
     await writeFile(path, `alice:${sha('alice-pw')}\n`);

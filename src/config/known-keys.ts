@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { logText } from '../logging/log-text.js';
 
 /**
  * Unknown option keys are refused, never ignored: an ignored `audience` (the spelling of
@@ -61,8 +62,9 @@ export function withHints(
 /** `field.key`, or `field["odd key"]` for a key that is no identifier (shown cut short). */
 export function keyPath(field: string, key: string): string {
   if (/^[A-Za-z_$][\w$]*$/.test(key) && key.length <= 64) return field === '' ? key : `${field}.${key}`;
-  const shown = key.length > 64 ? `${key.slice(0, 64)}...` : key;
-  return `${field}[${JSON.stringify(shown)}]`;
+  // logText, not JSON.stringify: JSON leaves U+2028, U+0085 and the C1 controls raw, and a key
+  // read from a keys file reaches the log when a reload is refused.
+  return `${field}["${logText(key, 64)}"]`;
 }
 
 /**
