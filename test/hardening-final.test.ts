@@ -186,3 +186,36 @@ describe.each(all)(
     }
   },
 );
+
+describe.each(all)("a URL's password never reaches the log, whatever it holds, on $name", (framework) => {
+  const PASSWORD = 'Zq9-SECRETPASS';
+  // What a provider's reason may quote: a DSN whose password holds "@" (WHATWG URL and libpq
+  // read up to the LAST "@" of the authority), or long enough that the 200-character cut lands
+  // inside the password.
+  const REASONS: [string, string][] = [
+    ['"@" in the password', `db down: postgres://admin:p@${PASSWORD}@db.internal:5432/app`],
+    ['two "@" in the password', `db down: https://u:@@${PASSWORD}@@h/x`],
+    ['the cut inside the password', `${'x'.repeat(180)} https://admin:${PASSWORD}${PASSWORD}@db/x`],
+    ['the cut right after "://user:"', `${'y'.repeat(190)} https://admin:${PASSWORD}@db/x`],
+    ['a plain DSN', `redis://:${PASSWORD}@cache:6379`],
+  ];
+  it.each(REASONS)('customAuth denial reason with %s', async (_label, reason) => {
+    const logger = { lines: [] as string[], warn: (m: string) => void logger.lines.push(m) };
+    const made = framework.lib.customAuth(
+      { authenticate: () => framework.lib.AuthResult.denied(reason) },
+      { logger },
+    );
+    const server = await framework.serve([made]);
+    try {
+      const res = await request(server.url).get('/').set('Authorization', 'Bearer sess-123456');
+      expect(res.status).toBe(401);
+      expect(logger.lines).toHaveLength(1);
+      const line = logger.lines[0]!;
+      for (let n = 4; n <= PASSWORD.length; n++) expect(line).not.toContain(PASSWORD.slice(0, n));
+      expect(line).not.toContain(PASSWORD.slice(-6));
+    } finally {
+      await server.close();
+      await made.close();
+    }
+  });
+});

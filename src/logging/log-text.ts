@@ -20,9 +20,12 @@ export function logText(value: unknown, max: number, secrets: readonly string[] 
       text = text.split(spelling).join('[credential]');
     }
   }
+  // A URL's password is masked before the cut too: a cut inside it would leave its start with no
+  // "@" after it to find. (Linear: each match attempt starts at a "//" and stops at the next "/".)
+  text = text.replace(USERINFO, '//***@');
   // Cut before the JWT pattern runs: on at most `max` characters it cannot take long.
   const cut = text.length > max ? `${text.slice(0, max)}... (${text.length - max} more characters)` : text;
-  return cut.replace(JWT_SHAPED, '[token]').replace(USERINFO, '//***@').replace(UNPRINTABLE, escaped);
+  return cut.replace(JWT_SHAPED, '[token]').replace(UNPRINTABLE, escaped);
 }
 
 /**
@@ -39,8 +42,9 @@ export function errorClass(error: unknown): string {
 // A JSON header's `{"` in base64url (`eyJ`), a dot and what follows: an access token or an
 // assertion, or what the cut left of one.
 const JWT_SHAPED = /eyJ[\w-]*\.[\w.-]*/g;
-// A URL's user name and password (`postgres://user:password@db`).
-const USERINFO = /\/\/[^\s/@]*@/g;
+// A URL's user name and password (`postgres://user:password@db`), up to the LAST "@" before the
+// path, as WHATWG URL and libpq read it: a password may hold "@" (`//u:p@ss@db`).
+const USERINFO = /\/\/[^\s/]*@/g;
 const UNPRINTABLE = /[^\x20-\x7e]|["\\]/g;
 
 function escaped(char: string): string {
