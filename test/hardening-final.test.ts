@@ -219,3 +219,51 @@ describe.each(all)("a URL's password never reaches the log, whatever it holds, o
     }
   });
 });
+
+describe.each(all)('a sub-app mounted at /api strips and rules as the app does, on $name', (framework) => {
+  /** Express: a whole sub-app (its own query parser) under app.use('/api'); Koa: mounted. */
+  async function mounted(middlewares: unknown[]): Promise<unknown[]> {
+    if (!framework.name.startsWith('express')) {
+      return Promise.all(middlewares.map((mw) => mountAt(framework, '/api', mw)));
+    }
+    const express = (await import('express')).default;
+    const sub = express();
+    sub.set('query parser', 'extended');
+    for (const mw of middlewares) sub.use(mw as import('express').RequestHandler);
+    const router = express.Router();
+    router.use('/api', sub);
+    return [router];
+  }
+  it.each([
+    ['request.query.x == "1" && !("api_key" in request.query)', 'x=1'],
+    ['request.url == "/api/echo?x=1"', 'x=1'],
+    ['request.path == "/api/echo"', 'x=1'],
+  ])('%s', async (rule, rest) => {
+    const { lib } = framework;
+    const keys = lib.apiKeyAuth({
+      keys: [{ name: 'svc', key: KEY }],
+      location: { queryParameter: { name: 'api_key' } },
+      logger: recorder(),
+    });
+    const server = await framework.serve(await mounted([keys, lib.authorize({ rules: [rule] })]), {
+      queryParser: 'simple',
+    });
+    try {
+      const res = await request(server.url).get(`/api/echo?${rest}&api_key=${KEY}`);
+      expect(res.status).toBe(200);
+      expect(res.text).not.toContain(KEY);
+      const echo = res.body as Echo;
+      expect(echo.url).toBe('/api/echo?x=1');
+      expect(echo.query).toEqual({ x: '1' });
+      // Spellings a parser folds into the credential's name: a copy each, refused.
+      for (const spelling of ['api_key%5B%5D', 'API_KEY', 'api.key']) {
+        const twice = await request(server.url).get(`/api/echo?x=1&api_key=${KEY}&${spelling}=${KEY}`);
+        expect(twice.status).toBe(400);
+        expect(twice.text).not.toContain(KEY);
+      }
+    } finally {
+      await server.close();
+      await keys.close();
+    }
+  });
+});
