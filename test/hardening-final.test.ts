@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { replaceByRename, type TempDir, tempDir } from './support/files.js';
@@ -220,6 +221,26 @@ describe.each(all)("a URL's password never reaches the log, whatever it holds, o
   });
 });
 
+/** A GET whose request target is the absolute URL (`GET http://host/path HTTP/1.1`). */
+function absoluteGet(base: string, path: string): Promise<{ status: number; body: string }> {
+  const target = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: target.hostname, port: target.port, path: `${base}${path}`, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe.each(all)('a sub-app mounted at /api strips and rules as the app does, on $name', (framework) => {
   /** Express: a whole sub-app (its own query parser) under app.use('/api'); Koa: mounted. */
   async function mounted(middlewares: unknown[]): Promise<unknown[]> {
@@ -255,6 +276,11 @@ describe.each(all)('a sub-app mounted at /api strips and rules as the app does, 
       const echo = res.body as Echo;
       expect(echo.url).toBe('/api/echo?x=1');
       expect(echo.query).toEqual({ x: '1' });
+      // The same in absolute form (RFC 9112 3.2.2), as a proxy client sends it.
+      const absolute = await absoluteGet(server.url, `/api/echo?${rest}&api_key=${KEY}`);
+      expect(absolute.status).toBe(200);
+      expect(absolute.body).not.toContain(KEY);
+      expect((JSON.parse(absolute.body) as Echo).query).toEqual({ x: '1' });
       // Spellings a parser folds into the credential's name: a copy each, refused.
       for (const spelling of ['api_key%5B%5D', 'API_KEY', 'api.key']) {
         const twice = await request(server.url).get(`/api/echo?x=1&api_key=${KEY}&${spelling}=${KEY}`);
