@@ -199,6 +199,8 @@ describe.each(all)("a URL's password never reaches the log, whatever it holds, o
     ['the cut inside the password', `${'x'.repeat(180)} https://admin:${PASSWORD}${PASSWORD}@db/x`],
     ['the cut right after "://user:"', `${'y'.repeat(190)} https://admin:${PASSWORD}@db/x`],
     ['a plain DSN', `redis://:${PASSWORD}@cache:6379`],
+    ['a space in the password', `db down: https://admin:my ${PASSWORD}@db/x`],
+    ['a TAB in the password', `db down: https://admin:${PASSWORD.slice(0, 3)}\t${PASSWORD.slice(3)}@db/x`],
   ];
   it.each(REASONS)('customAuth denial reason with %s', async (_label, reason) => {
     const logger = { lines: [] as string[], warn: (m: string) => void logger.lines.push(m) };

@@ -43,8 +43,9 @@ export function errorClass(error: unknown): string {
 // assertion, or what the cut left of one.
 const JWT_SHAPED = /eyJ[\w-]*\.[\w.-]*/g;
 // A URL's user name and password (`postgres://user:password@db`), up to the LAST "@" before the
-// path, as WHATWG URL and libpq read it: a password may hold "@" (`//u:p@ss@db`).
-const USERINFO = /\/\/[^\s/]*@/g;
+// path, as WHATWG URL reads it: a password may hold "@" (`//u:p@ss@db`), a space or a TAB (the
+// parser encodes the one and drops the other). Masking too much is the safe side.
+const USERINFO = /\/\/[^/\\]*@/g;
 const UNPRINTABLE = /[^\x20-\x7e]|["\\]/g;
 
 function escaped(char: string): string {
