@@ -174,15 +174,11 @@ function headerLocator(name: string, prefix: string | undefined): Locator {
       const value = values[0]!;
       return scheme !== undefined ? schemeCredential(value, scheme) : literalCredential(value, lowerPrefix);
     },
+    // deleteHeader and setHeader remove every spelling an upstream folds into `key` themselves.
     strip(host) {
       deleteHeader(host.message, key);
-      if (folded === undefined) return;
-      for (const variant of otherSpellings(host.message, key, folded)) deleteHeader(host.message, variant);
     },
     write(host, value) {
-      if (folded !== undefined) {
-        for (const variant of otherSpellings(host.message, key, folded)) deleteHeader(host.message, variant);
-      }
       setHeader(host.message, key, prefix === undefined ? value : `${prefix}${value}`);
     },
   };
