@@ -1,3 +1,5 @@
+import type { AuthErrorCode } from './refusals.js';
+
 /**
  * Every refusal portcullis makes is an `AuthError`: a status, a stable machine-readable `code`,
  * a human `description` that never contains a credential, and the headers (challenges,
@@ -16,14 +18,15 @@
  */
 export class AuthError extends Error {
   readonly status: number;
-  readonly code: string;
+  /** One of the codes in the catalogue (README "Rejections"). */
+  readonly code: AuthErrorCode;
   readonly description: string;
   readonly headers: Record<string, string | string[]>;
   readonly expose = true;
 
   constructor(
     status: number,
-    code: string,
+    code: AuthErrorCode,
     description: string,
     headers: Record<string, string | string[]> = {},
   ) {

@@ -8,13 +8,7 @@ export { type AdapterWrappers, adapterFactories } from './adapter-kit.js';
 export { type AnyAuthOptions, AnyInbound, anyAuthArguments, inboundOf, withInbound } from './any.js';
 export { type ApiKeyAuthOptions, type ApiKeyManager, apiKeyAuthenticator } from './apikey/authenticator.js';
 export type { ApiKeyInfo, ApiKeyRecord } from './apikey/records.js';
-export {
-  type Authenticator,
-  challengeHeader,
-  credentialError,
-  unavailableError,
-  type Verdict,
-} from './authenticator.js';
+export type { Authenticator, Problem, SchemeContext, SchemeDeclaration, Verdict } from './authenticator.js';
 export { type AuthorizeOptions, authorizer, type RequestCheck, type Rule } from './authz/authorize.js';
 export { type ForwardIdentityOptions, identityForwarder } from './authz/forward-identity.js';
 export { scopeRequirement } from './authz/scopes.js';
@@ -71,3 +65,4 @@ export { jwtAuthenticator } from './jwt/authenticator.js';
 export type { JwksOption, JwtAuthOptions, JwtProviderOptions } from './jwt/options.js';
 export { consoleLogger, type Logger } from './logger.js';
 export { applyMode, type Decision, type Mode, type Outcome } from './modes.js';
+export type { AuthErrorCode } from './refusals.js';

@@ -5,6 +5,11 @@ export interface Logger {
   warn(message: string): void;
   /** Routine events worth keeping (a custom provider's denial reason); warn is used without it. */
   info?(message: string): void;
+  /**
+   * Each refusal's reason (`jwt: 401 invalid_token (missing claim "aud")`), never a secret.
+   * Only called when present: the console logger has none, so refusals are silent by default.
+   */
+  debug?(message: string): void;
 }
 
 /** Messages never contain credentials: callers pass only URLs, paths, counts and reasons. */
@@ -24,7 +29,7 @@ export const consoleLogger: Logger = {
  */
 export function loggerOption(value: unknown, field = 'logger'): Logger {
   if (value === undefined) return consoleLogger;
-  const logger = value as { warn?: unknown; info?: unknown } | null;
+  const logger = value as { warn?: unknown; info?: unknown; debug?: unknown } | null;
   if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function') {
     throw new ConfigError(
       field,
@@ -33,7 +38,12 @@ export function loggerOption(value: unknown, field = 'logger'): Logger {
   }
   if (logger.info !== undefined && typeof logger.info !== 'function')
     throw new ConfigError(`${field}.info`, 'must be a method, or left out');
+  if (logger.debug !== undefined && typeof logger.debug !== 'function')
+    throw new ConfigError(`${field}.debug`, 'must be a method, or left out');
   const given = value as Logger;
+  // One wrapper per logger given: anyAuth's members sharing one logger then log a refusal once.
+  const known = wrapped.get(given);
+  if (known !== undefined) return known;
   // Most reports are made from timers and background fetches: a logger that throws there would
   // be an unhandled rejection that stops the process. Looked up on each call, as given.
   const safe: Logger = {
@@ -54,5 +64,17 @@ export function loggerOption(value: unknown, field = 'logger'): Logger {
       }
     };
   }
+  if (given.debug !== undefined) {
+    safe.debug = (message) => {
+      try {
+        given.debug?.(message);
+      } catch {
+        // as for warn
+      }
+    };
+  }
+  wrapped.set(given, safe);
   return safe;
 }
+
+const wrapped = new WeakMap<Logger, Logger>();

@@ -1,8 +1,8 @@
-import { authenticationRequired } from '../authenticator.js';
 import { atMostOne, keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
-import { AuthError, ConfigError } from '../errors.js';
+import { type AuthError, ConfigError } from '../errors.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
+import { accessDenied, authenticationRequired } from '../refusals.js';
 import { type CompiledExpression, compileExpression } from './cel.js';
 import { ruleContext } from './context.js';
 import { addReads, checkReads, nonCanonicalPathLiteral, noReads } from './request-reads.js';
@@ -123,9 +123,7 @@ export function authorizer(options: AuthorizeOptions): RequestCheck {
   const reads = noReads();
   for (const rule of compiled) addReads(reads, rule.source);
   const refused = (host: RequestHost, auth: Auth | undefined) =>
-    auth === undefined
-      ? authenticationRequired(host.message)
-      : new AuthError(403, 'access_denied', 'Access to this resource is denied by policy');
+    auth === undefined ? authenticationRequired(host.message) : accessDenied();
   return {
     check(host, given) {
       // What the rules read must have one reading (one path, one copy of each parameter and

@@ -1,6 +1,6 @@
-import { authenticationRequired } from '../authenticator.js';
-import { AuthError, ConfigError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { hasAllScopes, isScopeToken } from '../identity.js';
+import { authenticationRequired, insufficientScope } from '../refusals.js';
 import type { RequestCheck } from './authorize.js';
 
 /**
@@ -22,7 +22,6 @@ export function scopeRequirement(scopes: readonly string[]): RequestCheck {
     }
   }
   const wanted = [...new Set(scopes)];
-  const challenge = `Bearer error="insufficient_scope", scope="${wanted.join(' ')}"`;
   return {
     check(host, auth) {
       // `== null`: an app that cleared the identity with null gets the same 401, not a crash.
@@ -30,14 +29,7 @@ export function scopeRequirement(scopes: readonly string[]): RequestCheck {
       // An app may have set the identity itself: anything but a list grants nothing.
       const granted: readonly string[] = Array.isArray(auth.scopes) ? auth.scopes : [];
       if (hasAllScopes(auth) || wanted.every((scope) => granted.includes(scope))) return undefined;
-      return new AuthError(
-        403,
-        'insufficient_scope',
-        `This request needs the scope(s): ${wanted.join(' ')}`,
-        {
-          'www-authenticate': challenge,
-        },
-      );
+      return insufficientScope(wanted);
     },
   };
 }

@@ -1,11 +1,12 @@
 import { keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
 import { type CredentialLocation, type Locator, locator } from '../credentials/location.js';
 import { readLocations } from '../credentials/read-locations.js';
-import { AuthError, ConfigError } from '../errors.js';
+import { type AuthError, ConfigError } from '../errors.js';
 import { deleteHeader, type MessageHead, removeConnectionListed } from '../http/headers.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
 import { type Logger, loggerOption } from '../logger.js';
+import { backendRefusal } from '../refusals.js';
 import { type AwsBackendOptions, awsKind } from './aws.js';
 import { type AzureBackendOptions, azureKind } from './azure.js';
 import { BodyReadError } from './body.js';
@@ -166,33 +167,18 @@ function parseUpstream(value: string | URL, field: string): URL {
 
 /** Why a request was not forwarded, as the response the client gets. No secret in any of it. */
 function failure(error: unknown, kind: string, logger: Logger): AuthError {
-  if (error instanceof BodyReadError && error.reason === 'too_large') {
-    return new AuthError(413, 'request_too_large', 'The request body is too large to sign');
-  }
-  if (error instanceof BodyReadError && error.reason === 'aborted') {
-    return new AuthError(400, 'invalid_request', 'The request body could not be read');
-  }
+  if (error instanceof BodyReadError && error.reason === 'too_large') return backendRefusal('body_too_large');
+  if (error instanceof BodyReadError && error.reason === 'aborted') return backendRefusal('body_unreadable');
   if (error instanceof CredentialFetchError && error.kind === 'unavailable') {
     logger.warn(`backendAuth ${kind}: ${error.message}`);
-    return new AuthError(
-      503,
-      'backend_credentials_unavailable',
-      'The upstream credential is unavailable; try again',
-      {
-        'retry-after': '5',
-      },
-    );
+    return backendRefusal('unavailable');
   }
   // A body a parser consumed before us is the gateway's own misconfiguration: the log says so.
   // Messages are portcullis's own (upstream pieces escaped where they enter); of any other
   // error only the class is logged.
   const reason = error instanceof BodyReadError ? error.message : failureReason(error);
   logger.warn(`backendAuth ${kind}: ${reason}`);
-  return new AuthError(
-    502,
-    'backend_credentials_failed',
-    'The gateway could not obtain the upstream credential',
-  );
+  return backendRefusal('failed');
 }
 
 /**
@@ -263,11 +249,7 @@ export class BackendAuth {
       base = this.upstreamFor(host);
     } catch {
       this.logger.warn('backendAuth: the upstream function failed or returned no http(s) URL');
-      return new AuthError(
-        502,
-        'backend_credentials_failed',
-        'The gateway could not obtain the upstream credential',
-      );
+      return backendRefusal('failed');
     }
     return this.prepare(incomingForwarded(host, base, this.maxBodyBytes), host.message, auth);
   }

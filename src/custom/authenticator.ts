@@ -1,15 +1,19 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { type Authenticator, credentialError, missingStatusAt, type Verdict } from '../authenticator.js';
-import { bearerChallenge, isSafeRealm } from '../challenge.js';
+import {
+  type Authenticator,
+  type SchemeContext,
+  type SchemeDeclaration,
+  schemeContext,
+  type Verdict,
+} from '../authenticator.js';
 import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
-import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
+import { BEARER_LOCATION, type CredentialLocation } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
-import { ambiguousPathError } from '../http/ambiguity.js';
 import { fullTarget } from '../http/paths.js';
 import type { RequestHost } from '../http/request-host.js';
 import { type AuthPart, isScopeToken } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
-import { type Logger, loggerOption } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { errorClass, logText } from '../logging/log-text.js';
 import { AuthResult } from './auth-result.js';
 
@@ -60,27 +64,35 @@ const CUSTOM_AUTH_KEYS = keysOf<CustomAuthOptions>()(
 const DENIED = 'The credential was not accepted';
 const MAX_LOGGED_REASON = 200;
 
-/** A custom provider as an {@link Authenticator}. */
-export function customAuthenticator(provider: AuthProvider, options: CustomAuthOptions = {}): Authenticator {
+/**
+ * How customAuth asks: Bearer at `Authorization: Bearer`, elsewhere (a session cookie, another
+ * header) a `Custom` challenge naming the location: not RFC 6750, which it is not.
+ */
+export const CUSTOM_SCHEME: SchemeDeclaration = {
+  method: 'custom',
+  challenge: { standard: 'Bearer', named: 'Custom' },
+  defaultRealm: 'api',
+  defaultLocation: BEARER_LOCATION,
+};
+
+/** A custom provider as an {@link Authenticator}; `context` is what the pipeline checked. */
+export function customAuthenticator(
+  provider: AuthProvider,
+  options: CustomAuthOptions = {},
+  context: SchemeContext = schemeContext(options, CUSTOM_SCHEME),
+): Authenticator {
   refuseUnknownKeys(options, CUSTOM_AUTH_KEYS, '');
   if (typeof provider?.authenticate !== 'function') {
     throw new ConfigError('provider', 'must have an authenticate(credential, request) method');
   }
-  const realm = options.realm ?? 'api';
-  if (!isSafeRealm(realm))
-    throw new ConfigError('realm', 'must be 1-200 printable characters without quotes or backslashes');
-  const credentialLocator = locator(options.location, 'location', BEARER_LOCATION);
-  const logger = loggerOption(options.logger);
+  const logger = context.logger;
 
   const authenticator: Authenticator = {
-    method: 'custom',
-    locator: credentialLocator,
-    missingStatus: missingStatusAt(credentialLocator),
-    challenge: (problem) => bearerChallenge(realm, problem),
     async authenticate(credential: string, host: RequestHost): Promise<Verdict> {
       const path = host.path;
       // The provider may decide on the path: it gets the canonical one or none at all.
-      if (path === undefined) return { ok: false, error: ambiguousPathError() };
+      if (path === undefined)
+        return { ok: false, problem: { code: 'ambiguous_path', reason: 'request path ambiguous' } };
       const request: CustomAuthRequest = {
         method: host.message.method ?? 'GET',
         path,
@@ -88,13 +100,14 @@ export function customAuthenticator(provider: AuthProvider, options: CustomAuthO
         headers: host.message.headers,
       };
       let result: unknown;
+      let threw = false;
       try {
         result = await provider.authenticate(credential, request);
       } catch (error) {
         // A provider's exception text may carry anything (a DSN, the token): it is neither
         // shown nor logged; the operator learns that it threw, and what kind of error it was.
         logger.warn(`customAuth provider threw (${errorClass(error)}); the request was refused`);
-        result = undefined;
+        threw = true;
       }
       if (!(result instanceof AuthResult) || !result.ok) {
         const reason = result instanceof AuthResult ? result.reason : undefined;
@@ -103,7 +116,13 @@ export function customAuthenticator(provider: AuthProvider, options: CustomAuthO
           if (typeof logger.info === 'function') logger.info(line);
           else logger.warn(line);
         }
-        return { ok: false, error: credentialError(authenticator, 'invalid_credentials', DENIED) };
+        // The debug reason is fixed: the provider's own text went to the info line above.
+        const why = threw
+          ? 'provider threw'
+          : result instanceof AuthResult
+            ? 'provider denied'
+            : 'provider answered no AuthResult';
+        return { ok: false, problem: { code: 'invalid_credentials', reason: why, description: DENIED } };
       }
       const granted = result.identity ?? {};
       const identity: AuthPart = {
