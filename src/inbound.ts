@@ -57,7 +57,7 @@ export interface Member extends CredentialReader {
 /** What one member made of its reading: nothing there, an identity, or a refusal with its reason. */
 type Tried =
   | { kind: 'absent' }
-  | { kind: 'valid'; member: Member; identity: Outcome & { kind: 'valid' } }
+  | { kind: 'valid'; member: Member; outcome: Outcome & { kind: 'valid' } }
   | { kind: 'invalid'; member: Member; error: AuthError; reason: string };
 
 const ABSENT: Tried = { kind: 'absent' };
@@ -70,10 +70,15 @@ const ABSENT: Tried = { kind: 'absent' };
  * (src/refusals.ts), logging its reason at debug level. The schemes only check credentials.
  */
 export class Inbound {
+  /** For the debug log: where nothing was found, written once. */
+  private readonly absentReason: string;
+
   constructor(
     private readonly settings: InboundSettings,
     readonly members: readonly Member[],
-  ) {}
+  ) {
+    this.absentReason = `no credential at ${members.map((member) => member.locator.description).join(', ')}`;
+  }
 
   /**
    * One scheme. The shared options (mode, public paths, then logger, realm, location) are
@@ -156,8 +161,7 @@ export class Inbound {
       return this.conclude({ kind: 'invalid', error: invalid.error }, [invalid.member], invalid.reason);
     }
     const error = credentialsMissing(this.members);
-    const where = this.members.map((member) => member.locator.description).join(', ');
-    return this.conclude({ kind: 'absent', error }, this.members, `no credential at ${where}`);
+    return this.conclude({ kind: 'absent', error }, this.members, this.absentReason);
   }
 
   /** What one member's reading amounts to. */
@@ -193,7 +197,7 @@ export class Inbound {
     host: RequestHost,
     existing: Auth | undefined,
   ): InboundResult {
-    const decision = applyMode(this.settings.mode, tried.identity);
+    const decision = applyMode(this.settings.mode, tried.outcome);
     if (decision.action !== 'accept') return UNCHANGED;
     tried.member.locator.strip(host);
     const auth = mergeAuth(existing, decision.identity);
@@ -208,17 +212,15 @@ export class Inbound {
     const decision = applyMode(this.settings.mode, outcome);
     if (decision.action === 'reject') return this.refuse(by, decision.error, reason);
     if (outcome.kind === 'invalid') {
-      debugLog(
-        by,
-        `${methods(by)}: passed on in ${this.settings.mode} mode: ${outcome.error.code} (${reason})`,
-      );
+      const mode = this.settings.mode;
+      debugLog(by, () => `${methods(by)}: passed on in ${mode} mode: ${outcome.error.code} (${reason})`);
     }
     return UNCHANGED;
   }
 
   /** The one place a refusal leaves the pipeline: its reason goes to the debug log. */
   private refuse(by: readonly Member[], error: AuthError, reason: string): InboundResult {
-    debugLog(by, `${methods(by)}: refused with ${error.status} ${error.code} (${reason})`);
+    debugLog(by, () => `${methods(by)}: refused with ${error.status} ${error.code} (${reason})`);
     return { error };
   }
 
@@ -244,7 +246,7 @@ function failed(member: Member): Tried {
 
 function judged(member: Member, verdict: Verdict, credential: string): Tried {
   if (verdict.ok)
-    return { kind: 'valid', member, identity: { kind: 'valid', identity: verdict.identity, credential } };
+    return { kind: 'valid', member, outcome: { kind: 'valid', identity: verdict.identity, credential } };
   return {
     kind: 'invalid',
     member,
@@ -269,13 +271,18 @@ function methods(members: readonly Member[]): string {
   return members.map((member) => member.method).join(', ');
 }
 
-/** Once per logger: anyAuth's members usually share one. */
-function debugLog(members: readonly Member[], line: string): void {
-  const told = new Set<Logger>();
+/**
+ * Once per logger (anyAuth's members usually share one), and only written when some logger
+ * has a debug method: a flood of refusals costs nothing otherwise.
+ */
+function debugLog(members: readonly Member[], line: () => string): void {
+  let text: string | undefined;
+  const told: Logger[] = [];
   for (const { logger } of members) {
-    if (told.has(logger)) continue;
-    told.add(logger);
-    logger.debug?.(line);
+    if (logger.debug === undefined || told.includes(logger)) continue;
+    told.push(logger);
+    text ??= line();
+    logger.debug(text);
   }
 }
 
