@@ -16,7 +16,7 @@ import type { RequestHost } from './http/request-host.js';
 import { type Auth, mergeAuth, rememberInboundCredential } from './identity.js';
 import type { Logger } from './logger.js';
 import { applyMode, MODES, type Mode, type Outcome } from './modes.js';
-import { askingFor, credentialRefusal, credentialsMissing, unavailable } from './refusals.js';
+import { askingFor, credentialRefusal, credentialsMissing, traceRefusal, unavailable } from './refusals.js';
 
 /** Options every inbound middleware shares. */
 export interface InboundOptions {
@@ -213,14 +213,14 @@ export class Inbound {
     if (decision.action === 'reject') return this.refuse(by, decision.error, reason);
     if (outcome.kind === 'invalid') {
       const mode = this.settings.mode;
-      debugLog(by, () => `${methods(by)}: passed on in ${mode} mode: ${outcome.error.code} (${reason})`);
+      traceRefusal(by, () => `${methods(by)}: passed on in ${mode} mode: ${outcome.error.code} (${reason})`);
     }
     return UNCHANGED;
   }
 
   /** The one place a refusal leaves the pipeline: its reason goes to the debug log. */
   private refuse(by: readonly Member[], error: AuthError, reason: string): InboundResult {
-    debugLog(by, () => `${methods(by)}: refused with ${error.status} ${error.code} (${reason})`);
+    traceRefusal(by, () => `${methods(by)}: refused with ${error.status} ${error.code} (${reason})`);
     return { error };
   }
 
@@ -269,21 +269,6 @@ function refusalFor(member: Member, problem: Problem): AuthError {
 
 function methods(members: readonly Member[]): string {
   return members.map((member) => member.method).join(', ');
-}
-
-/**
- * Once per logger (anyAuth's members usually share one), and only written when some logger
- * has a debug method: a flood of refusals costs nothing otherwise.
- */
-function debugLog(members: readonly Member[], line: () => string): void {
-  let text: string | undefined;
-  const told: Logger[] = [];
-  for (const { logger } of members) {
-    if (logger.debug === undefined || told.includes(logger)) continue;
-    told.push(logger);
-    text ??= line();
-    logger.debug(text);
-  }
 }
 
 /** The shared options, checked once: the mode and the paths that skip authentication. */

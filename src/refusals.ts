@@ -3,6 +3,7 @@ import type { CredentialLocation, Locator } from './credentials/location.js';
 import { type CredentialReader, readersOf } from './credentials/read-locations.js';
 import { AuthError } from './errors.js';
 import type { MessageHead } from './http/headers.js';
+import type { Logger } from './logger.js';
 
 /**
  * The catalogue of refusals: every `error` code portcullis sends, and the one place each
@@ -261,6 +262,34 @@ export function backendRefusal(problem: BackendProblem): AuthError {
         'The gateway could not obtain the upstream credential',
       );
   }
+}
+
+/**
+ * Writes a refusal's reason to the debug log of every distinct logger among `readers` (anyAuth's
+ * members usually share one), building the line only when one of them has a debug method: a
+ * flood of refusals costs nothing otherwise. Reasons are fixed phrases and option names, never
+ * request content.
+ */
+export function traceRefusal(readers: readonly Pick<CredentialReader, 'logger'>[], line: () => string): void {
+  let text: string | undefined;
+  const told: Logger[] = [];
+  for (const { logger } of readers) {
+    if (logger?.debug === undefined || told.includes(logger)) continue;
+    told.push(logger);
+    text ??= line();
+    logger.debug(text);
+  }
+}
+
+/** A refusal by a step after authentication, traced through the loggers of the schemes that ran. */
+export function traceStepRefusal(
+  message: MessageHead,
+  step: string,
+  error: AuthError,
+  reason: string,
+): AuthError {
+  traceRefusal(readersOf(message), () => `${step}: refused with ${error.status} ${error.code} (${reason})`);
+  return error;
 }
 
 /** A refusal ready to write: the adapters copy these three fields and nothing else. */

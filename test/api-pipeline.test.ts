@@ -439,6 +439,29 @@ describe.each(all)('one inbound pipeline on $name', (framework) => {
       expect(lines.debug.join('\n')).not.toContain(API_KEY);
     });
 
+    it("requireScopes and authorize trace their refusals through the schemes' loggers", async () => {
+      const { lines, logger } = capturing();
+      const auth = () =>
+        r.track(make(framework, 'apiKey', { logger, location: { header: { name: 'x-api-key' } } }));
+      const scoped = await r.serve([auth(), framework.lib.requireScopes('read', 'admin')]);
+      const ruled = await r.serve([
+        auth(),
+        framework.lib.authorize({ rules: ['true', { deny: 'auth.subject == "ci"' }] }),
+      ]);
+      const anonymous = await r.serve([
+        r.track(make(framework, 'apiKey', { logger, mode: 'optional' })),
+        framework.lib.requireScopes('read'),
+      ]);
+      expect((await request(scoped.url).get('/echo').set('x-api-key', API_KEY)).status).toBe(403);
+      expect((await request(ruled.url).get('/echo').set('x-api-key', API_KEY)).status).toBe(403);
+      expect((await request(anonymous.url).get('/echo')).status).toBe(401);
+      expect(lines.debug).toEqual([
+        'requireScopes: refused with 403 insufficient_scope (lacks "admin")',
+        'authorize: refused with 403 access_denied (rules[1] (deny) was true or failed)',
+        'requireScopes: refused with 401 credentials_missing (no identity)',
+      ]);
+    });
+
     it('a logger without debug, or whose debug throws, changes no answer', async () => {
       const quiet = await r.serve([r.track(make(framework, 'jwt', { logger: { warn() {} } }))]);
       expect((await request(quiet.url).get('/echo')).status).toBe(401);

@@ -1,4 +1,5 @@
 import type { MessageHead } from '../http/headers.js';
+import type { Logger } from '../logger.js';
 import type { Asking } from '../refusals.js';
 import type { Locator } from './location.js';
 
@@ -9,6 +10,8 @@ import type { Locator } from './location.js';
 export interface CredentialReader {
   readonly locator: Locator;
   readonly asking: Asking;
+  /** Where a later step (requireScopes, authorize) reports its refusals of this request. */
+  readonly logger?: Logger;
 }
 
 // Every inbound scheme that looked at a request, for two later steps: backendAuth clears all
