@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Demo, ROUTES, startDemo } from '../examples/demo.js';
+import { frameworks } from './support/frameworks.js';
+import { closeServer, listenOnLoopback } from './support/loopback.js';
+import { headerLines, rawGet } from './support/raw-request.js';
 import { eventually } from './support/wait.js';
 
 // The demo `npm start` runs, driven the way its printed curl lines drive it.
@@ -189,3 +192,43 @@ describe('npm start', () => {
     60_000,
   );
 });
+
+// The forwarders the README shows (Koa: examples/koa-fetch-forwarder.ts; Express:
+// http-proxy-middleware) in front of a real upstream that sets two cookies: each arrives as
+// its own Set-Cookie line, as sent (fetch's Headers joins all other fields with ", ").
+describe.each(await frameworks())(
+  'the forwarder on $name keeps every Set-Cookie of the upstream',
+  (framework) => {
+    const COOKIES = [
+      'session=abc123; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/; HttpOnly',
+      'theme=dark; Path=/',
+    ];
+
+    it('two cookies from the upstream are two lines to the client, unjoined', async () => {
+      const upstream = createServer((_req, res) => {
+        res.setHeader('set-cookie', COOKIES);
+        res.setHeader('x-upstream', 'yes');
+        res.end('ok');
+      });
+      await listenOnLoopback(upstream);
+      const { port } = upstream.address() as { port: number };
+      const key = framework.lib.apiKeyAuth({
+        keys: [{ name: 'ops', key: 'ak_demo_forwarder_0123456789abcdef' }],
+      });
+      const gateway = await framework.serve([key], { forwardTo: `http://127.0.0.1:${port}` });
+      try {
+        const res = await rawGet(`${gateway.url}/anything`, {
+          authorization: 'Bearer ak_demo_forwarder_0123456789abcdef',
+        });
+        expect(res.status).toBe(200);
+        expect(res.body).toBe('ok');
+        expect(res.headers['x-upstream']).toBe('yes');
+        expect(headerLines(res.rawHeaders, 'set-cookie')).toEqual(COOKIES);
+      } finally {
+        await gateway.close();
+        await key.close();
+        await closeServer(upstream);
+      }
+    });
+  },
+);
