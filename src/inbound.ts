@@ -157,7 +157,7 @@ export function checkPublicPath(settings: InboundSettings, host: RequestHost): b
   if (matcher === undefined) return false;
   const path = host.path;
   if (path === undefined) return ambiguousPathError();
-  return matcher.matches(path, host.folding, host.message.method);
+  return matcher.matches(path, host.folding, host.message);
 }
 
 function validateInboundOptions(options: InboundOptions): void {

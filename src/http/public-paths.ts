@@ -59,8 +59,12 @@ interface CompiledFolding {
 
 /** `publicPaths`, checked and compiled once per router folding. */
 export interface PublicPathMatcher {
-  /** True when a request with this canonical path and method skips authentication. */
-  matches(path: string, folding: PathFolding, method: string | undefined): boolean;
+  /**
+   * True when a request with this canonical path skips authentication. The request's method
+   * is read only when an entry names methods: on Express every read of `req` costs (see
+   * BENCHMARKS.md), and the common `['/health']` needs none.
+   */
+  matches(path: string, folding: PathFolding, request: { readonly method?: string | undefined }): boolean;
 }
 
 /** A checked entry, before folding. */
@@ -93,11 +97,11 @@ export function compilePublicPaths(value: unknown): PublicPathMatcher | undefine
     compileFolding(entries, { caseSensitive: index >= 2, strict: index % 2 === 1 }),
   );
   return {
-    matches(path, folding, method) {
+    matches(path, folding, request) {
       const table = tables[(folding.caseSensitive ? 2 : 0) + (folding.strict ? 1 : 0)]!;
       if (table.exact.has(path)) return true;
       for (const entry of table.others) {
-        if (entry.methods !== undefined && (method === undefined || !entry.methods.has(method))) continue;
+        if (entry.methods !== undefined && !entry.methods.has(request.method ?? '')) continue;
         if (entry.path === undefined || entry.path === path) return true;
         if (entry.prefix && under(path, entry.path)) return true;
       }
