@@ -11,7 +11,7 @@ import type { CredentialLocation, CredentialReading } from './credentials/locati
 import { type CredentialReader, noteReadLocation } from './credentials/read-locations.js';
 import { type AuthError, ConfigError } from './errors.js';
 import { ambiguousPathError } from './http/ambiguity.js';
-import { canonicalPath, type PathFolding } from './http/canonical-path.js';
+import { compilePublicPaths, type PublicPath, type PublicPathMatcher } from './http/public-paths.js';
 import type { RequestHost } from './http/request-host.js';
 import { type Auth, mergeAuth, rememberInboundCredential } from './identity.js';
 import type { Logger } from './logger.js';
@@ -23,11 +23,13 @@ export interface InboundOptions {
   /** `strict` (default): a credential is required. See the modes table in the README. */
   mode?: Mode;
   /**
-   * Request paths that skip this middleware entirely, compared with the request's canonical
-   * path (see the README: folded as the app's router folds, e.g. `/Health/` is `/health` on
-   * Express by default).
+   * Requests that skip this middleware entirely: exact paths (`'/health'`), prefixes
+   * (`'/docs/*'`: `/docs` and below it) and `{ path?, methods? }` (`{ methods: ['OPTIONS'] }`
+   * for CORS preflights), compared with the request's canonical, absolute path (see the README:
+   * folded as the app's router folds, e.g. `/Health/` is `/health` on Express by default; the
+   * full path under a mounted router, never the mount-relative one).
    */
-  publicPaths?: readonly string[];
+  publicPaths?: readonly PublicPath[];
   /**
    * Hand refusals to the app's own error handling instead of answering: Express receives
    * `next(err)`, Koa a thrown {@link AuthError} (status, code, headers, expose). Default false.
@@ -274,24 +276,14 @@ function methods(members: readonly Member[]): string {
 /** The shared options, checked once: the mode and the paths that skip authentication. */
 export interface InboundSettings {
   mode: Mode;
-  /**
-   * The public paths, canonical, once per way a router folds paths (index: caseSensitive * 2
-   * + strict), so each request compares its own canonical path with one lookup.
-   */
-  publicPaths: readonly ReadonlySet<string>[] | undefined;
+  /** The public paths and methods, compiled once per way a router folds paths. */
+  publicPaths: PublicPathMatcher | undefined;
 }
 
 /** Checks the options every inbound middleware shares; throws a ConfigError naming the field. */
 export function inboundSettings(options: InboundOptions): InboundSettings {
   validateInboundOptions(options);
-  const paths = options.publicPaths ?? [];
-  const publicPaths =
-    paths.length === 0
-      ? undefined
-      : [0, 1, 2, 3].map((index) => {
-          const folding: PathFolding = { caseSensitive: index >= 2, strict: index % 2 === 1 };
-          return new Set(paths.map((path) => canonicalPath(path, folding) as string));
-        });
+  const publicPaths = compilePublicPaths(options.publicPaths);
   return { mode: options.mode ?? 'strict', publicPaths };
 }
 
@@ -302,12 +294,11 @@ export function inboundSettings(options: InboundOptions): InboundSettings {
  * the canonical path folded as the app's router folds: the same path rules see.
  */
 export function checkPublicPath(settings: InboundSettings, host: RequestHost): boolean | AuthError {
-  const sets = settings.publicPaths;
-  if (sets === undefined) return false;
+  const matcher = settings.publicPaths;
+  if (matcher === undefined) return false;
   const path = host.path;
   if (path === undefined) return ambiguousPathError();
-  const folding = host.folding;
-  return sets[(folding.caseSensitive ? 2 : 0) + (folding.strict ? 1 : 0)]!.has(path);
+  return matcher.matches(path, host.folding, host.message);
 }
 
 function validateInboundOptions(options: InboundOptions): void {
@@ -317,19 +308,5 @@ function validateInboundOptions(options: InboundOptions): void {
   refuseNonBoolean(options.delegateErrors, 'delegateErrors');
   const mode = options.mode ?? 'strict';
   if (!MODES.includes(mode)) throw new ConfigError('mode', `must be one of ${MODES.join(', ')}`);
-  if (options.publicPaths !== undefined && !Array.isArray(options.publicPaths)) {
-    throw new ConfigError('publicPaths', 'must be an array of exact paths such as ["/health"]');
-  }
-  for (const path of options.publicPaths ?? []) {
-    if (typeof path !== 'string' || !path.startsWith('/')) {
-      throw new ConfigError('publicPaths', `"${String(path)}" is not a path starting with "/"`);
-    }
-    // A public path that could never be a request's canonical path would silently never match.
-    if (path.includes('?') || canonicalPath(path) === undefined) {
-      throw new ConfigError(
-        'publicPaths',
-        `"${path}" is not a canonical path: no query, no "//", "." or ".." segments, no ";", "\\" or encoded "/", "%", unreserved or control characters`,
-      );
-    }
-  }
+  // publicPaths is checked where it is compiled (src/http/public-paths.ts).
 }
