@@ -21,9 +21,8 @@ import { type GcpBackendOptions, gcpKind } from './gcp.js';
 import {
   type AnthropicPreset,
   type ApiKeyPreset,
-  KEY_KIND_KEYS,
-  type KeyBackendOptions,
-  keyKind,
+  type KeyOption,
+  keyOptionKind,
   type PassthroughBackendOptions,
   passthroughKind,
   presetKind,
@@ -33,7 +32,7 @@ import { CredentialFetchError, failureReason } from './refreshing.js';
 
 /** Exactly one credential kind. */
 export type BackendCredentialOptions =
-  | { key: KeyBackendOptions | string }
+  | { key: KeyOption }
   | { passthrough: PassthroughBackendOptions | true }
   | { aws: AwsBackendOptions }
   | { gcp: GcpBackendOptions }
@@ -134,13 +133,8 @@ function chooseKind(options: BackendAuthOptions, upstream: URL | undefined, logg
   const kind = named[0]!;
   const value = (options as Record<KindName, unknown>)[kind];
   switch (kind) {
-    case 'key': {
-      // `key: '$OPENAI_API_KEY'` is short for `key: { value: '$OPENAI_API_KEY' }`.
-      if (typeof value === 'string') return keyKind(value, 'key', undefined, logger);
-      const key = value as KeyBackendOptions;
-      refuseUnknownKeys(key, KEY_KIND_KEYS, 'key');
-      return keyKind(key.value, 'key.value', key.location, logger);
-    }
+    case 'key':
+      return keyOptionKind(value, logger);
     case 'passthrough':
       return passthroughKind(value === true ? {} : (value as PassthroughBackendOptions));
     case 'aws':

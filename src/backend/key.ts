@@ -1,4 +1,4 @@
-import { type Hint, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
+import { atMostOne, type Hint, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { resolveSecret, type SecretSource } from '../config/secret.js';
 import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
@@ -42,18 +42,22 @@ const LOCATION_HINTS: Readonly<Record<string, Hint>> = {
   cookie: 'location: { cookie: { name } }',
 };
 
+/**
+ * What `key:` takes: `{ value, location }`, or the secret alone, as a string, `{ file }`
+ * (agentgateway's `key: { file }`) or `{ env }`, sent at the default location.
+ */
+export type KeyOption = KeyBackendOptions | SecretSource;
+
 /** The keys of `key: { ... }` (the string form is checked as a secret). */
-export const KEY_KIND_KEYS = keysOf<KeyBackendOptions>()(
+const KEY_KIND_KEYS = keysOf<Exclude<KeyOption, string>>()(
   'key',
-  { value: true, location: true },
+  { value: true, location: true, file: true, env: true },
   {
     ...LOCATION_HINTS,
     key: 'value',
     apiKey: 'value',
     secret: 'value',
     token: 'value',
-    env: 'value: { env }',
-    file: 'value: { file }',
   },
 );
 
@@ -135,6 +139,29 @@ export function keyKind(
     },
     close: () => secret.close(),
   };
+}
+
+/**
+ * Builds the key kind from `key:` in any of its forms. `{ file, location }` is refused: read
+ * as agentgateway reads it, the location is ignored; read as ours, it is `{ value: { file },
+ * location }`. The user writes which.
+ */
+export function keyOptionKind(option: unknown, logger: Logger): CredentialKind {
+  // `key: '$OPENAI_API_KEY'` is short for `key: { value: '$OPENAI_API_KEY' }`.
+  if (typeof option === 'string') return keyKind(option, 'key', undefined, logger);
+  refuseUnknownKeys(option, KEY_KIND_KEYS, 'key');
+  const key = option as Partial<Record<'value' | 'location' | 'file' | 'env', unknown>>;
+  const form = atMostOne(key, ['value', 'file', 'env'], 'key', 'the key comes from one place');
+  if (form === 'file' || form === 'env') {
+    if (key.location !== undefined) {
+      throw new ConfigError(
+        'key.location',
+        `goes with \`key: { value, location }\`: write \`key: { value: { ${form} }, location }\``,
+      );
+    }
+    return keyKind({ [form]: key[form] } as SecretSource, 'key', undefined, logger);
+  }
+  return keyKind(key.value as SecretSource, 'key.value', key.location as CredentialLocation, logger);
 }
 
 /** The presets: each is a key at the location its provider documents. */
