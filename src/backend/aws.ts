@@ -18,8 +18,8 @@ export function awsKind(
   upstream: URL | undefined,
   logger: Logger,
 ): CredentialKind {
-  const signing = readAwsOptions(options, upstream);
-  const credentials = awsCredentials(options, signing.region ?? signing.upstreamRegion, logger);
+  const { options: parsed, signing } = readAwsOptions(options, upstream);
+  const credentials = awsCredentials(parsed, signing.region ?? signing.upstreamRegion, logger);
 
   return {
     name: 'aws',

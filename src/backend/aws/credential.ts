@@ -173,29 +173,17 @@ function chainFailure(error: unknown): CredentialFetchError {
     : new CredentialFetchError(`the AWS credential chain found nothing usable (${name})`, 'refused');
 }
 
-/** The chain's init from `profile` / `webIdentity`, checked at start-up. */
+/** The chain's init from `profile` / `webIdentity` (their forms checked by the aws schema). */
 function chainInit(options: AwsBackendOptions): Record<string, unknown> {
-  const init: Record<string, unknown> = {};
-  if (options.profile !== undefined) {
-    if (typeof options.profile !== 'string' || options.profile === '') {
-      throw new ConfigError('aws.profile', 'must be a profile name');
-    }
-    init.profile = options.profile;
-  }
   const web = options.webIdentity;
   if (web !== undefined && options.profile !== undefined) {
     throw new ConfigError('aws.webIdentity', 'and aws.profile are two sources: give one');
   }
-  if (web !== undefined) {
-    if (typeof web?.roleArn !== 'string' || !web.roleArn.startsWith('arn:')) {
-      throw new ConfigError('aws.webIdentity.roleArn', 'must be a role ARN');
-    }
-    if (typeof web.tokenFile !== 'string' || web.tokenFile === '') {
-      throw new ConfigError('aws.webIdentity.tokenFile', 'must be the path of the OIDC token file');
-    }
-    init.roleArn = web.roleArn;
-    init.webIdentityTokenFile = web.tokenFile;
-    init.roleSessionName = web.sessionName ?? 'portcullis';
-  }
-  return init;
+  if (options.profile !== undefined) return { profile: options.profile };
+  if (web === undefined) return {};
+  return {
+    roleArn: web.roleArn,
+    webIdentityTokenFile: web.tokenFile,
+    roleSessionName: web.sessionName ?? 'portcullis',
+  };
 }

@@ -1,6 +1,16 @@
-import { atMostOne, keysOf, refuseUnknownKeys } from '../../config/known-keys.js';
+import {
+  atMostOneOf,
+  type Locked,
+  optionsObject,
+  parseOptions,
+  refined,
+  refuse,
+  text,
+  z,
+} from '../../config/schema.js';
 import type { SecretSource } from '../../config/secret.js';
 import { ConfigError } from '../../errors.js';
+import { secretSource } from '../option-parts.js';
 import { awsHostScope } from './host.js';
 
 /**
@@ -27,50 +37,56 @@ export interface AwsBackendOptions {
   webIdentity?: { roleArn: string; tokenFile: string; sessionName?: string };
 }
 
-const AWS_KEYS = keysOf<AwsBackendOptions>()(
-  'aws',
-  {
-    accessKeyId: true,
-    secretAccessKey: true,
-    sessionToken: true,
-    region: true,
-    service: true,
-    serviceName: true,
-    profile: true,
-    webIdentity: true,
-  },
-  {
-    accessKey: 'accessKeyId',
-    secretKey: 'secretAccessKey',
-    secretAccessKeyId: 'secretAccessKey',
-    token: 'sessionToken',
-    credentials: { say: 'give accessKeyId and secretAccessKey (or leave both out for the default chain)' },
-    roleArn: 'webIdentity: { roleArn, tokenFile }',
-    webIdentityTokenFile: 'webIdentity: { roleArn, tokenFile }',
-    // agentgateway's `assumeRole` calls STS AssumeRole with the ambient credentials: the same
-    // is had here through a profile whose `role_arn` names the role.
-    assumeRole: {
-      say: 'is not supported: name a profile whose role_arn assumes the role (`profile`), or use `webIdentity: { roleArn, tokenFile }` on EKS',
-    },
-    signingName: 'service',
-  },
-);
+const NAME = /^[a-z0-9-]+$/;
+const scopeName = () =>
+  z.string({ error: 'must be lower-case letters, digits and dashes, such as "us-east-1"' }).regex(NAME);
 
-const WEB_IDENTITY_KEYS = keysOf<NonNullable<AwsBackendOptions['webIdentity']>>()(
+const WEB_IDENTITY = optionsObject(
   'aws.webIdentity',
-  { roleArn: true, tokenFile: true, sessionName: true },
+  {
+    roleArn: z.string({ error: 'must be a role ARN' }).startsWith('arn:'),
+    tokenFile: text('must be the path of the OIDC token file'),
+    sessionName: text('must be a role session name').optional(),
+  },
   { webIdentityTokenFile: 'tokenFile', roleSessionName: 'sessionName', role: 'roleArn' },
 );
 
-const NAME = /^[a-z0-9-]+$/;
+/** The aws options: one definition for their check, their field paths and their type. */
+const AWS = refined(
+  optionsObject(
+    'aws',
+    {
+      accessKeyId: secretSource().optional(),
+      secretAccessKey: secretSource().optional(),
+      sessionToken: secretSource().optional(),
+      region: scopeName().optional(),
+      service: scopeName().optional(),
+      serviceName: scopeName().optional(),
+      profile: text('must be a profile name').optional(),
+      webIdentity: WEB_IDENTITY.optional(),
+    },
+    {
+      accessKey: 'accessKeyId',
+      secretKey: 'secretAccessKey',
+      secretAccessKeyId: 'secretAccessKey',
+      token: 'sessionToken',
+      credentials: { say: 'give accessKeyId and secretAccessKey (or leave both out for the default chain)' },
+      roleArn: 'webIdentity: { roleArn, tokenFile }',
+      webIdentityTokenFile: 'webIdentity: { roleArn, tokenFile }',
+      // agentgateway's `assumeRole` calls STS AssumeRole with the ambient credentials: the same
+      // is had here through a profile whose `role_arn` names the role.
+      assumeRole: {
+        say: 'is not supported: name a profile whose role_arn assumes the role (`profile`), or use `webIdentity: { roleArn, tokenFile }` on EKS',
+      },
+      signingName: 'service',
+    },
+  ),
+  atMostOneOf(['service', 'serviceName'], 'they name one thing'),
+);
 
-function checkedName(value: unknown, field: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !NAME.test(value)) {
-    throw new ConfigError(field, 'must be lower-case letters, digits and dashes, such as "us-east-1"');
-  }
-  return value;
-}
+// The documented interface and the schema describe one shape.
+const locked: Locked<AwsBackendOptions, z.output<typeof AWS>> = true;
+void locked;
 
 /** Where SigV4 signs, as far as the options and the fixed upstream tell it at start-up. */
 export interface AwsSigningOptions {
@@ -83,34 +99,32 @@ export interface AwsSigningOptions {
 }
 
 /**
- * Checks the aws options at start-up. `upstream` is the fixed upstream, when there is one: a
- * missing region or service is then found in its host (or reported) now. Without one, the
- * region is read from each request's host when it is signed.
+ * Checks the aws options at start-up; returns them parsed (a plain copy) and where they sign.
+ * `upstream` is the fixed upstream, when there is one: a missing region or service is then
+ * found in its host (or reported) now. Without one, the region is read from each request's host
+ * when it is signed.
  */
-export function readAwsOptions(options: AwsBackendOptions, upstream: URL | undefined): AwsSigningOptions {
-  refuseUnknownKeys(options, AWS_KEYS, 'aws');
-  if (options.webIdentity !== undefined)
-    refuseUnknownKeys(options.webIdentity, WEB_IDENTITY_KEYS, 'aws.webIdentity');
+export function readAwsOptions(
+  given: AwsBackendOptions,
+  upstream: URL | undefined,
+): { options: AwsBackendOptions; signing: AwsSigningOptions } {
+  const options = parseOptions(AWS, given, 'aws');
   const fromHost = upstream === undefined ? {} : awsHostScope(upstream.hostname);
-  const region = checkedName(options.region, 'aws.region');
+  const region = options.region;
   if (region === undefined && upstream !== undefined && fromHost.region === undefined) {
     throw new ConfigError(
       'aws.region',
       `is required: the upstream host ${upstream.hostname} names no region`,
     );
   }
-  const serviceField = atMostOne(options, ['service', 'serviceName'], 'aws', 'they name one thing');
-  const service = checkedName(
-    serviceField === undefined ? undefined : options[serviceField],
-    `aws.${serviceField ?? 'service'}`,
-  );
+  const service = options.service ?? options.serviceName;
   if (service === undefined && upstream !== undefined && fromHost.service === undefined) {
     throw new ConfigError(
       'aws.service',
       `is required: the upstream host ${upstream.hostname} is not an AWS host`,
     );
   }
-  return { region, upstreamRegion: fromHost.region, service };
+  return { options, signing: { region, upstreamRegion: fromHost.region, service } };
 }
 
 /**
