@@ -4,7 +4,6 @@ import {
   optionsObject,
   parseOptions,
   refined,
-  refuse,
   text,
   z,
 } from '../../config/schema.js';
