@@ -1,5 +1,13 @@
-import { atMostOne, keysOf, refuseUnknownKeys } from '../../config/known-keys.js';
-import { ConfigError } from '../../errors.js';
+import {
+  atMostOneOf,
+  type Locked,
+  optionsObject,
+  parseOptions,
+  refined,
+  refuse,
+  text,
+  z,
+} from '../../config/schema.js';
 
 /**
  * A Google OAuth2 access token (Vertex AI, Google APIs) or an OIDC ID token (Cloud Run, IAP)
@@ -34,97 +42,92 @@ export interface GcpSettings {
 
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
 
-const GCP_KEYS = keysOf<GcpBackendOptions>()(
-  'gcp',
-  {
-    type: true,
-    audience: true,
-    scopes: true,
-    credentialsFile: true,
-    credential: true,
-    impersonate: true,
-  },
-  {
-    keyFile: 'credentialsFile',
-    keyFilename: 'credentialsFile',
-    credentials: 'credentialsFile',
-    targetAudience: 'audience',
-    serviceAccount: 'impersonate: { serviceAccount }',
-    targetPrincipal: 'impersonate: { serviceAccount }',
-    tokenType: 'type',
-  },
-);
-
-const IMPERSONATE_KEYS = keysOf<NonNullable<GcpBackendOptions['impersonate']>>()(
-  'gcp.impersonate',
-  { serviceAccount: true, delegates: true },
-  { targetPrincipal: 'serviceAccount', email: 'serviceAccount', delegateChain: 'delegates' },
-);
-
-const CREDENTIAL_KEYS = keysOf<NonNullable<GcpBackendOptions['credential']>>()(
-  'gcp.credential',
-  { file: true },
-  { path: 'file', filename: 'file', filePath: 'file' },
-);
-
 /**
  * agentgateway's `credential: { file }` is `credentialsFile`. Its inline form (the JSON itself
  * as a string) is refused: here a credential is a file, which the library re-reads.
  */
-function credentialFile(credential: unknown): string {
-  if (typeof credential === 'string') {
-    throw new ConfigError(
+const CREDENTIAL = z
+  .unknown()
+  .check((ctx) => {
+    if (typeof ctx.value === 'string') {
+      ctx.issues.push({
+        code: 'custom',
+        message:
+          'inline credential JSON is not supported: write it to a file and give `{ file }` (or `credentialsFile`)',
+        input: ctx.value,
+      });
+    }
+  })
+  .pipe(
+    optionsObject(
       'gcp.credential',
-      'inline credential JSON is not supported: write it to a file and give `{ file }` (or `credentialsFile`)',
+      { file: text('must be a file path') },
+      { path: 'file', filename: 'file', filePath: 'file' },
+    ),
+  );
+
+const IMPERSONATE = optionsObject(
+  'gcp.impersonate',
+  {
+    serviceAccount: z.string({ error: 'must be a service account email' }).includes('@'),
+    delegates: z
+      .array(text('must be a service account email'), { error: 'must be an array of service account emails' })
+      .optional(),
+  },
+  { targetPrincipal: 'serviceAccount', email: 'serviceAccount', delegateChain: 'delegates' },
+);
+
+/** The gcp options: one definition for their check, their field paths and their type. */
+const GCP = refined(
+  optionsObject(
+    'gcp',
+    {
+      type: z.enum(['accessToken', 'idToken'], { error: 'must be "accessToken" or "idToken"' }).optional(),
+      audience: text('must be a non-empty string such as "https://my-service.run.app"').optional(),
+      scopes: z
+        .array(text('must be an OAuth2 scope'), { error: 'must be a non-empty array of OAuth2 scopes' })
+        .min(1, { error: 'must be a non-empty array of OAuth2 scopes' })
+        .optional(),
+      credentialsFile: text('must be a file path').optional(),
+      credential: CREDENTIAL.optional(),
+      impersonate: IMPERSONATE.optional(),
+    },
+    {
+      keyFile: 'credentialsFile',
+      keyFilename: 'credentialsFile',
+      credentials: 'credentialsFile',
+      targetAudience: 'audience',
+      serviceAccount: 'impersonate: { serviceAccount }',
+      targetPrincipal: 'impersonate: { serviceAccount }',
+      tokenType: 'type',
+    },
+  ),
+  (options, ctx) => {
+    const type = options.type ?? 'accessToken';
+    if (options.audience !== undefined && type !== 'idToken')
+      refuse(ctx, 'applies to type "idToken" only', 'audience');
+    // An ID token has an audience, not scopes: scopes given with one were silently unused.
+    if (options.scopes !== undefined && type !== 'accessToken')
+      refuse(ctx, 'applies to type "accessToken" only (an ID token has an audience)', 'scopes');
+    atMostOneOf<typeof options>(['credentialsFile', 'credential'], 'they name one credential file')(
+      options,
+      ctx,
     );
-  }
-  refuseUnknownKeys(credential, CREDENTIAL_KEYS, 'gcp.credential');
-  const { file } = credential as { file?: unknown };
-  if (typeof file !== 'string' || file === '')
-    throw new ConfigError('gcp.credential.file', 'must be a file path');
-  return file;
-}
+  },
+);
+
+// The documented interface and the schema describe one shape.
+const locked: Locked<GcpBackendOptions, z.output<typeof GCP>> = true;
+void locked;
 
 /** Checks the gcp options at start-up; every mistake is a ConfigError naming the field. */
-export function readGcpOptions(options: GcpBackendOptions): GcpSettings {
-  refuseUnknownKeys(options, GCP_KEYS, 'gcp');
-  if (options.impersonate !== undefined)
-    refuseUnknownKeys(options.impersonate, IMPERSONATE_KEYS, 'gcp.impersonate');
-  const type = options.type ?? 'accessToken';
-  if (type !== 'accessToken' && type !== 'idToken') {
-    throw new ConfigError('gcp.type', 'must be "accessToken" or "idToken"');
-  }
-  if (options.audience !== undefined && (typeof options.audience !== 'string' || options.audience === '')) {
-    throw new ConfigError('gcp.audience', 'must be a non-empty string such as "https://my-service.run.app"');
-  }
-  if (options.audience !== undefined && type !== 'idToken') {
-    throw new ConfigError('gcp.audience', 'applies to type "idToken" only');
-  }
-  if (options.scopes !== undefined && (!Array.isArray(options.scopes) || options.scopes.length === 0)) {
-    throw new ConfigError('gcp.scopes', 'must be a non-empty array of OAuth2 scopes');
-  }
-  // An ID token has an audience, not scopes: scopes given with one were silently unused.
-  if (options.scopes !== undefined && type !== 'accessToken') {
-    throw new ConfigError('gcp.scopes', 'applies to type "accessToken" only (an ID token has an audience)');
-  }
-  atMostOne(options, ['credentialsFile', 'credential'], 'gcp', 'they name one credential file');
-  const credentialsFile =
-    options.credential === undefined ? options.credentialsFile : credentialFile(options.credential);
-  if (credentialsFile !== undefined && (typeof credentialsFile !== 'string' || credentialsFile === '')) {
-    throw new ConfigError('gcp.credentialsFile', 'must be a file path');
-  }
-  const impersonate = options.impersonate;
-  if (
-    impersonate !== undefined &&
-    (typeof impersonate?.serviceAccount !== 'string' || !impersonate.serviceAccount.includes('@'))
-  ) {
-    throw new ConfigError('gcp.impersonate.serviceAccount', 'must be a service account email');
-  }
+export function readGcpOptions(given: GcpBackendOptions): GcpSettings {
+  const options = parseOptions(GCP, given, 'gcp');
   return {
-    type,
+    type: options.type ?? 'accessToken',
     audience: options.audience,
     scopes: options.scopes ?? [CLOUD_PLATFORM],
-    credentialsFile,
-    impersonate,
+    credentialsFile: options.credential?.file ?? options.credentialsFile,
+    impersonate: options.impersonate,
   };
 }
