@@ -1,7 +1,17 @@
-import { atMostOne, keysOf, refuseUnknownKeys } from '../../config/known-keys.js';
+import {
+  atMostOneOf,
+  type Locked,
+  optionsObject,
+  parseOptions,
+  refined,
+  refuse,
+  text,
+  z,
+} from '../../config/schema.js';
 import type { SecretSource } from '../../config/secret.js';
 import { ConfigError } from '../../errors.js';
 import { unfetchableUrl } from '../../http/loopback.js';
+import { emptyForm, requiredSecret, secretSource } from '../option-parts.js';
 
 /**
  * An Entra ID (Azure AD) access token. With `clientSecret`: OAuth2 client credentials. With
@@ -29,10 +39,11 @@ export interface AzureBackendOptions {
   implicit?: Record<string, never>;
 }
 
-/** agentgateway's `azure.explicitConfig`, in the forms that map one-to-one onto portcullis's. */
-export type AgentgatewayAzureExplicit =
-  | { clientSecret: { tenant_id: SecretSource; client_id: SecretSource; client_secret: SecretSource } }
-  | { workloadIdentity: Record<string, never> };
+/** agentgateway's `azure.explicitConfig`, in the forms that map one-to-one: give one. */
+export interface AgentgatewayAzureExplicit {
+  clientSecret?: { tenant_id: SecretSource; client_id: SecretSource; client_secret: SecretSource };
+  workloadIdentity?: Record<string, never>;
+}
 
 /** Where the token comes from, each value with the option path it was written at. */
 export interface AzureSettings {
@@ -51,51 +62,87 @@ export interface AzureSettings {
 const DEFAULT_SCOPE = 'https://cognitiveservices.azure.com/.default';
 const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com';
 
-const AZURE_KEYS = keysOf<AzureBackendOptions>()(
-  'azure',
-  {
-    tenantId: true,
-    clientId: true,
-    clientSecret: true,
-    federatedTokenFile: true,
-    scope: true,
-    authorityHost: true,
-    explicitConfig: true,
-    implicit: true,
-  },
-  {
-    tenant: 'tenantId',
-    client: 'clientId',
-    secret: 'clientSecret',
-    scopes: 'scope',
-    authority: 'authorityHost',
-    tokenFilePath: 'federatedTokenFile',
-    managedIdentityClientId: 'clientId',
-    // DeveloperToolsCredential alone (Azure CLI, azd) has no counterpart here: the default
-    // also tries the environment and managed identity first.
-    developerImplicit: {
-      say: 'is not supported: `azure: {}` asks DefaultAzureCredential, which also reads the Azure CLI login',
+const CLIENT_SECRET_FORM = optionsObject('azure.explicitConfig.clientSecret', {
+  tenant_id: requiredSecret(),
+  client_id: requiredSecret(),
+  client_secret: requiredSecret(),
+});
+
+const EXPLICIT = refined(
+  optionsObject(
+    'azure.explicitConfig',
+    { clientSecret: CLIENT_SECRET_FORM.optional(), workloadIdentity: emptyForm().optional() },
+    {
+      // agentgateway's managed identity form picks one identity kind; DefaultAzureCredential
+      // tries several sources, so the mapping would not be one-to-one.
+      managedIdentity: {
+        say: 'is not supported as such: write `azure: { clientId }` for a user-assigned identity, or `azure: {}` (DefaultAzureCredential, which tries managed identity)',
+      },
     },
+  ),
+  (explicit, ctx) => {
+    atMostOneOf<typeof explicit>(['clientSecret', 'workloadIdentity'], 'a token has one source')(
+      explicit,
+      ctx,
+    );
+    if (explicit.clientSecret === undefined && explicit.workloadIdentity === undefined)
+      refuse(ctx, 'must name clientSecret or workloadIdentity');
   },
 );
 
-const EXPLICIT_KEYS = keysOf<AgentgatewayAzureExplicit>()(
-  'azure.explicitConfig',
-  { clientSecret: true, workloadIdentity: true },
-  {
-    // agentgateway's managed identity form picks one identity kind; DefaultAzureCredential
-    // tries several sources, so the mapping would not be one-to-one.
-    managedIdentity: {
-      say: 'is not supported as such: write `azure: { clientId }` for a user-assigned identity, or `azure: {}` (DefaultAzureCredential, which tries managed identity)',
+const CREDENTIAL_KEYS = ['tenantId', 'clientId', 'clientSecret', 'federatedTokenFile'] as const;
+
+/** The azure options: one definition for their check, their field paths and their type. */
+const AZURE = refined(
+  optionsObject(
+    'azure',
+    {
+      tenantId: secretSource().optional(),
+      clientId: secretSource().optional(),
+      clientSecret: secretSource().optional(),
+      federatedTokenFile: text('must be a file path').optional(),
+      scope: text('must be a scope such as "api://app/.default"').optional(),
+      authorityHost: z
+        .string({ error: 'must be a URL such as "https://login.microsoftonline.us"' })
+        .optional(),
+      explicitConfig: EXPLICIT.optional(),
+      implicit: emptyForm().optional(),
     },
+    {
+      tenant: 'tenantId',
+      client: 'clientId',
+      secret: 'clientSecret',
+      scopes: 'scope',
+      authority: 'authorityHost',
+      tokenFilePath: 'federatedTokenFile',
+      managedIdentityClientId: 'clientId',
+      // DeveloperToolsCredential alone (Azure CLI, azd) has no counterpart here: the default
+      // also tries the environment and managed identity first.
+      developerImplicit: {
+        say: 'is not supported: `azure: {}` asks DefaultAzureCredential, which also reads the Azure CLI login',
+      },
+    },
+  ),
+  (options, ctx) => {
+    // An agentgateway form (`explicitConfig`, `implicit`) beside portcullis's own is two answers.
+    const flat = CREDENTIAL_KEYS.find((key) => options[key] !== undefined);
+    for (const form of ['explicitConfig', 'implicit'] as const) {
+      if (options[form] !== undefined && flat !== undefined)
+        refuse(ctx, `and \`azure.${flat}\` are two ways to give the credential: give one`, form);
+    }
+    if (options.explicitConfig !== undefined && options.implicit !== undefined)
+      refuse(ctx, 'and `azure.explicitConfig` are two sources: give one', 'implicit');
+    // With both, the token file used to be ignored without a word.
+    atMostOneOf<typeof options>(
+      ['clientSecret', 'federatedTokenFile'],
+      'give a client secret or a federated token file',
+    )(options, ctx);
   },
 );
 
-const CLIENT_SECRET_KEYS = keysOf<
-  Extract<AgentgatewayAzureExplicit, { clientSecret: unknown }>['clientSecret']
->()('azure.explicitConfig.clientSecret', { tenant_id: true, client_id: true, client_secret: true });
-
-const NO_KEYS = keysOf<Record<string, never>>()('an empty form', {});
+// The documented interface and the schema describe one shape.
+const locked: Locked<AzureBackendOptions, z.output<typeof AZURE>> = true;
+void locked;
 
 function authorityUrl(value: unknown): URL {
   if (value === undefined) return new URL(DEFAULT_AUTHORITY);
@@ -117,34 +164,14 @@ const FLAT_FIELDS = {
   clientSecret: 'azure.clientSecret',
   federatedTokenFile: 'azure.federatedTokenFile',
 } as const;
-const CREDENTIAL_KEYS = ['tenantId', 'clientId', 'clientSecret', 'federatedTokenFile'] as const;
 
-/** An agentgateway form (`explicitConfig`, `implicit`) given beside portcullis's own is refused. */
-function refuseMixed(options: AzureBackendOptions, form: 'explicitConfig' | 'implicit'): void {
-  const flat = CREDENTIAL_KEYS.find((key) => options[key] !== undefined);
-  if (flat !== undefined) {
-    throw new ConfigError(
-      `azure.${form}`,
-      `and \`azure.${flat}\` are two ways to give the credential: give one`,
-    );
-  }
-}
+type Source = Pick<AzureSettings, 'tenantId' | 'clientId' | 'clientSecret' | 'federatedTokenFile' | 'fields'>;
 
 /** The source agentgateway's `explicitConfig` names, in portcullis's terms. */
-function explicitSource(
-  explicit: unknown,
-): Pick<AzureSettings, 'tenantId' | 'clientId' | 'clientSecret' | 'federatedTokenFile' | 'fields'> {
+function explicitSource(explicit: z.output<typeof EXPLICIT>): Source {
   const field = 'azure.explicitConfig';
-  refuseUnknownKeys(explicit, EXPLICIT_KEYS, field);
-  const form = atMostOne(explicit, ['clientSecret', 'workloadIdentity'], field, 'a token has one source');
-  if (form === undefined) throw new ConfigError(field, 'must name clientSecret or workloadIdentity');
-  if (form === 'clientSecret') {
-    const given = (explicit as { clientSecret: unknown }).clientSecret;
-    refuseUnknownKeys(given, CLIENT_SECRET_KEYS, `${field}.clientSecret`);
-    const parts = given as Record<'tenant_id' | 'client_id' | 'client_secret', SecretSource | undefined>;
-    for (const key of ['tenant_id', 'client_id', 'client_secret'] as const) {
-      if (parts[key] === undefined) throw new ConfigError(`${field}.clientSecret.${key}`, 'is required');
-    }
+  const parts = explicit.clientSecret;
+  if (parts !== undefined) {
     return {
       tenantId: parts.tenant_id,
       clientId: parts.client_id,
@@ -158,11 +185,6 @@ function explicitSource(
       },
     };
   }
-  refuseUnknownKeys(
-    (explicit as { workloadIdentity: unknown }).workloadIdentity,
-    NO_KEYS,
-    `${field}.workloadIdentity`,
-  );
   // Workload identity names its token file, tenant and client in the environment only.
   const tokenFile = process.env.AZURE_FEDERATED_TOKEN_FILE;
   if (tokenFile === undefined || tokenFile === '') {
@@ -186,38 +208,19 @@ function explicitSource(
 }
 
 /** Checks the azure options at start-up (secrets are resolved by azure/credential). */
-export function readAzureOptions(options: AzureBackendOptions): AzureSettings {
-  refuseUnknownKeys(options, AZURE_KEYS, 'azure');
-  let source: Pick<AzureSettings, 'tenantId' | 'clientId' | 'clientSecret' | 'federatedTokenFile' | 'fields'>;
-  if (options.explicitConfig !== undefined) {
-    refuseMixed(options, 'explicitConfig');
-    if (options.implicit !== undefined) {
-      throw new ConfigError('azure.implicit', 'and `azure.explicitConfig` are two sources: give one');
-    }
-    source = explicitSource(options.explicitConfig);
-  } else {
-    if (options.implicit !== undefined) {
-      refuseMixed(options, 'implicit');
-      refuseUnknownKeys(options.implicit, NO_KEYS, 'azure.implicit');
-    }
-    // With both, the token file used to be ignored without a word.
-    atMostOne(
-      options,
-      ['clientSecret', 'federatedTokenFile'],
-      'azure',
-      'give a client secret or a federated token file',
-    );
-    source = {
-      tenantId: options.tenantId,
-      clientId: options.clientId,
-      clientSecret: options.clientSecret,
-      federatedTokenFile: options.federatedTokenFile,
-      fields: FLAT_FIELDS,
-    };
-  }
+export function readAzureOptions(given: AzureBackendOptions): AzureSettings {
+  const options = parseOptions(AZURE, given, 'azure');
+  const source: Source =
+    options.explicitConfig !== undefined
+      ? explicitSource(options.explicitConfig)
+      : {
+          tenantId: options.tenantId,
+          clientId: options.clientId,
+          clientSecret: options.clientSecret,
+          federatedTokenFile: options.federatedTokenFile,
+          fields: FLAT_FIELDS,
+        };
   const scope = options.scope ?? DEFAULT_SCOPE;
-  if (typeof scope !== 'string' || scope === '')
-    throw new ConfigError('azure.scope', 'must be a scope such as "api://app/.default"');
   // AKS sets AZURE_AUTHORITY_HOST for sovereign clouds, beside the federated token file.
   const authority = authorityUrl(options.authorityHost ?? process.env.AZURE_AUTHORITY_HOST);
   return { ...source, scope, authority, authorityGiven: options.authorityHost !== undefined };
