@@ -268,6 +268,27 @@ describe.each(all)('agentgateway backendAuth shapes on $name', (framework) => {
       options: { azure: { explicitConfig: { workloadIdentity: {} } } },
       names: ['`azure.explicitConfig.workloadIdentity`', 'AZURE_FEDERATED_TOKEN_FILE'],
     },
+    // What the option schemas check now that the hand-written checks did not.
+    {
+      what: 'azure implicit with options in it',
+      options: { azure: { implicit: { clientId: CLIENT_ID } } },
+      names: ['`azure.implicit`', 'must be {}'],
+    },
+    {
+      what: 'an empty gcp scope',
+      options: { gcp: { scopes: ['https://www.googleapis.com/auth/cloud-platform', ''] } },
+      names: ['`gcp.scopes[1]`'],
+    },
+    {
+      what: 'a web identity session name that is not a string',
+      options: {
+        aws: {
+          region: 'us-east-1',
+          webIdentity: { roleArn: 'arn:aws:iam::1:role/r', tokenFile: '/t', sessionName: 7 },
+        },
+      },
+      names: ['`aws.webIdentity.sessionName`'],
+    },
   ])('refuses $what at start-up, naming the field written', ({ options, names }) => {
     const error = configError(() =>
       framework.lib.backendAuth({ ...options, upstream: upstream.url } as BackendAuthOptions),
