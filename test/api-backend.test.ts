@@ -26,7 +26,7 @@ import { recorder } from './support/wait.js';
 // upstream (or fake token service) received, through both adapters.
 
 // Google: only the files the tests give, STS faked; Azure: nothing from this machine.
-const { googleSts, close: closeTokenServices } = await startFakeTokenServices();
+const { googleSts, sts, close: closeTokenServices } = await startFakeTokenServices();
 isolateAzure();
 const files: TempDir = await tempDir('portcullis-api-backend-');
 afterAll(async () => {
@@ -366,6 +366,32 @@ describe('backendCredentials({ aws }) without a region', () => {
       expect(bedrock.verdicts.at(-1)).toMatchObject({ status: 200, reason: 'signature matches' });
     } finally {
       await credentials.close();
+    }
+  });
+
+  it("web identity without a region (none in the environment either): the temporary key signs for the URL's region (200)", async () => {
+    const stsBedrock = await startFakeBedrock(sts.keys, { service: 'bedrock', region: 'us-west-2' });
+    const tokenFile = await fileWith('irsa-token', 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2EifQ.irsa');
+    const role = 'arn:aws:iam::123456789012:role/api-backend-no-region';
+    // No region anywhere but in the URL signed.
+    const region = process.env.AWS_REGION;
+    delete process.env.AWS_REGION;
+    const credentials = backendCredentials({ aws: { webIdentity: { roleArn: role, tokenFile } } });
+    try {
+      const prepared = await credentials.apply({
+        method: 'POST',
+        url: `https://bedrock-runtime.us-west-2.amazonaws.com${INVOKE}`,
+        headers: { 'content-type': 'application/json' },
+        body: messages('web identity'),
+      });
+      expect(sts.callsFor(role)).toHaveLength(1);
+      expect(prepared.headers.authorization).toContain('/us-west-2/bedrock/aws4_request');
+      expect(await sendSignedTo(stsBedrock.url, prepared as never)).toBe(200);
+    } finally {
+      if (region !== undefined) process.env.AWS_REGION = region;
+      await credentials.close();
+      await stsBedrock.close();
+      sts.reset();
     }
   });
 
