@@ -1,4 +1,5 @@
-import { keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
+import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
+import { flag, type Locked, optionsObject, parseOptions, z } from '../config/schema.js';
 import { type CredentialLocation, type Locator, locator } from '../credentials/location.js';
 import { readLocations } from '../credentials/read-locations.js';
 import { type AuthError, ConfigError } from '../errors.js';
@@ -22,19 +23,19 @@ import { type GcpBackendOptions, gcpKind } from './gcp.js';
 import {
   type AnthropicPreset,
   type ApiKeyPreset,
-  KEY_KIND_KEYS,
-  type KeyBackendOptions,
-  keyKind,
+  type KeyOption,
+  keyOptionKind,
   type PassthroughBackendOptions,
   passthroughKind,
   presetKind,
 } from './key.js';
 import type { CredentialKind } from './kind.js';
+import { credentialLocation } from './option-parts.js';
 import { CredentialFetchError, failureReason } from './refreshing.js';
 
 /** Exactly one credential kind. */
 export type BackendCredentialOptions =
-  | { key: KeyBackendOptions | string }
+  | { key: KeyOption }
   | { passthrough: PassthroughBackendOptions | true }
   | { aws: AwsBackendOptions }
   | { gcp: GcpBackendOptions }
@@ -80,22 +81,41 @@ const APPLY_CONTEXT_KEYS = keysOf<ApplyContext>()(
   { req: 'incoming', request: 'incoming', ctx: 'incoming', state: 'auth', identity: 'auth' },
 );
 
-const BACKEND_AUTH_KEYS = keysOf<BackendAuthOptions>()(
+const KINDS = ['key', 'passthrough', 'aws', 'gcp', 'azure', 'anthropic', 'azureOpenAI', 'openai'] as const;
+type KindName = (typeof KINDS)[number];
+
+/** A kind's options, read by its own schema once it is the one chosen (errors in that order). */
+const kindOptions = () => z.unknown().optional();
+
+/**
+ * backendAuth's options: the common ones checked here, each kind's by its own schema
+ * (key.ts, aws/options.ts, ...). Locations and the logger are checked by their one reader
+ * (`locator()`, `loggerOption()`), which name mistakes at their own paths.
+ */
+const BACKEND_AUTH = optionsObject(
   'backendAuth',
   {
-    key: true,
-    passthrough: true,
-    aws: true,
-    gcp: true,
-    azure: true,
-    anthropic: true,
-    azureOpenAI: true,
-    openai: true,
-    upstream: true,
-    strip: true,
-    maxBodyBytes: true,
-    delegateErrors: true,
-    logger: true,
+    key: kindOptions(),
+    passthrough: kindOptions(),
+    aws: kindOptions(),
+    gcp: kindOptions(),
+    azure: kindOptions(),
+    anthropic: kindOptions(),
+    azureOpenAI: kindOptions(),
+    openai: kindOptions(),
+    delegateErrors: flag().optional(),
+    logger: z.custom<Logger>(() => true).optional(),
+    upstream: z
+      .custom<NonNullable<BackendCommonOptions['upstream']>>(
+        (value) => typeof value === 'string' || value instanceof URL || typeof value === 'function',
+        {
+          error:
+            'must be an absolute http(s) URL such as "https://api.openai.com/v1", or a function of the request',
+        },
+      )
+      .optional(),
+    strip: z.array(credentialLocation(), { error: 'must be an array of locations' }).optional(),
+    maxBodyBytes: z.int({ error: 'must be a whole number of bytes' }).min(0).optional(),
   },
   {
     target: 'upstream',
@@ -119,12 +139,14 @@ const BACKEND_AUTH_KEYS = keysOf<BackendAuthOptions>()(
     bodyLimit: 'maxBodyBytes',
   },
 );
+type ParsedOptions = z.output<typeof BACKEND_AUTH>;
+// The documented common options and the schema describe one shape.
+const commonLocked: Locked<BackendCommonOptions, Omit<ParsedOptions, KindName>> = true;
+void commonLocked;
 
-const KINDS = ['key', 'passthrough', 'aws', 'gcp', 'azure', 'anthropic', 'azureOpenAI', 'openai'] as const;
-type KindName = (typeof KINDS)[number];
 const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
 
-function chooseKind(options: BackendAuthOptions, upstream: URL | undefined, logger: Logger): CredentialKind {
+function chooseKind(options: ParsedOptions, upstream: URL | undefined, logger: Logger): CredentialKind {
   const named = KINDS.filter((name) => (options as Partial<Record<KindName, unknown>>)[name] !== undefined);
   if (named.length !== 1) {
     throw new ConfigError(
@@ -135,13 +157,8 @@ function chooseKind(options: BackendAuthOptions, upstream: URL | undefined, logg
   const kind = named[0]!;
   const value = (options as Record<KindName, unknown>)[kind];
   switch (kind) {
-    case 'key': {
-      // `key: '$OPENAI_API_KEY'` is short for `key: { value: '$OPENAI_API_KEY' }`.
-      if (typeof value === 'string') return keyKind(value, 'key', undefined, logger);
-      const key = value as KeyBackendOptions;
-      refuseUnknownKeys(key, KEY_KIND_KEYS, 'key');
-      return keyKind(key.value, 'key.value', key.location, logger);
-    }
+    case 'key':
+      return keyOptionKind(value, logger);
     case 'passthrough':
       return passthroughKind(value === true ? {} : (value as PassthroughBackendOptions));
     case 'aws':
@@ -194,23 +211,16 @@ export class BackendAuth {
   private readonly logger: Logger;
 
   constructor(options: BackendAuthOptions) {
-    refuseUnknownKeys(options, BACKEND_AUTH_KEYS, '');
-    refuseNonBoolean(options.delegateErrors, 'delegateErrors');
-    this.logger = loggerOption(options.logger);
-    const upstream = options.upstream;
-    if (upstream !== undefined && typeof upstream !== 'function')
-      this.upstream = parseUpstream(upstream, 'upstream');
-    else if (typeof upstream === 'function') this.upstream = upstream;
-    else if (upstream !== undefined) throw new ConfigError('upstream', 'must be a URL or a function');
-    if (options.strip !== undefined && !Array.isArray(options.strip)) {
-      throw new ConfigError('strip', 'must be an array of locations');
-    }
-    this.strip = (options.strip ?? []).map((location, index) => locator(location, `strip[${index}]`));
-    const max = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-    if (!Number.isSafeInteger(max) || max < 0)
-      throw new ConfigError('maxBodyBytes', 'must be a whole number of bytes');
-    this.maxBodyBytes = max;
-    this.kind = chooseKind(options, this.upstream instanceof URL ? this.upstream : undefined, this.logger);
+    const parsed = parseOptions(BACKEND_AUTH, options, '');
+    this.logger = loggerOption(parsed.logger);
+    const upstream = parsed.upstream;
+    this.upstream =
+      typeof upstream === 'function' || upstream === undefined
+        ? upstream
+        : parseUpstream(upstream, 'upstream');
+    this.strip = (parsed.strip ?? []).map((location, index) => locator(location, `strip[${index}]`));
+    this.maxBodyBytes = parsed.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    this.kind = chooseKind(parsed, this.upstream instanceof URL ? this.upstream : undefined, this.logger);
   }
 
   /** True when the middleware cannot work without `upstream`. */

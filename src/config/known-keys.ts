@@ -40,16 +40,22 @@ export function keysOf<T>() {
     owner: string,
     keys: Readonly<Record<AllKeys<T>, true>>,
     hints: Readonly<Record<string, Hint>> = {},
-  ): KnownKeys => {
-    const names = Object.keys(keys);
-    // Looked up folded, so `jwks_uri`, `jwksUri` and `JWKS_URI` get one answer. A spelling that
-    // folds to a real option is left to the distance search, which names that option.
-    const options = new Set(names.map(folded));
-    const table: Record<string, Hint> = Object.create(null);
-    for (const [spelling, hint] of Object.entries(hints))
-      if (!options.has(folded(spelling))) table[folded(spelling)] = hint;
-    return Object.freeze({ owner, names: Object.freeze(names), hints: Object.freeze(table) });
-  };
+  ): KnownKeys => knownKeys(owner, Object.keys(keys), hints);
+}
+
+/** The known keys `names` of `owner`, with its hints; schemas give `names` from their shape. */
+export function knownKeys(
+  owner: string,
+  names: readonly string[],
+  hints: Readonly<Record<string, Hint>> = {},
+): KnownKeys {
+  // Looked up folded, so `jwks_uri`, `jwksUri` and `JWKS_URI` get one answer. A spelling that
+  // folds to a real option is left to the distance search, which names that option.
+  const options = new Set(names.map(folded));
+  const table: Record<string, Hint> = Object.create(null);
+  for (const [spelling, hint] of Object.entries(hints))
+    if (!options.has(folded(spelling))) table[folded(spelling)] = hint;
+  return Object.freeze({ owner, names: Object.freeze([...names]), hints: Object.freeze(table) });
 }
 
 /** Merges two hint tables (a shared table of other libraries' spellings and a local one). */
@@ -77,7 +83,7 @@ export function keyPath(field: string, key: string): string {
  * keys are skipped: they cannot be misspellings of an option and nothing reads them. A JSON key
  * `__proto__` is an own key like any other here, and is refused like any unknown key.
  */
-function visibleKeys(value: object): string[] {
+export function visibleKeys(value: object): string[] {
   const keys = Object.keys(value);
   for (let holder: object | null = value; holder !== null && holder !== Object.prototype; ) {
     for (const key of Object.getOwnPropertyNames(holder)) {

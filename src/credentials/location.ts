@@ -269,8 +269,13 @@ export function locator(
         'is a hop-by-hop or framing header, never a credential location',
       );
     }
+    // `prefix: ''` is "no prefix" (as agentgateway writes it); only spaces is a mistake.
+    if (header.prefix === '') return headerLocator(name, undefined);
     if (header.prefix !== undefined && (typeof header.prefix !== 'string' || header.prefix.trim() === '')) {
-      throw new ConfigError(`${field}.header.prefix`, 'must be a non-empty string such as "Bearer "');
+      throw new ConfigError(
+        `${field}.header.prefix`,
+        'must be a scheme or literal such as "Bearer " (or "" for none), not only spaces',
+      );
     }
     if (header.prefix !== undefined && !isHeaderSafe(header.prefix)) {
       throw new ConfigError(

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import {
+  atMostOneOf,
+  bounded,
+  flag,
+  knownKeysOf,
+  type Locked,
+  optionsObject,
+  parseOptions,
+  refined,
+  refuse,
+  text,
+  z,
+} from '../src/config/schema.js';
+import { ConfigError } from '../src/errors.js';
+
+// Issue 12, "Option schemas, not 103 hand-written checks": one zod definition per options object
+// gives its type, its run-time check and the field path of each mistake, through the hint
+// machinery of known-keys for unknown keys.
+
+const JWKS = refined(
+  optionsObject(
+    'jwks',
+    {
+      url: text('is not a URL').optional(),
+      file: text('must be a path').optional(),
+    },
+    { uri: 'url', keys: { say: 'write the JWKS object as `jwks: { inline: { keys: [...] } }`' } },
+  ),
+  atMostOneOf(['url', 'file'], 'one provider has one key source'),
+);
+
+const PROVIDER = optionsObject('a provider', { issuer: text('is required: name the issuer') });
+
+const OPTIONS = refined(
+  optionsObject(
+    'exampleAuth',
+    {
+      issuer: text('is required: name the issuer'),
+      audiences: z.array(text('must be a non-empty string')).optional(),
+      clockSkewSeconds: bounded(0, 600, 'must be a number of seconds between 0 and 600').optional(),
+      allowRedirects: flag().optional(),
+      jwks: JWKS.optional(),
+      providers: z.array(PROVIDER).optional(),
+    },
+    { audience: 'audiences', leeway: 'clockSkewSeconds' },
+  ),
+  (options, ctx) => {
+    if (options.issuer.startsWith('http://'))
+      refuse(ctx, 'must be https: a plain-text issuer is not trusted', 'issuer');
+  },
+);
+
+/** The ConfigError `parseOptions` throws for `value`. */
+function refusal(value: unknown, field = ''): ConfigError {
+  try {
+    parseOptions(OPTIONS, value, field);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  expect.fail('expected a ConfigError');
+}
+
+describe('parseOptions', () => {
+  it('returns a plain copy holding the known keys only', () => {
+    const parsed = parseOptions(OPTIONS, { issuer: 'https://a.example', clockSkewSeconds: 5 });
+    expect(parsed).toEqual({ issuer: 'https://a.example', clockSkewSeconds: 5 });
+  });
+
+  it('names an unknown key with the hint for the option meant', () => {
+    const error = refusal({ issuer: 'https://a.example', audience: 'api' });
+    expect(error.field).toBe('audience');
+    expect(error.problem).toBe('is not an option of exampleAuth; did you mean `audiences`?');
+  });
+
+  it('refuses an unknown key before reading any field, and even when it is undefined', () => {
+    const error = refusal({ issuer: 42, leeway: undefined });
+    expect(error.field).toBe('leeway');
+    expect(error.problem).toContain('did you mean `clockSkewSeconds`?');
+  });
+
+  it('finds an unknown key in a getter on a prototype (a class instance)', () => {
+    class Options {
+      issuer = 'https://a.example';
+      get audience() {
+        return 'api';
+      }
+    }
+    expect(refusal(new Options()).field).toBe('audience');
+  });
+
+  it('names nested paths through objects and arrays under the given field', () => {
+    expect(refusal({ issuer: 'https://a', jwks: { uri: 'https://k' } }).field).toBe('jwks.uri');
+    const nested = refusal({ issuer: 'https://a', providers: [{ issuer: 'x' }, { issur: 'y' }] });
+    expect(nested.field).toBe('providers[1].issur');
+    expect(nested.problem).toContain('is not an option of a provider; did you mean `issuer`?');
+    expect(refusal({ issuer: 'https://a', providers: [{ issuer: '' }] }, 'outer').field).toBe(
+      'outer.providers[0].issuer',
+    );
+    expect(refusal({ issuer: 'https://a', 'odd key': 1 }).field).toBe('["odd key"]');
+  });
+
+  it("uses the schema's own problem text for the type and for each check", () => {
+    for (const clockSkewSeconds of ['5', 700, -1, Number.POSITIVE_INFINITY, Number.NaN]) {
+      const error = refusal({ issuer: 'https://a', clockSkewSeconds });
+      expect(error.field).toBe('clockSkewSeconds');
+      expect(error.problem).toBe('must be a number of seconds between 0 and 600');
+    }
+    expect(refusal({ issuer: 'https://a', audiences: ['api', ''] }).field).toBe('audiences[1]');
+    expect(refusal({}).problem).toBe('is required: name the issuer');
+    expect(refusal({ issuer: 'https://a', allowRedirects: 'true' }).problem).toBe('must be true or false');
+  });
+
+  it('names the owner when the whole value is not an object', () => {
+    for (const value of [null, 'options', [], 5]) {
+      const error = refusal(value);
+      expect(error.field).toBe('exampleAuth');
+    }
+    expect(refusal(null).problem).toBe('must be an object: the options of exampleAuth');
+    expect(refusal(undefined).field).toBe('exampleAuth');
+    expect(refusal(null, 'providers[0]').field).toBe('providers[0]');
+  });
+
+  it('runs refinements only on values that parsed cleanly, at the path they name', () => {
+    const error = refusal({ issuer: 'http://a' });
+    expect(error.field).toBe('issuer');
+    expect(error.problem).toBe('must be https: a plain-text issuer is not trusted');
+    // The refinement is never handed a half-checked value (an issuer that is not a string).
+    expect(refusal({ issuer: 7 }).problem).toBe('is required: name the issuer');
+  });
+
+  it('refuses two forms of one thing given together, ignoring undefined ones', () => {
+    const error = refusal({ issuer: 'https://a', jwks: { url: 'https://k', file: '/k' } });
+    expect(error.field).toBe('jwks');
+    expect(error.problem).toBe('gives both `url` and `file`: one provider has one key source');
+    expect(() =>
+      parseOptions(OPTIONS, { issuer: 'https://a', jwks: { url: 'https://k', file: undefined } }),
+    ).not.toThrow();
+  });
+
+  it('never shows a value in a message', () => {
+    const secret = 'sk-not-to-be-shown-7f3a9c2e';
+    for (const value of [
+      { issuer: secret, [secret]: 1 },
+      { issuer: 'https://a', clockSkewSeconds: secret },
+    ]) {
+      const error = refusal(value);
+      expect(error.problem).not.toContain(secret);
+    }
+  });
+
+  it('derives the known-key list from the shape', () => {
+    expect(knownKeysOf(PROVIDER).names).toEqual(['issuer']);
+    expect(knownKeysOf(JWKS).names).toEqual(['url', 'file']);
+    expect(knownKeysOf(JWKS.optional()).owner).toBe('jwks');
+  });
+
+  it('infers the options type from the schema', () => {
+    type Parsed = z.output<typeof PROVIDER>;
+    const locked: Locked<Parsed, { issuer: string }> = true;
+    expect(locked).toBe(true);
+  });
+});
