@@ -246,6 +246,34 @@ try {
       'node10.ts',
     ]);
   });
+  check('editor hovers: the factories TSDoc (written once) on calls from both adapters', () => {
+    writeFileSync(
+      join(consumer, 'hover.mts'),
+      "import { jwtAuth } from 'portcullis/express';\nimport { requireScopes } from 'portcullis/koa';\njwtAuth({ issuer: 'x' });\nrequireScopes('read', { delegateErrors: true });\n",
+    );
+    // The TypeScript language service, as an editor asks it: quick info on each call.
+    const source = `
+      const ts = require(${JSON.stringify(join(root, 'node_modules/typescript'))});
+      const fs = require('node:fs');
+      const file = ${JSON.stringify(join(consumer, 'hover.mts'))};
+      const options = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, strict: true, types: [] };
+      const service = ts.createLanguageService({
+        getScriptFileNames: () => [file], getScriptVersion: () => '1', getCurrentDirectory: () => ${JSON.stringify(consumer)},
+        getScriptSnapshot: (name) => fs.existsSync(name) ? ts.ScriptSnapshot.fromString(fs.readFileSync(name, 'utf8')) : undefined,
+        getCompilationSettings: () => options, getDefaultLibFileName: ts.getDefaultLibFilePath,
+        fileExists: ts.sys.fileExists, readFile: ts.sys.readFile, readDirectory: ts.sys.readDirectory,
+        directoryExists: ts.sys.directoryExists, getDirectories: ts.sys.getDirectories, realpath: ts.sys.realpath,
+      });
+      const text = fs.readFileSync(file, 'utf8');
+      for (const [call, words] of [['jwtAuth({', 'Verifies JWTs'], ['requireScopes(', 'insufficient_scope']]) {
+        const info = service.getQuickInfoAtPosition(file, text.indexOf(call) + 1);
+        const doc = ts.displayPartsToString(info?.documentation ?? []);
+        if (!doc.includes(words) || !info.tags?.some((tag) => tag.name === 'example')) {
+          throw new Error(call + ' shows no documentation: ' + JSON.stringify(doc));
+        }
+      }`;
+    run('node', ['-e', source], consumer);
+  });
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
