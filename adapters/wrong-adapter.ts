@@ -43,12 +43,15 @@ function body(text: string): string {
 
 /** The Express middleware `middleware` was called by Koa with `(ctx, next)`: answer through ctx. */
 export function expressOnKoa(middleware: object, ctx: unknown): void {
+  const koa = ctx as { status?: unknown; body?: unknown; set?: unknown; req?: unknown } | null;
+  if (typeof koa !== 'object' || koa === null || typeof koa.set !== 'function' || koa.req === undefined) {
+    // Not Koa either: called by hand, or by a server that passes no `next`.
+    throw new TypeError(
+      'portcullis: the portcullis/express middleware is called as (req, res, next): `next` is missing',
+    );
+  }
   const text = sentence('express');
   logOnce(middleware, text);
-  const koa = ctx as { status?: unknown; body?: unknown; set?: unknown; res?: unknown } | null;
-  if (typeof koa !== 'object' || koa === null || typeof koa.set !== 'function') {
-    throw new TypeError(`portcullis: ${text}`);
-  }
   koa.status = 500;
   (koa.set as (headers: Record<string, string>) => void)(BODY_HEADERS);
   koa.body = body(text);
@@ -56,12 +59,15 @@ export function expressOnKoa(middleware: object, ctx: unknown): void {
 
 /** The Koa middleware `middleware` was called by Express with `(req, res, next)`: answer on res. */
 export function koaOnExpress(middleware: object, res: unknown): void {
-  const text = sentence('koa');
-  logOnce(middleware, text);
   const response = res as ServerResponse | null;
   if (typeof response !== 'object' || response === null || typeof response.setHeader !== 'function') {
-    throw new TypeError(`portcullis: ${text}`);
+    // Not Express either: called by hand, or by something that passes no `next`.
+    throw new TypeError(
+      'portcullis: the portcullis/koa middleware is called as (ctx, next): `next` is missing',
+    );
   }
+  const text = sentence('koa');
+  logOnce(middleware, text);
   if (response.headersSent) {
     response.end();
     return;

@@ -211,6 +211,23 @@ describe('a middleware mounted on the other framework', () => {
   );
 });
 
+describe('a middleware called without next, by neither framework', () => {
+  it('throws a TypeError that says what is missing', async () => {
+    const { IncomingMessage, ServerResponse } = await import('node:http');
+    const { Socket } = await import('node:net');
+    const req = new IncomingMessage(new Socket());
+    const res = new ServerResponse(req);
+    const expressStep = forExpress.requireScopes('read') as unknown as (req: unknown, res: unknown) => void;
+    expect(() => expressStep(req, res)).toThrow(
+      /portcullis\/express middleware is called as \(req, res, next\): `next` is missing/,
+    );
+    const koaStep = forKoa.requireScopes('read') as unknown as (ctx: unknown) => Promise<void>;
+    await expect(koaStep({ state: {} })).rejects.toThrow(
+      /portcullis\/koa middleware is called as \(ctx, next\): `next` is missing/,
+    );
+  });
+});
+
 describe('AuthError and ConfigError instanceof (the brand every copy shares)', () => {
   it('recognises an error of another copy of the class, and keeps subclasses apart', () => {
     // What another build (CommonJS beside ESM, a second bundle) makes: same brand, other class.

@@ -52,8 +52,7 @@ interface ExpressRequest extends IncomingMessage {
 }
 
 /** Express's `next`: called with nothing to go on, with an error to hand it over. */
-// biome-ignore lint/suspicious/noExplicitAny: Express's own NextFunction takes `err?: any`
-export type ExpressNext = (error?: any) => void;
+export type ExpressNext = (error?: unknown) => void;
 
 /**
  * Plain Express middleware. Generic in the request, so that placing it inline
