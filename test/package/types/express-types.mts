@@ -1,5 +1,5 @@
 // Compiled with tsc --strict against the packed package, on @types/express 5 and 4.
-import express, { Router } from 'express';
+import express, { type RequestHandler, Router } from 'express';
 import { type Auth, type AuthMethod, jwtAuth, requireScopes } from 'portcullis/express';
 import type { ParsedQs } from 'qs';
 import type { Equal } from './equal.mjs';
@@ -32,5 +32,8 @@ router.get('/y', jwt, requireScopes('read', { delegateErrors: true }), (req, res
 });
 app.use('/r', router);
 app.use(jwt);
+// Assignable to Express's own handler type, whatever its generics.
+export const handler: RequestHandler = jwt;
+export const typedHandler: RequestHandler<{ id: string }, { ok: boolean }, { name: string }> = jwt;
 export const method: Equal<Auth['method'], 'jwt' | 'basic' | 'apiKey' | (string & {}) | undefined> = true;
 export const named: AuthMethod = 'my-scheme';
