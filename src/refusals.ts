@@ -35,7 +35,8 @@ export type AuthErrorCode =
   | 'temporarily_unavailable'
   | 'request_too_large'
   | 'backend_credentials_unavailable'
-  | 'backend_credentials_failed';
+  | 'backend_credentials_failed'
+  | 'wrong_adapter';
 
 /** Each code with the statuses it is sent with and what it means: the README table. */
 export const AUTH_ERROR_CODES: Readonly<
@@ -72,6 +73,10 @@ export const AUTH_ERROR_CODES: Readonly<
   backend_credentials_failed: {
     statuses: [502],
     meaning: 'backendAuth could not obtain the upstream credential (misconfiguration, refused)',
+  },
+  wrong_adapter: {
+    statuses: [500],
+    meaning: 'a portcullis/express middleware mounted on Koa, or a portcullis/koa one on Express',
   },
 };
 

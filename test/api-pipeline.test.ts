@@ -366,6 +366,13 @@ describe.each(all)('one inbound pipeline on $name', (framework) => {
         const server = await r.serve([backend], { forwardTo: upstream.url });
         return request(server.url).post('/chat').send('{}');
       },
+      wrong_adapter: async () => {
+        // The other framework's middleware, mounted here: a 500 that names the fix.
+        const family = (f: Framework) => f.name.toLowerCase().slice(0, 3);
+        const other = all.find((f) => family(f) !== family(framework))!;
+        const server = await r.serve([r.track(make(other, 'apiKey'))]);
+        return request(server.url).get('/echo').set('authorization', `Bearer ${API_KEY}`);
+      },
       backend_credentials_failed: async () => {
         const { logger } = capturing();
         const backend = r.track(
