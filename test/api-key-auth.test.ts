@@ -109,7 +109,7 @@ describe.each(all)('apiKeyAuth modes and challenges on $name', (framework) => {
     for (const middleware of made) await middleware.close();
   });
 
-  // DESIGN.md section 4, cell by cell, for the default location and for x-api-key.
+  // README "Modes", cell by cell, for the default location and for x-api-key.
   const cells = [...MODES_TABLE] as const;
   const table = (['bearer', 'x-api-key'] as const).flatMap((where) =>
     cells.map((cell) => ({ where, ...cell })),
