@@ -9,6 +9,7 @@ import type {
   BackendAuthOptions,
   BasicAuthOptions,
   JwtAuthOptions,
+  Logger,
 } from '../src/index.js';
 import { type DemoCredentials, demoCredentials } from './credentials.js';
 import { forward } from './forward.js';
@@ -23,6 +24,11 @@ export interface DemoPorts {
   koa: number;
   issuer: number;
   upstream: number;
+}
+
+export interface DemoOptions {
+  /** Where the gateways report; `npm start` passes one with `debug`, so each refusal's reason shows. */
+  logger?: Logger;
 }
 
 export interface Demo {
@@ -41,6 +47,8 @@ export interface Demo {
 /** Every route the demo offers, the same on both gateways. */
 export const ROUTES = {
   health: '/health',
+  /** Under the public prefix `/docs/*`: no token needed. */
+  docs: '/docs/openapi.json',
   me: '/me',
   api: '/api/hello',
   sse: '/sse',
@@ -56,20 +64,26 @@ const ADMIN_RULES = { rules: ['request.path == "/admin" && "admins" in jwt.group
 const IDENTITY_HEADERS = { headers: { 'x-user-id': 'auth.subject', 'x-auth-method': 'auth.method' } };
 
 /** The options every gateway uses: one place, so Express and Koa run the same policy. */
-function policies(issuer: DemoIssuer, credentials: DemoCredentials) {
-  const jwt = { issuer: issuer.url, audiences: [AUDIENCE] } satisfies JwtAuthOptions;
+function policies(issuer: DemoIssuer, credentials: DemoCredentials, logger: Logger | undefined) {
+  const jwt = { issuer: issuer.url, audiences: [AUDIENCE], logger } satisfies JwtAuthOptions;
   return {
-    header: { ...jwt, publicPaths: [ROUTES.health] } satisfies JwtAuthOptions,
+    // Public: the health check, everything under /docs/, and CORS preflights (a browser sends
+    // them without credentials) on every path.
+    header: {
+      ...jwt,
+      publicPaths: [ROUTES.health, '/docs/*', { methods: ['OPTIONS'] }],
+    } satisfies JwtAuthOptions,
     // EventSource cannot send headers, so this route takes the token from the query string.
     query: { ...jwt, location: { queryParameter: { name: 'access_token' } } } satisfies JwtAuthOptions,
     jwt,
-    basic: { htpasswd: credentials.htpasswd, realm: 'portcullis demo' } satisfies BasicAuthOptions,
+    basic: { htpasswd: credentials.htpasswd, realm: 'portcullis demo', logger } satisfies BasicAuthOptions,
     apiKey: {
       keys: credentials.apiKeys,
       location: { header: { name: 'x-api-key' } },
+      logger,
     } satisfies ApiKeyAuthOptions,
     // agents-gateway's "composite" mode: an API key or an OAuth2/JWT token, both as Bearer.
-    bearerKey: { keys: credentials.apiKeys } satisfies ApiKeyAuthOptions,
+    bearerKey: { keys: credentials.apiKeys, logger } satisfies ApiKeyAuthOptions,
     // The upstream's own key (DEMO_UPSTREAM_KEY, or one made at start-up). A deployment would
     // write `value: '$OPENAI_API_KEY'` or `value: { file: '/run/secrets/upstream-key' }`.
     upstreamKey: { key: { value: credentials.upstreamKey } } satisfies BackendAuthOptions,
@@ -105,6 +119,13 @@ function expressGateway(p: Policies, upstream: string) {
   app.use(mw.header);
   app.get(ROUTES.health, (_req, res) => {
     res.json({ ok: true });
+  });
+  app.get(ROUTES.docs, (_req, res) => {
+    res.json({ openapi: '3.1.0', info: { title: 'portcullis demo', version: '1' } });
+  });
+  // A CORS preflight, public through `{ methods: ['OPTIONS'] }`.
+  app.options(/.*/, (_req, res) => {
+    res.set({ 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization' }).end();
   });
   app.get(ROUTES.me, identity);
   app.get(ROUTES.admin, authorize(ADMIN_RULES), identity);
@@ -158,7 +179,12 @@ function koaGateway(p: Policies, upstream: string) {
   });
   app.use(mw.header);
   app.use(async (ctx) => {
-    if (ctx.path === ROUTES.health) ctx.body = { ok: true };
+    if (ctx.method === 'OPTIONS') {
+      ctx.set({ 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization' });
+      ctx.status = 204;
+    } else if (ctx.path === ROUTES.health) ctx.body = { ok: true };
+    else if (ctx.path === ROUTES.docs)
+      ctx.body = { openapi: '3.1.0', info: { title: 'portcullis demo', version: '1' } };
     else if (ctx.path === ROUTES.me) await identity(ctx);
     else if (ctx.path === ROUTES.admin) await admin(ctx, () => identity(ctx));
     else if (ctx.path.startsWith('/api/')) {
@@ -180,11 +206,11 @@ function listen(handler: RequestListener, port: number): Promise<Server> {
 const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
 /** Starts the issuer, the echo upstream and both gateways. */
-export async function startDemo(ports: DemoPorts): Promise<Demo> {
+export async function startDemo(ports: DemoPorts, options: DemoOptions = {}): Promise<Demo> {
   const issuer = await startIssuer(ports.issuer, AUDIENCE);
   const credentials = demoCredentials();
   const upstream = await startEchoUpstream(ports.upstream, credentials.upstreamKey);
-  const p = policies(issuer, credentials);
+  const p = policies(issuer, credentials, options.logger);
   const ex = expressGateway(p, upstream.url);
   const ko = koaGateway(p, upstream.url);
   const expressServer = await listen(ex.handler, ports.express);
@@ -204,6 +230,8 @@ export async function startDemo(ports: DemoPorts): Promise<Demo> {
       for (const base of [urls.express, urls.koa]) {
         lines.push(
           `curl -s ${base}${ROUTES.health}`,
+          `curl -s ${base}${ROUTES.docs}`,
+          `curl -si -X OPTIONS ${base}${ROUTES.me} -H "Origin: https://app.example" -H "Access-Control-Request-Method: GET"`,
           `curl -s ${base}${ROUTES.me} -H "Authorization: Bearer $TOKEN"`,
           `curl -s ${base}${ROUTES.api} -H "Authorization: Bearer $TOKEN"`,
           `curl -s "${base}${ROUTES.sse}?access_token=$TOKEN"`,

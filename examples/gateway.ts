@@ -14,7 +14,15 @@ import { startDemo } from './demo.js';
 
 const base = Number(process.env.DEMO_PORT ?? 8080);
 const port = (offset: number) => (base === 0 ? 0 : base + offset);
-const demo = await startDemo({ express: port(0), koa: port(1), issuer: port(2), upstream: port(3) });
+// Each refusal's reason (never a credential) is printed, as a logger with `debug` receives it.
+const logger = {
+  warn: (message: string) => console.warn(`[portcullis] ${message}`),
+  debug: (message: string) => console.warn(`[portcullis debug] ${message}`),
+};
+const demo = await startDemo(
+  { express: port(0), koa: port(1), issuer: port(2), upstream: port(3) },
+  { logger },
+);
 
 console.log(`portcullis demo
   Express gateway  ${demo.urls.express}
@@ -32,7 +40,8 @@ ADMIN_TOKEN=${demo.adminToken}
 
 Basic users: ${demo.credentials.basicUser.username} / ${demo.credentials.basicUser.password} (bcrypt), user / password (apr1).
 
-Then try (the last line of each block shows the 401 without a token):
+Then try (the last line of each block shows the 401 without a token; each refusal's reason is
+printed below as a [portcullis debug] line):
 
 ${demo.curls().join('\n')}
 

@@ -12,8 +12,11 @@ import { eventually } from './support/wait.js';
 
 // The demo `npm start` runs, driven the way its printed curl lines drive it.
 let demo: Demo;
+// What `npm start` prints as [portcullis debug] lines: each refusal's reason.
+const debugLines: string[] = [];
 beforeAll(async () => {
-  demo = await startDemo({ express: 0, koa: 0, issuer: 0, upstream: 0 });
+  const logger = { warn: () => {}, debug: (line: string) => debugLines.push(line) };
+  demo = await startDemo({ express: 0, koa: 0, issuer: 0, upstream: 0 }, { logger });
 });
 afterAll(async () => {
   await demo.close();
@@ -24,7 +27,34 @@ describe.each(['express', 'koa'] as const)('demo gateway (%s)', (gateway) => {
 
   it('prints curl lines for every route', () => {
     const lines = demo.curls().filter((line) => line.includes(base()));
-    expect(lines).toHaveLength(12);
+    expect(lines).toHaveLength(14);
+  });
+
+  it('serves everything under the public prefix /docs/* without a token, and nothing beside it', async () => {
+    const docs = await request(base()).get(ROUTES.docs);
+    expect(docs.status).toBe(200);
+    expect(docs.body.openapi).toBe('3.1.0');
+    // A sibling of the prefix, and a dot segment out of it, are not public.
+    expect((await request(base()).get('/docsx')).status).toBe(401);
+    expect((await request(base()).get('/docs%2F..%2Fme')).status).toBe(400);
+  });
+
+  it('lets a CORS preflight through without a token; the GET it asks for still needs one', async () => {
+    const preflight = await request(base())
+      .options(ROUTES.me)
+      .set('origin', 'https://app.example')
+      .set('access-control-request-method', 'GET');
+    expect(preflight.status).toBeLessThan(300);
+    expect(preflight.headers['access-control-allow-origin']).toBe('*');
+    expect((await request(base()).get(ROUTES.me).set('origin', 'https://app.example')).status).toBe(401);
+  });
+
+  it('logs the reason of a refusal at debug level, never the credential', async () => {
+    debugLines.length = 0;
+    const res = await request(base()).get(ROUTES.me).set('Authorization', 'Bearer not.a.token');
+    expect(res.status).toBe(401);
+    expect(debugLines.some((line) => line.startsWith('jwt: refused with 401 invalid_token ('))).toBe(true);
+    expect(debugLines.join('\n')).not.toContain('not.a.token');
   });
 
   it('serves the public health check without a token', async () => {
