@@ -48,6 +48,8 @@ export function optionsObject<Shape extends z.ZodRawShape>(
   owner: string,
   shape: Shape,
   hints: Readonly<Record<string, Hint>> = {},
+  /** What to say of a value that is not an object, when the owner's name is not enough. */
+  notAnObject = `must be an object: the options of ${owner}`,
 ): OptionsSchema<Shape> {
   const known = knownKeys(owner, Object.keys(shape), hints);
   const refuseUnknown = z.unknown().check((ctx) => {
@@ -63,11 +65,7 @@ export function optionsObject<Shape extends z.ZodRawShape>(
   });
   const object = z.strictObject(shape, {
     error: (issue) =>
-      issue.code === 'invalid_type'
-        ? issue.input === undefined
-          ? 'is required'
-          : `must be an object: the options of ${owner}`
-        : undefined,
+      issue.code === 'invalid_type' ? (issue.input === undefined ? 'is required' : notAnObject) : undefined,
   });
   owners.set(object, owner);
   keyLists.set(object, known);
@@ -94,13 +92,104 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, fie
 
 /** The ConfigError for one zod issue found under `field`. */
 export function configErrorOf(issue: z.core.$ZodIssue, schema: z.ZodType, field = ''): ConfigError {
+  const { path: full, message } = pointed(issue);
+  const segments = full.slice(0, wholePrefix(schema, full));
   let path = field;
-  for (const segment of issue.path) {
+  for (const segment of segments) {
     if (typeof segment === 'number') path = `${path}[${segment}]`;
     else if (typeof segment === 'string') path = keyPath(path, segment);
   }
   if (path === '') path = found(schema, owners) ?? 'options';
-  return new ConfigError(path, issue.message);
+  return new ConfigError(path, message);
+}
+
+/** Lists whose items' mistakes are reported at the list itself (see {@link whole}). */
+const wholes = new WeakSet<z.core.$ZodType>();
+
+/**
+ * Reports the mistakes inside `list` at the list's own path (`algorithms`, not `algorithms[1]`),
+ * with the item's text: for lists whose field path users and tests know. Apply it after the
+ * checks on the list (`.min()` makes a new schema), before `.readonly()` and `.optional()`.
+ */
+export function whole<S extends z.ZodArray>(list: S): S {
+  wholes.add(list);
+  return list;
+}
+
+/** How much of `path` names a field: up to the first list marked {@link whole}, else all of it. */
+function wholePrefix(schema: z.core.$ZodType, path: readonly PropertyKey[]): number {
+  let candidates: z.core.$ZodType[] = [schema];
+  for (let depth = 0; depth < path.length; depth++) {
+    const next: z.core.$ZodType[] = [];
+    for (const candidate of candidates) {
+      const at = unwrapped(candidate);
+      if (at === undefined) continue;
+      if (typeof at === 'number') return depth;
+      const def = at._zod.def as {
+        type: string;
+        shape?: Record<string, z.core.$ZodType>;
+        element?: z.core.$ZodType;
+        options?: z.core.$ZodType[];
+      };
+      const segment = path[depth];
+      if (def.type === 'object' && typeof segment === 'string' && def.shape?.[segment] !== undefined)
+        next.push(def.shape[segment]);
+      else if (def.type === 'array' && typeof segment === 'number' && def.element !== undefined)
+        next.push(def.element);
+    }
+    candidates = next;
+  }
+  return path.length;
+
+  /** Through wrappers and union forms to the schemas that hold fields; a number: a whole list. */
+  function unwrapped(start: z.core.$ZodType): z.core.$ZodType | number | undefined {
+    let at: z.core.$ZodType | undefined = start;
+    for (let steps = 0; at !== undefined && steps < 16; steps++) {
+      if (wholes.has(at)) return -1;
+      const def = at._zod.def as {
+        type: string;
+        out?: z.core.$ZodType;
+        innerType?: z.core.$ZodType;
+        options?: z.core.$ZodType[];
+      };
+      if (def.type === 'union') {
+        // The first form that can hold the next segment; forms of different kinds rarely share one.
+        for (const option of def.options ?? []) {
+          const inner = unwrapped(option);
+          if (inner !== undefined && typeof inner !== 'number') {
+            const kind = (inner._zod.def as { type: string }).type;
+            if (kind === 'object' || kind === 'array') return inner;
+          }
+        }
+        return undefined;
+      }
+      if (def.type === 'object' || def.type === 'array') return at;
+      at = def.innerType ?? def.out;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The issue to show for `issue`: for a union none of whose forms matched (`false` or a cache
+ * object; a string or bytes), the issue of the form the value's type matched, when one got
+ * past the type check (`cache.maxEntries`), else the union's own text.
+ */
+function pointed(issue: z.core.$ZodIssue): { path: readonly PropertyKey[]; message: string } {
+  if (issue.code !== 'invalid_union') return issue;
+  for (const branch of issue.errors) {
+    const first = branch[0];
+    if (first === undefined) continue;
+    // A form whose first issue is about the value's kind (z.custom() checks only that) is not the
+    // form the user meant.
+    const typeOnly =
+      first.path.length === 0 &&
+      (first.code === 'invalid_type' || first.code === 'invalid_value' || first.code === 'custom');
+    if (typeOnly) continue;
+    const inner = pointed(first);
+    return { path: [...issue.path, ...inner.path], message: inner.message };
+  }
+  return issue;
 }
 
 /**
@@ -205,6 +294,16 @@ export function bounded(
 /** A function (a logger method, an `authenticate`): no JSON Schema form, refused by type only. */
 export function fn<F extends (...args: never[]) => unknown>(problem: string) {
   return z.custom<F>((value) => typeof value === 'function', { error: problem });
+}
+
+/**
+ * Gives a schema the output type `T` its refinements guarantee: `{ header?, cookie? }` refined
+ * to exactly one form is the union `{ header } | { cookie }`. Checked one way at compile time:
+ * every value of `T` must be a value of the schema's own output type.
+ */
+export function narrowed<T>() {
+  return <S extends z.ZodType>(schema: S & ([T] extends [z.output<S>] ? unknown : never)): z.ZodType<T> =>
+    schema as unknown as z.ZodType<T>;
 }
 
 /**
