@@ -1,3 +1,4 @@
+import { isSafeRealm } from '../challenge.js';
 import type { InboundOptions } from '../inbound.js';
 import { z } from './schema.js';
 
@@ -12,3 +13,8 @@ export const INBOUND_SHAPE = {
   publicPaths: z.custom<InboundOptions['publicPaths']>().optional(),
   delegateErrors: z.custom<InboundOptions['delegateErrors']>().optional(),
 } satisfies { [K in keyof Required<InboundOptions>]: z.ZodType };
+
+const REALM_PROBLEM = 'must be 1-200 printable characters without quotes or backslashes';
+
+/** The `realm` option of a scheme that sends a challenge: safe inside a quoted string. */
+export const REALM = z.string({ error: REALM_PROBLEM }).refine(isSafeRealm, { error: REALM_PROBLEM });

@@ -1,6 +1,5 @@
 import { CACHE_OPTIONS } from '../cache/bounded-cache.js';
-import { isSafeRealm } from '../challenge.js';
-import { INBOUND_SHAPE } from '../config/inbound-shape.js';
+import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
 import { type Hint, knownKeys, unknownKeyProblem, withHints } from '../config/known-keys.js';
 import {
   bounded,
@@ -35,7 +34,6 @@ export type JwksOption =
   /** A JWKS object, or its JSON text. */
   | { inline: string | { keys: unknown[] } };
 
-const REALM = 'must be 1-200 printable characters without quotes or backslashes';
 const STRINGS = 'must be an array of non-empty strings';
 const strings = () => z.array(text(STRINGS), { error: STRINGS });
 const JWKS_RSA_SECRET =
@@ -116,7 +114,7 @@ const OWN_SHAPE = {
   /** Where the token is read. Default `{ header: { name: "authorization", prefix: "Bearer " } }`. */
   location: CREDENTIAL_LOCATION.optional(),
   /** The realm in `WWW-Authenticate`. Default "api". */
-  realm: z.string({ error: REALM }).refine(isSafeRealm, { error: REALM }).optional(),
+  realm: REALM.optional(),
   /** Longer tokens are refused before any parsing. Default 16384. */
   maxTokenLength: z.int({ error: 'must be an integer >= 64' }).min(64).optional(),
   /** Where warnings go (key fetch failures, reloads). Default: console.warn. */
