@@ -6,72 +6,80 @@ import {
   unavailableError,
   type Verdict,
 } from '../authenticator.js';
-import { BoundedCache, type CacheOptions } from '../cache/bounded-cache.js';
-import { basicChallenge, isSafeRealm } from '../challenge.js';
-import { FILE_HINTS, keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
+import { BoundedCache, CACHE_OPTIONS } from '../cache/bounded-cache.js';
+import { basicChallenge } from '../challenge.js';
+import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
+import { FILE_HINTS } from '../config/known-keys.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
-import { type CredentialLocation, locator } from '../credentials/location.js';
+import { bounded, flag, optionsObject, parseOptions, text, z } from '../config/schema.js';
+import { CREDENTIAL_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import type { InboundOptions } from '../inbound.js';
-import { type Logger, loggerOption } from '../logger.js';
+import { LOGGER, type Logger, loggerOption } from '../logger.js';
 import { logText } from '../logging/log-text.js';
 import { basicLimits, decodeBasic } from './credentials.js';
 import { PoolBusyError } from './hash-pool.js';
 import { verifyPassword } from './hashes.js';
 import { type Htpasswd, type HtpasswdRules, parseHtpasswd } from './htpasswd.js';
 
-/** Options of `basicAuth()`. */
-export interface BasicAuthOptions extends InboundOptions {
-  /** The htpasswd file's text, or `{ file }` to read it and re-read it when it changes. */
-  htpasswd: string | { file: string };
-  /** Default "Restricted". */
-  realm?: string;
-  /**
-   * Default `Authorization: Basic`. `{ header: { name: 'proxy-authorization', prefix: 'Basic ' } }`
-   * makes it a proxy credential: 407 with `Proxy-Authenticate`.
-   */
-  location?: CredentialLocation;
-  /** Accept DES crypt entries. Default false. */
-  allowWeakHashes?: boolean;
-  /** bcrypt entries above this cost are refused at load. Default 14. */
-  maxBcryptCost?: number;
-  /**
-   * SHA-crypt entries naming more rounds are refused at load: one check would hold a hashing
-   * thread for seconds. Default 1,000,000 (passlib writes 535,000-656,000); 1,000 to 10,000,000.
-   */
-  maxShaCryptRounds?: number;
-  /**
-   * Longer passwords (UTF-8 bytes) are refused with 401 before anything is hashed: SHA-crypt's
-   * cost grows with the square of the length, apr1's with the length. Default 1024, enough for
-   * generated passwords and tokens used as passwords; up to 4096 for longer tokens (a JWT).
-   * User names are capped at 255 bytes, as Apache's htpasswd does.
-   */
-  maxPasswordBytes?: number;
-  /**
-   * Successful checks are remembered under a keyed hash (HMAC with a per-process key) of user
-   * and password, so repeated requests skip the slow hash. Emptied whenever the htpasswd
-   * changes; failures are never cached. Default `{ maxEntries: 1000, ttlSeconds: 300 }`;
-   * `false` turns it off.
-   */
-  cache?: CacheOptions;
-  logger?: Logger;
-}
+/**
+ * The highest `maxPasswordBytes`: a 4 KB password already costs ~100 ms of SHA-512-crypt on a
+ * slow core, the worst a client can buy with one request. Django and passlib chose the same
+ * 4096-byte bound against this denial of service (CVE-2013-1443).
+ */
+const MAX_PASSWORD_CEILING = 4096;
 
-const BASIC_AUTH_KEYS = keysOf<BasicAuthOptions>()(
+/** The schema of {@link BasicAuthOptions}. */
+export const BASIC_AUTH_OPTIONS = optionsObject(
   'basicAuth',
   {
-    htpasswd: true,
-    realm: true,
-    location: true,
-    allowWeakHashes: true,
-    maxBcryptCost: true,
-    maxShaCryptRounds: true,
-    maxPasswordBytes: true,
-    cache: true,
-    logger: true,
-    mode: true,
-    publicPaths: true,
-    delegateErrors: true,
+    /** The htpasswd file's text, or `{ file }` to read it and re-read it when it changes. */
+    htpasswd: z.union(
+      [z.string(), optionsObject('htpasswd { file }', { file: text('must be a path') }, FILE_HINTS)],
+      { error: "must be the file's text or { file }" },
+    ),
+    /** Default "Restricted". */
+    realm: REALM.optional(),
+    /**
+     * Default `Authorization: Basic`. `{ header: { name: 'proxy-authorization', prefix: 'Basic ' } }`
+     * makes it a proxy credential: 407 with `Proxy-Authenticate`.
+     */
+    location: CREDENTIAL_LOCATION.optional(),
+    /** Accept DES crypt entries. Default false. */
+    allowWeakHashes: flag().optional(),
+    /** bcrypt entries above this cost are refused at load. Default 14. */
+    maxBcryptCost: bounded(4, 31, 'must be an integer from 4 to 31', { integer: true }).optional(),
+    /**
+     * SHA-crypt entries naming more rounds are refused at load: one check would hold a hashing
+     * thread for seconds. Default 1,000,000 (passlib writes 535,000-656,000); 1,000 to 10,000,000.
+     */
+    maxShaCryptRounds: bounded(1000, 10_000_000, 'must be an integer from 1000 to 10000000', {
+      integer: true,
+    }).optional(),
+    /**
+     * Longer passwords (UTF-8 bytes) are refused with 401 before anything is hashed: SHA-crypt's
+     * cost grows with the square of the length, apr1's with the length. Default 1024, enough for
+     * generated passwords and tokens used as passwords; up to 4096 for longer tokens (a JWT).
+     * User names are capped at 255 bytes, as Apache's htpasswd does.
+     */
+    maxPasswordBytes: bounded(
+      1,
+      MAX_PASSWORD_CEILING,
+      `must be an integer from 1 to ${MAX_PASSWORD_CEILING}`,
+      {
+        integer: true,
+      },
+    ).optional(),
+    /**
+     * Successful checks are remembered under a keyed hash (HMAC with a per-process key) of user
+     * and password, so repeated requests skip the slow hash. Emptied whenever the htpasswd
+     * changes; failures are never cached. Default `{ maxEntries: 1000, ttlSeconds: 300 }`;
+     * `false` turns it off.
+     */
+    cache: CACHE_OPTIONS.optional(),
+    /** Where warnings go (htpasswd reloads, duplicate users). Default: console.warn. */
+    logger: LOGGER.optional(),
+    ...INBOUND_SHAPE,
   },
   {
     // express-basic-auth and http-auth spellings.
@@ -90,7 +98,10 @@ const BASIC_AUTH_KEYS = keysOf<BasicAuthOptions>()(
   },
 );
 
-const HTPASSWD_FILE_KEYS = keysOf<{ file: string }>()('htpasswd { file }', { file: true }, FILE_HINTS);
+/** Options of `basicAuth()`. */
+export interface BasicAuthOptions
+  extends InboundOptions,
+    Omit<z.output<typeof BASIC_AUTH_OPTIONS>, keyof InboundOptions> {}
 
 const BASIC_LOCATION: CredentialLocation = { header: { name: 'authorization', prefix: 'Basic ' } };
 
@@ -117,10 +128,6 @@ function loadUsers(
     warnDuplicates(parsed);
     return { current: () => parsed, close() {} };
   }
-  if (typeof source !== 'object' || source === null || Array.isArray(source)) {
-    throw new ConfigError('htpasswd', "must be the file's text or { file }");
-  }
-  refuseUnknownKeys(source, HTPASSWD_FILE_KEYS, 'htpasswd');
   const file: ReloadingFile<Htpasswd> = reloadingFile(
     source.file,
     'htpasswd.file',
@@ -133,29 +140,13 @@ function loadUsers(
 }
 
 /** The basic scheme as an {@link Authenticator}: the whole of `basicAuth()` except the adapter. */
-export function basicAuthenticator(options: BasicAuthOptions): Authenticator {
-  refuseUnknownKeys(options, BASIC_AUTH_KEYS, '');
-  refuseNonBoolean(options.allowWeakHashes, 'allowWeakHashes');
+export function basicAuthenticator(given: BasicAuthOptions): Authenticator {
+  const options = parseOptions(BASIC_AUTH_OPTIONS, given);
   const logger = loggerOption(options.logger);
   const realm = options.realm ?? 'Restricted';
-  if (!isSafeRealm(realm))
-    throw new ConfigError('realm', 'must be 1-200 printable characters without quotes or backslashes');
   const maxBcryptCost = options.maxBcryptCost ?? 14;
-  if (!Number.isInteger(maxBcryptCost) || maxBcryptCost < 4 || maxBcryptCost > 31) {
-    throw new ConfigError('maxBcryptCost', 'must be an integer from 4 to 31');
-  }
   const maxShaCryptRounds = options.maxShaCryptRounds ?? 1_000_000;
-  if (!Number.isInteger(maxShaCryptRounds) || maxShaCryptRounds < 1000 || maxShaCryptRounds > 10_000_000) {
-    throw new ConfigError('maxShaCryptRounds', 'must be an integer from 1000 to 10000000');
-  }
   const maxPasswordBytes = options.maxPasswordBytes ?? 1024;
-  if (
-    !Number.isInteger(maxPasswordBytes) ||
-    maxPasswordBytes < 1 ||
-    maxPasswordBytes > MAX_PASSWORD_CEILING
-  ) {
-    throw new ConfigError('maxPasswordBytes', `must be an integer from 1 to ${MAX_PASSWORD_CEILING}`);
-  }
   const limits = basicLimits(maxPasswordBytes);
   const credentialLocator = locator(options.location, 'location', BASIC_LOCATION);
   // Checked before the htpasswd file is watched: a refused cache option must not leak the watcher.
@@ -239,13 +230,6 @@ function successKey(key: Buffer, credentials: { username: string; password: stri
     .update(credentials.password)
     .digest('base64');
 }
-
-/**
- * The highest `maxPasswordBytes`: a 4 KB password already costs ~100 ms of SHA-512-crypt on a
- * slow core, the worst a client can buy with one request. Django and passlib chose the same
- * 4096-byte bound against this denial of service (CVE-2013-1443).
- */
-const MAX_PASSWORD_CEILING = 4096;
 
 // For an empty file: a {SHA} of nothing anybody can send, so the path is still a real check.
 const FALLBACK_DECOY = { kind: 'sha1', hash: '{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA=' } as const;
