@@ -1,15 +1,15 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Authenticator, credentialError, missingStatusAt, type Verdict } from '../authenticator.js';
-import { bearerChallenge, isSafeRealm } from '../challenge.js';
-import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
-import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
-import { ConfigError } from '../errors.js';
+import { bearerChallenge } from '../challenge.js';
+import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
+import { optionsObject, parseOptions, z } from '../config/schema.js';
+import { BEARER_LOCATION, CREDENTIAL_LOCATION, locator } from '../credentials/location.js';
 import { ambiguousPathError } from '../http/ambiguity.js';
 import { fullTarget } from '../http/paths.js';
 import type { RequestHost } from '../http/request-host.js';
 import { type AuthPart, isScopeToken } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
-import { type Logger, loggerOption } from '../logger.js';
+import { LOGGER, loggerOption } from '../logger.js';
 import { errorClass, logText } from '../logging/log-text.js';
 import { AuthResult } from './auth-result.js';
 
@@ -33,27 +33,38 @@ export interface AuthProvider {
   close?(): void | Promise<void>;
 }
 
-/** Options of `customAuth()`. */
-export interface CustomAuthOptions extends InboundOptions {
-  /** Default `Authorization: Bearer`. */
-  location?: CredentialLocation;
-  /** The realm in `WWW-Authenticate`. Default "api". */
-  realm?: string;
-  /**
-   * Told when the provider throws (warn; the error's kind, never its text) and a denial's
-   * reason (info, or warn without info; the credential redacted). Default: the console.
-   */
-  logger?: Logger;
-}
-
-const CUSTOM_AUTH_KEYS = keysOf<CustomAuthOptions>()(
+/** The schema of {@link CustomAuthOptions}. */
+export const CUSTOM_AUTH_OPTIONS = optionsObject(
   'customAuth',
-  { location: true, realm: true, logger: true, mode: true, publicPaths: true, delegateErrors: true },
+  {
+    /** Default `Authorization: Bearer`. */
+    location: CREDENTIAL_LOCATION.optional(),
+    /** The realm in `WWW-Authenticate`. Default "api". */
+    realm: REALM.optional(),
+    /**
+     * Told when the provider throws (warn; the error's kind, never its text) and a denial's
+     * reason (info, or warn without info; the credential redacted). Default: the console.
+     */
+    logger: LOGGER.optional(),
+    ...INBOUND_SHAPE,
+  },
   {
     authenticate: { say: 'it belongs on the provider, the first argument: customAuth(provider, options)' },
     provider: { say: 'the provider is the first argument: customAuth(provider, options)' },
   },
 );
+
+/** Options of `customAuth()`. */
+export interface CustomAuthOptions
+  extends InboundOptions,
+    Omit<z.output<typeof CUSTOM_AUTH_OPTIONS>, keyof InboundOptions> {}
+
+/** The first argument of `customAuth()`: checked for its method only (its other members are its own). */
+const AUTH_PROVIDER = z.custom<AuthProvider>(
+  (value) => typeof (value as Partial<AuthProvider> | null)?.authenticate === 'function',
+  { error: 'must have an authenticate(credential, request) method' },
+);
+
 // The response to a denial is always this fixed sentence: the provider's reason is its own text
 // and may hold anything (the token it was handed, a user name, a DSN), and the README promises
 // that no credential ever reaches a response. The reason goes to the log instead.
@@ -61,14 +72,13 @@ const DENIED = 'The credential was not accepted';
 const MAX_LOGGED_REASON = 200;
 
 /** A custom provider as an {@link Authenticator}. */
-export function customAuthenticator(provider: AuthProvider, options: CustomAuthOptions = {}): Authenticator {
-  refuseUnknownKeys(options, CUSTOM_AUTH_KEYS, '');
-  if (typeof provider?.authenticate !== 'function') {
-    throw new ConfigError('provider', 'must have an authenticate(credential, request) method');
-  }
+export function customAuthenticator(
+  given: AuthProvider,
+  optionsGiven: CustomAuthOptions = {},
+): Authenticator {
+  const options = parseOptions(CUSTOM_AUTH_OPTIONS, optionsGiven);
+  const provider = parseOptions(AUTH_PROVIDER, given, 'provider');
   const realm = options.realm ?? 'api';
-  if (!isSafeRealm(realm))
-    throw new ConfigError('realm', 'must be 1-200 printable characters without quotes or backslashes');
   const credentialLocator = locator(options.location, 'location', BEARER_LOCATION);
   const logger = loggerOption(options.logger);
 
