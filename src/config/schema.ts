@@ -16,6 +16,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { logText } from '../logging/log-text.js';
 import {
   type Hint,
   type KnownKeys,
@@ -92,15 +93,9 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, fie
 
 /** The ConfigError for one zod issue found under `field`. */
 export function configErrorOf(issue: z.core.$ZodIssue, schema: z.ZodType, field = ''): ConfigError {
-  const { path: full, message } = pointed(issue);
-  const segments = full.slice(0, wholePrefix(schema, full));
-  let path = field;
-  for (const segment of segments) {
-    if (typeof segment === 'number') path = `${path}[${segment}]`;
-    else if (typeof segment === 'string') path = keyPath(path, segment);
-  }
-  if (path === '') path = found(schema, owners) ?? 'options';
-  return new ConfigError(path, message);
+  const { path, message } = pointed(issue);
+  const named = fieldPath(schema, path, field);
+  return new ConfigError(named === '' ? (found(schema, owners) ?? 'options') : named, message);
 }
 
 /** Lists whose items' mistakes are reported at the list itself (see {@link whole}). */
@@ -116,55 +111,60 @@ export function whole<S extends z.ZodArray>(list: S): S {
   return list;
 }
 
-/** How much of `path` names a field: up to the first list marked {@link whole}, else all of it. */
-function wholePrefix(schema: z.core.$ZodType, path: readonly PropertyKey[]): number {
-  let candidates: z.core.$ZodType[] = [schema];
-  for (let depth = 0; depth < path.length; depth++) {
-    const next: z.core.$ZodType[] = [];
-    for (const candidate of candidates) {
-      const at = unwrapped(candidate);
-      if (at === undefined) continue;
-      if (typeof at === 'number') return depth;
-      const def = at._zod.def as {
-        type: string;
-        shape?: Record<string, z.core.$ZodType>;
-        element?: z.core.$ZodType;
-        options?: z.core.$ZodType[];
-      };
-      const segment = path[depth];
-      if (def.type === 'object' && typeof segment === 'string' && def.shape?.[segment] !== undefined)
-        next.push(def.shape[segment]);
-      else if (def.type === 'array' && typeof segment === 'number' && def.element !== undefined)
-        next.push(def.element);
-    }
-    candidates = next;
-  }
-  return path.length;
+type Def = {
+  type: string;
+  shape?: Record<string, z.core.$ZodType>;
+  element?: z.core.$ZodType;
+  valueType?: z.core.$ZodType;
+  options?: z.core.$ZodType[];
+  out?: z.core.$ZodType;
+  innerType?: z.core.$ZodType;
+};
 
-  /** Through wrappers and union forms to the schemas that hold fields; a number: a whole list. */
-  function unwrapped(start: z.core.$ZodType): z.core.$ZodType | number | undefined {
+/**
+ * The field an issue's path names under `field`, following the schema along it: `a.b`, `a[1]`,
+ * `a["odd key"]`; a key of a record (a map of names the user chose, such as header names) is
+ * always bracketed; the path stops at a list marked {@link whole}.
+ */
+function fieldPath(schema: z.core.$ZodType, path: readonly PropertyKey[], field: string): string {
+  let named = field;
+  let candidates: z.core.$ZodType[] = [schema];
+  for (const segment of path) {
+    const holders = candidates.map(holder).filter((at) => at !== undefined);
+    if (holders.some((at) => wholes.has(at))) return named;
+    const inRecord = holders.some((at) => def(at).type === 'record');
+    if (typeof segment === 'number') named = `${named}[${segment}]`;
+    else if (typeof segment === 'string')
+      named = inRecord ? `${named}["${logText(segment, 64)}"]` : keyPath(named, segment);
+    candidates = holders.flatMap((at) => {
+      const { type, shape, element, valueType } = def(at);
+      if (type === 'object' && typeof segment === 'string') return shape?.[segment] ?? [];
+      if (type === 'array' && typeof segment === 'number') return element ?? [];
+      if (type === 'record') return valueType ?? [];
+      return [];
+    });
+  }
+  return named;
+
+  function def(at: z.core.$ZodType): Def {
+    return at._zod.def as Def;
+  }
+
+  /** Through wrappers and union forms to the schema holding the next segment (or a whole list). */
+  function holder(start: z.core.$ZodType): z.core.$ZodType | undefined {
     let at: z.core.$ZodType | undefined = start;
     for (let steps = 0; at !== undefined && steps < 16; steps++) {
-      if (wholes.has(at)) return -1;
-      const def = at._zod.def as {
-        type: string;
-        out?: z.core.$ZodType;
-        innerType?: z.core.$ZodType;
-        options?: z.core.$ZodType[];
-      };
-      if (def.type === 'union') {
-        // The first form that can hold the next segment; forms of different kinds rarely share one.
-        for (const option of def.options ?? []) {
-          const inner = unwrapped(option);
-          if (inner !== undefined && typeof inner !== 'number') {
-            const kind = (inner._zod.def as { type: string }).type;
-            if (kind === 'object' || kind === 'array') return inner;
-          }
+      const { type, options, innerType, out } = def(at);
+      if (wholes.has(at) || type === 'object' || type === 'array' || type === 'record') return at;
+      if (type === 'union') {
+        // The first form that holds fields; the forms of one option differ in kind.
+        for (const option of options ?? []) {
+          const inner = holder(option);
+          if (inner !== undefined) return inner;
         }
         return undefined;
       }
-      if (def.type === 'object' || def.type === 'array') return at;
-      at = def.innerType ?? def.out;
+      at = innerType ?? out;
     }
     return undefined;
   }
