@@ -1,5 +1,6 @@
 import { credentialsMissing } from './authenticator.js';
-import { keysOf, refuseUnknownKeys } from './config/known-keys.js';
+import { INBOUND_SHAPE } from './config/inbound-shape.js';
+import { optionsObject, parseOptions } from './config/schema.js';
 import { noteReadLocation } from './credentials/read-locations.js';
 import { ConfigError } from './errors.js';
 import type { RequestHost } from './http/request-host.js';
@@ -19,11 +20,13 @@ import { applyMode, type Outcome } from './modes.js';
 export type AnyAuthOptions = InboundOptions;
 
 const ON_EACH_MEMBER = { say: "it belongs to each member's own options (jwtAuth, apiKeyAuth, ...)" };
-const ANY_AUTH_KEYS = keysOf<AnyAuthOptions>()(
-  'anyAuth',
-  { mode: true, publicPaths: true, delegateErrors: true },
-  { location: ON_EACH_MEMBER, realm: ON_EACH_MEMBER, logger: ON_EACH_MEMBER, members: ON_EACH_MEMBER },
-);
+/** The schema of {@link AnyAuthOptions}: the shared inbound options, checked by the pipeline. */
+const ANY_AUTH_OPTIONS = optionsObject('anyAuth', INBOUND_SHAPE, {
+  location: ON_EACH_MEMBER,
+  realm: ON_EACH_MEMBER,
+  logger: ON_EACH_MEMBER,
+  members: ON_EACH_MEMBER,
+});
 
 /**
  * Several schemes, the first that authenticates wins and only its credential is stripped.
@@ -38,7 +41,7 @@ export class AnyInbound {
     readonly members: readonly Inbound[],
     options: AnyAuthOptions = {},
   ) {
-    refuseUnknownKeys(options, ANY_AUTH_KEYS, '');
+    parseOptions(ANY_AUTH_OPTIONS, options);
     this.settings = inboundSettings(options);
     if (members.length === 0) throw new ConfigError('anyAuth', 'needs at least one middleware');
   }
