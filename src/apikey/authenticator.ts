@@ -3,7 +3,7 @@ import { bearerChallenge } from '../challenge.js';
 import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
 import { FILE_HINTS } from '../config/known-keys.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
-import { optionsObject, parseOptions, text, z } from '../config/schema.js';
+import { lockedTo, optionsObject, parseOptions, text, z } from '../config/schema.js';
 import {
   BEARER_LOCATION,
   CREDENTIAL_LOCATION,
@@ -13,7 +13,7 @@ import {
 import { ConfigError } from '../errors.js';
 import { type AuthPart, grantAllScopes } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
-import { LOGGER, loggerOption } from '../logger.js';
+import { LOGGER, type Logger, loggerOption } from '../logger.js';
 import { KeyIndex } from './key-index.js';
 import {
   API_KEY_RECORD,
@@ -30,7 +30,6 @@ import {
 export const API_KEY_AUTH_OPTIONS = optionsObject(
   'apiKeyAuth',
   {
-    /** Key records, or `{ file }`: a JSON array of records, re-read when it changes. */
     keys: z.union(
       [
         z.array(API_KEY_RECORD).readonly(),
@@ -38,11 +37,8 @@ export const API_KEY_AUTH_OPTIONS = optionsObject(
       ],
       { error: 'must be an array of key records or { file }' },
     ),
-    /** Default `Authorization: Bearer`; commonly `{ header: { name: 'x-api-key' } }`. */
     location: CREDENTIAL_LOCATION.optional(),
-    /** The realm in `WWW-Authenticate`. Default "api". */
     realm: REALM.optional(),
-    /** Where warnings go (keys file reloads). Default: console.warn. */
     logger: LOGGER.optional(),
     ...INBOUND_SHAPE,
   },
@@ -60,9 +56,17 @@ export const API_KEY_AUTH_OPTIONS = optionsObject(
 );
 
 /** Options of `apiKeyAuth()`. */
-export interface ApiKeyAuthOptions
-  extends InboundOptions,
-    Omit<z.output<typeof API_KEY_AUTH_OPTIONS>, keyof InboundOptions> {}
+export interface ApiKeyAuthOptions extends InboundOptions {
+  /** Key records, or `{ file }`: a JSON array of records, re-read when it changes. */
+  keys: readonly ApiKeyRecord[] | { file: string };
+  /** Default `Authorization: Bearer`; commonly `{ header: { name: 'x-api-key' } }`. */
+  location?: CredentialLocation;
+  /** The realm in `WWW-Authenticate`. Default "api". */
+  realm?: string;
+  logger?: Logger;
+}
+
+lockedTo<ApiKeyAuthOptions, z.output<typeof API_KEY_AUTH_OPTIONS>>(true);
 
 /** Keys managed at run time; every change applies from the next request on. */
 export interface ApiKeyManager {

@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import {
   atMostOneOf,
   flag,
+  lockedTo,
   optionsObject,
   parseOptions,
   refined,
@@ -30,27 +31,19 @@ export const API_KEY_RECORD = refined(
   optionsObject(
     'an API key record',
     {
-      /** Unique; becomes `auth.subject` and `auth.apiKey.name`. */
       name: text('must be a non-empty string'),
-      /** The key itself: hashed at start-up and not kept. */
       key: z
         .string({ error: 'must be a string of at least 8 characters' })
         .min(8)
         .refine((key) => !isSecretReference(key), { error: LITERAL_ONLY })
         .optional(),
-      /** `sha256:<64 hex digits>`: the SHA-256 of the key, for configurations that never hold it. */
       keyHash: z.string({ error: 'must be "sha256:" and 64 hex digits' }).regex(KEY_HASH).optional(),
-      /**
-       * RFC 6749 scope-tokens. `"*"` grants every scope (agents-gateway's wildcard): only an API-key
-       * record can grant it. Default `["*"]`, as in agents-gateway.
-       */
       scopes: whole(
         z.array(z.string({ error: SCOPES }).refine(isScopeToken, { error: SCOPES }), { error: SCOPES }),
       )
         .readonly()
         .optional(),
       metadata: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
-      /** A Date or an ISO 8601 string; after it the key is refused. */
       expiresAt: z
         .union([z.date(), z.string()], { error: EXPIRY })
         .refine((at) => !Number.isNaN(new Date(at).getTime()), { error: EXPIRY })
@@ -92,7 +85,25 @@ export const API_KEY_RECORD = refined(
 );
 
 /** An API key as configured: exactly one of `key` (plaintext) or `keyHash`. */
-export interface ApiKeyRecord extends z.output<typeof API_KEY_RECORD> {}
+export interface ApiKeyRecord {
+  /** Unique; becomes `auth.subject` and `auth.apiKey.name`. */
+  name: string;
+  /** The key itself: hashed at start-up and not kept. */
+  key?: string;
+  /** `sha256:<64 hex digits>`: the SHA-256 of the key, for configurations that never hold it. */
+  keyHash?: string;
+  /**
+   * RFC 6749 scope-tokens. `"*"` grants every scope (agents-gateway's wildcard): only an API-key
+   * record can grant it. Default `["*"]`, as in agents-gateway.
+   */
+  scopes?: readonly string[];
+  metadata?: Record<string, unknown>;
+  /** A Date or an ISO 8601 string; after it the key is refused. */
+  expiresAt?: Date | string;
+  revoked?: boolean;
+}
+
+lockedTo<ApiKeyRecord, z.output<typeof API_KEY_RECORD>>(true);
 
 /** A key as stored: its digest, never the key. */
 export interface StoredApiKey {

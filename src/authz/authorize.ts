@@ -2,6 +2,7 @@ import { authenticationRequired } from '../authenticator.js';
 import {
   atMostOneOf,
   flag,
+  lockedTo,
   narrowed,
   optionsObject,
   parseOptions,
@@ -61,11 +62,8 @@ const RULE = z.union(
 export const AUTHORIZE_OPTIONS = optionsObject(
   'authorize',
   {
-    /** CEL rules over `request` and the identity; see the README for how they are decided. */
     rules: z.array(RULE, { error: 'must be an array of CEL rules' }).readonly(),
-    /** Deny when no allow rule allowed, even when there are no allow rules. Default false. */
     defaultDeny: flag().optional(),
-    /** Hand refusals to the app's error handling (`next(err)` / throw). Default false. */
     delegateErrors: flag().optional(),
   },
   {
@@ -79,7 +77,15 @@ export const AUTHORIZE_OPTIONS = optionsObject(
 );
 
 /** Options of `authorize()`. */
-export interface AuthorizeOptions extends z.output<typeof AUTHORIZE_OPTIONS> {}
+export interface AuthorizeOptions {
+  rules: readonly Rule[];
+  /** Deny when no allow rule allowed, even when there are no allow rules. Default false. */
+  defaultDeny?: boolean;
+  /** Hand refusals to the app's error handling (`next(err)` / throw). Default false. */
+  delegateErrors?: boolean;
+}
+
+lockedTo<AuthorizeOptions, z.output<typeof AUTHORIZE_OPTIONS>>(true);
 
 /** A step that runs after authentication: refuses with an AuthError, or lets the request on. */
 export interface RequestCheck {

@@ -1,5 +1,5 @@
 import { keyPath } from '../config/known-keys.js';
-import { optionsObject, parseOptions, refined, refuse, z } from '../config/schema.js';
+import { lockedTo, optionsObject, parseOptions, refined, refuse, z } from '../config/schema.js';
 import { identityHeaderValue } from '../http/header-value.js';
 import {
   deleteHeader,
@@ -20,7 +20,6 @@ const HEADERS = 'must map header names to CEL expressions';
 export const FORWARD_IDENTITY_OPTIONS = optionsObject(
   'forwardIdentity',
   {
-    /** Upstream header name -> CEL expression for its value (compiled at start-up). */
     headers: refined(
       z.record(z.string(), z.string({ error: 'must be a CEL expression (a non-empty string)' }), {
         error: HEADERS,
@@ -40,7 +39,11 @@ export const FORWARD_IDENTITY_OPTIONS = optionsObject(
 );
 
 /** Options of `forwardIdentity()`: upstream header name -> CEL expression for its value. */
-export interface ForwardIdentityOptions extends z.output<typeof FORWARD_IDENTITY_OPTIONS> {}
+export interface ForwardIdentityOptions {
+  headers: Record<string, string>;
+}
+
+lockedTo<ForwardIdentityOptions, z.output<typeof FORWARD_IDENTITY_OPTIONS>>(true);
 
 /** Why `name` cannot be set from a claim; `spellings` holds the names seen so far by folded key. */
 function headerNameProblem(name: string, spellings: Map<string, string>): string | undefined {

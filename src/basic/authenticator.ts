@@ -6,12 +6,12 @@ import {
   unavailableError,
   type Verdict,
 } from '../authenticator.js';
-import { BoundedCache, CACHE_OPTIONS } from '../cache/bounded-cache.js';
+import { BoundedCache, CACHE_OPTIONS, type CacheOptions } from '../cache/bounded-cache.js';
 import { basicChallenge } from '../challenge.js';
 import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
 import { FILE_HINTS } from '../config/known-keys.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
-import { bounded, flag, optionsObject, parseOptions, text, z } from '../config/schema.js';
+import { bounded, flag, lockedTo, optionsObject, parseOptions, text, z } from '../config/schema.js';
 import { CREDENTIAL_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import type { InboundOptions } from '../inbound.js';
@@ -33,35 +33,17 @@ const MAX_PASSWORD_CEILING = 4096;
 export const BASIC_AUTH_OPTIONS = optionsObject(
   'basicAuth',
   {
-    /** The htpasswd file's text, or `{ file }` to read it and re-read it when it changes. */
     htpasswd: z.union(
       [z.string(), optionsObject('htpasswd { file }', { file: text('must be a path') }, FILE_HINTS)],
       { error: "must be the file's text or { file }" },
     ),
-    /** Default "Restricted". */
     realm: REALM.optional(),
-    /**
-     * Default `Authorization: Basic`. `{ header: { name: 'proxy-authorization', prefix: 'Basic ' } }`
-     * makes it a proxy credential: 407 with `Proxy-Authenticate`.
-     */
     location: CREDENTIAL_LOCATION.optional(),
-    /** Accept DES crypt entries. Default false. */
     allowWeakHashes: flag().optional(),
-    /** bcrypt entries above this cost are refused at load. Default 14. */
     maxBcryptCost: bounded(4, 31, 'must be an integer from 4 to 31', { integer: true }).optional(),
-    /**
-     * SHA-crypt entries naming more rounds are refused at load: one check would hold a hashing
-     * thread for seconds. Default 1,000,000 (passlib writes 535,000-656,000); 1,000 to 10,000,000.
-     */
     maxShaCryptRounds: bounded(1000, 10_000_000, 'must be an integer from 1000 to 10000000', {
       integer: true,
     }).optional(),
-    /**
-     * Longer passwords (UTF-8 bytes) are refused with 401 before anything is hashed: SHA-crypt's
-     * cost grows with the square of the length, apr1's with the length. Default 1024, enough for
-     * generated passwords and tokens used as passwords; up to 4096 for longer tokens (a JWT).
-     * User names are capped at 255 bytes, as Apache's htpasswd does.
-     */
     maxPasswordBytes: bounded(
       1,
       MAX_PASSWORD_CEILING,
@@ -70,14 +52,7 @@ export const BASIC_AUTH_OPTIONS = optionsObject(
         integer: true,
       },
     ).optional(),
-    /**
-     * Successful checks are remembered under a keyed hash (HMAC with a per-process key) of user
-     * and password, so repeated requests skip the slow hash. Emptied whenever the htpasswd
-     * changes; failures are never cached. Default `{ maxEntries: 1000, ttlSeconds: 300 }`;
-     * `false` turns it off.
-     */
     cache: CACHE_OPTIONS.optional(),
-    /** Where warnings go (htpasswd reloads, duplicate users). Default: console.warn. */
     logger: LOGGER.optional(),
     ...INBOUND_SHAPE,
   },
@@ -99,9 +74,43 @@ export const BASIC_AUTH_OPTIONS = optionsObject(
 );
 
 /** Options of `basicAuth()`. */
-export interface BasicAuthOptions
-  extends InboundOptions,
-    Omit<z.output<typeof BASIC_AUTH_OPTIONS>, keyof InboundOptions> {}
+export interface BasicAuthOptions extends InboundOptions {
+  /** The htpasswd file's text, or `{ file }` to read it and re-read it when it changes. */
+  htpasswd: string | { file: string };
+  /** Default "Restricted". */
+  realm?: string;
+  /**
+   * Default `Authorization: Basic`. `{ header: { name: 'proxy-authorization', prefix: 'Basic ' } }`
+   * makes it a proxy credential: 407 with `Proxy-Authenticate`.
+   */
+  location?: CredentialLocation;
+  /** Accept DES crypt entries. Default false. */
+  allowWeakHashes?: boolean;
+  /** bcrypt entries above this cost are refused at load. Default 14. */
+  maxBcryptCost?: number;
+  /**
+   * SHA-crypt entries naming more rounds are refused at load: one check would hold a hashing
+   * thread for seconds. Default 1,000,000 (passlib writes 535,000-656,000); 1,000 to 10,000,000.
+   */
+  maxShaCryptRounds?: number;
+  /**
+   * Longer passwords (UTF-8 bytes) are refused with 401 before anything is hashed: SHA-crypt's
+   * cost grows with the square of the length, apr1's with the length. Default 1024, enough for
+   * generated passwords and tokens used as passwords; up to 4096 for longer tokens (a JWT).
+   * User names are capped at 255 bytes, as Apache's htpasswd does.
+   */
+  maxPasswordBytes?: number;
+  /**
+   * Successful checks are remembered under a keyed hash (HMAC with a per-process key) of user
+   * and password, so repeated requests skip the slow hash. Emptied whenever the htpasswd
+   * changes; failures are never cached. Default `{ maxEntries: 1000, ttlSeconds: 300 }`;
+   * `false` turns it off.
+   */
+  cache?: CacheOptions;
+  logger?: Logger;
+}
+
+lockedTo<BasicAuthOptions, z.output<typeof BASIC_AUTH_OPTIONS>>(true);
 
 const BASIC_LOCATION: CredentialLocation = { header: { name: 'authorization', prefix: 'Basic ' } };
 

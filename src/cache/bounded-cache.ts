@@ -1,4 +1,4 @@
-import { bounded, optionsObject, parseOptions, z } from '../config/schema.js';
+import { bounded, lockedTo, optionsObject, parseOptions, z } from '../config/schema.js';
 
 const NOT_A_CACHE = 'must be { maxEntries?, ttlSeconds? } or false';
 
@@ -9,11 +9,9 @@ export const CACHE_OPTIONS = z.union(
     optionsObject(
       'cache',
       {
-        /** Entries kept at most; the least recently used goes first. */
         maxEntries: bounded(1, 1_000_000, 'must be an integer from 1 to 1000000', {
           integer: true,
         }).optional(),
-        /** How long an entry is kept, in seconds. */
         ttlSeconds: bounded(0, 86_400, 'must be a number of seconds from 0 to 86400', {
           exclusiveMinimum: true,
         }).optional(),
@@ -32,7 +30,16 @@ export const CACHE_OPTIONS = z.union(
 );
 
 /** Settings of a verification cache; `false` turns it off. */
-export type CacheOptions = z.output<typeof CACHE_OPTIONS>;
+export type CacheOptions =
+  | false
+  | {
+      /** Entries kept at most (1 to 1,000,000); the least recently used goes first. */
+      maxEntries?: number;
+      /** How long an entry is kept, in seconds (more than 0, at most 86,400). */
+      ttlSeconds?: number;
+    };
+
+lockedTo<CacheOptions, z.output<typeof CACHE_OPTIONS>>(true);
 
 interface Entry<V> {
   value: V;

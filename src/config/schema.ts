@@ -7,7 +7,8 @@
  *     ttlSeconds: bounded(0, 86_400, 'must be ... from 0 to 86400', { exclusiveMinimum: true }).optional(),
  *   }, { max: 'maxEntries', ttl: 'ttlSeconds' });           // hints for other libraries' spellings
  *   const CHECKED = refined(CACHE, (cache, ctx) => { if (bad(cache)) refuse(ctx, 'problem', 'ttlSeconds') });
- *   export type CacheSettings = z.output<typeof CACHE>;      // or a documented interface + Locked<>
+ *   export interface CacheSettings { maxEntries?: number; ttlSeconds?: number } // TSDoc on each key
+ *   lockedTo<CacheSettings, z.output<typeof CACHE>>(true);  // compile error if they differ
  *   const read = parseOptions(CHECKED, options.cache, 'cache'); // ConfigError `cache.ttlSeconds`
  *
  * Give every leaf its own problem text (`{ error }`, or text()/bounded()/flag()): it covers the
@@ -306,9 +307,22 @@ export function narrowed<T>() {
     schema as unknown as z.ZodType<T>;
 }
 
+/** Whether `A` and `B` are each assignable to the other. */
+type Mutual<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Every key of every member of a union (`keyof` of a union gives only the common ones). */
+type KeysOf<T> = T extends unknown ? keyof T : never;
+
 /**
- * Locks a hand-written, documented interface to a schema both ways at compile time: `Locked<I,
- * z.output<typeof S>>` is `true` only when each is assignable to the other. Used where the
- * interface carries TSDoc that the inferred type would not show in editor hovers.
+ * `true` when `A` and `B` are one type: each assignable to the other, with the same keys (an
+ * optional key on one side only would pass assignability both ways).
  */
-export type Locked<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export type Locked<A, B> = Mutual<A, B> extends true ? Mutual<KeysOf<A>, KeysOf<B>> : false;
+
+/**
+ * Locks a documented interface to its schema at compile time, both ways:
+ * `lockedTo<JwtAuthOptions, z.output<typeof JWT_AUTH_OPTIONS>>(true)` does not compile when a
+ * key or a type differs. The public option types are such interfaces, not `z.output<...>`
+ * aliases: declaration files print inferred schema types without their property TSDoc (and
+ * with zod's internal types), so editor hovers in a user's project would lose the docs.
+ */
+export function lockedTo<A, B>(_same: Locked<A, B>): void {}

@@ -2,14 +2,19 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { type Authenticator, credentialError, missingStatusAt, type Verdict } from '../authenticator.js';
 import { bearerChallenge } from '../challenge.js';
 import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
-import { optionsObject, parseOptions, z } from '../config/schema.js';
-import { BEARER_LOCATION, CREDENTIAL_LOCATION, locator } from '../credentials/location.js';
+import { lockedTo, optionsObject, parseOptions, z } from '../config/schema.js';
+import {
+  BEARER_LOCATION,
+  CREDENTIAL_LOCATION,
+  type CredentialLocation,
+  locator,
+} from '../credentials/location.js';
 import { ambiguousPathError } from '../http/ambiguity.js';
 import { fullTarget } from '../http/paths.js';
 import type { RequestHost } from '../http/request-host.js';
 import { type AuthPart, isScopeToken } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
-import { LOGGER, loggerOption } from '../logger.js';
+import { LOGGER, type Logger, loggerOption } from '../logger.js';
 import { errorClass, logText } from '../logging/log-text.js';
 import { AuthResult } from './auth-result.js';
 
@@ -37,14 +42,8 @@ export interface AuthProvider {
 export const CUSTOM_AUTH_OPTIONS = optionsObject(
   'customAuth',
   {
-    /** Default `Authorization: Bearer`. */
     location: CREDENTIAL_LOCATION.optional(),
-    /** The realm in `WWW-Authenticate`. Default "api". */
     realm: REALM.optional(),
-    /**
-     * Told when the provider throws (warn; the error's kind, never its text) and a denial's
-     * reason (info, or warn without info; the credential redacted). Default: the console.
-     */
     logger: LOGGER.optional(),
     ...INBOUND_SHAPE,
   },
@@ -55,9 +54,19 @@ export const CUSTOM_AUTH_OPTIONS = optionsObject(
 );
 
 /** Options of `customAuth()`. */
-export interface CustomAuthOptions
-  extends InboundOptions,
-    Omit<z.output<typeof CUSTOM_AUTH_OPTIONS>, keyof InboundOptions> {}
+export interface CustomAuthOptions extends InboundOptions {
+  /** Default `Authorization: Bearer`. */
+  location?: CredentialLocation;
+  /** The realm in `WWW-Authenticate`. Default "api". */
+  realm?: string;
+  /**
+   * Told when the provider throws (warn; the error's kind, never its text) and a denial's
+   * reason (info, or warn without info; the credential redacted). Default: the console.
+   */
+  logger?: Logger;
+}
+
+lockedTo<CustomAuthOptions, z.output<typeof CUSTOM_AUTH_OPTIONS>>(true);
 
 /** The first argument of `customAuth()`: checked for its method only (its other members are its own). */
 const AUTH_PROVIDER = z.custom<AuthProvider>(

@@ -1,10 +1,11 @@
-import { CACHE_OPTIONS } from '../cache/bounded-cache.js';
+import { CACHE_OPTIONS, type CacheOptions } from '../cache/bounded-cache.js';
 import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
 import { type Hint, knownKeys, unknownKeyProblem, withHints } from '../config/known-keys.js';
 import {
   bounded,
   flag,
   knownKeysOf,
+  lockedTo,
   narrowed,
   optionsObject,
   refined,
@@ -13,9 +14,9 @@ import {
   whole,
   z,
 } from '../config/schema.js';
-import { CREDENTIAL_LOCATION } from '../credentials/location.js';
+import { CREDENTIAL_LOCATION, type CredentialLocation } from '../credentials/location.js';
 import type { InboundOptions } from '../inbound.js';
-import { LOGGER } from '../logger.js';
+import { LOGGER, type Logger } from '../logger.js';
 import { isAsymmetric, isHmac } from './algorithms.js';
 import { checkProvider } from './provider-checks.js';
 
@@ -61,30 +62,20 @@ const JWKS_FORM_NAMES: Readonly<Record<JwksForm, readonly (keyof typeof JWKS_SHA
 
 /** The keys of a provider, whether given at the top of jwtAuth or in `providers[i]`. */
 const PROVIDER_SHAPE = {
-  /** Must equal the token's `iss`. Required. */
   issuer: text('is required: tokens are only accepted from a known issuer'),
-  /** When set, `aud` is required and must contain one of these. */
   audiences: whole(strings().min(1, { error: 'is empty: list the accepted audiences, or leave it out' }))
     .readonly()
     .optional(),
-  /** Omitted with an https issuer: OIDC discovery finds `jwks_uri`. */
   get jwks() {
     return JWKS.optional();
   },
-  /**
-   * Key fetches (`jwks.url`, OIDC discovery and the `jwks_uri` it names) never follow a
-   * redirect: one is a failed fetch. `true` follows up to 3 redirects that keep the scheme,
-   * host and port; a redirect to another origin is refused even then. Default false.
-   */
   allowSameOriginRedirects: flag().optional(),
-  /** A shared HMAC secret, only together with HS algorithms in `algorithms`; never with `jwks`. */
   secret: z
     .union([z.string(), z.custom<Uint8Array>((value) => value instanceof Uint8Array)], {
       error: (issue) =>
         typeof issue.input === 'function' ? JWKS_RSA_SECRET : 'must be a string or a Uint8Array',
     })
     .optional(),
-  /** Accepted algorithms. Default: every asymmetric one (RS*, PS*, ES*, EdDSA). */
   algorithms: whole(
     z
       .array(
@@ -97,34 +88,20 @@ const PROVIDER_SHAPE = {
   )
     .readonly()
     .optional(),
-  /** Leeway for `exp` and `nbf`. Default 30. */
   clockSkewSeconds: bounded(0, 600, 'must be a number of seconds between 0 and 600').optional(),
-  /** Claims that must be present. Default `["exp"]`. */
   requiredClaims: whole(strings()).readonly().optional(),
-  /** Claim holding scopes. Default: `scope` (space-separated), else `scp` (array or string). */
   scopeClaim: text('must be a claim name').optional(),
 };
 
 /** The options of jwtAuth itself, besides those of its one provider. */
 const OWN_SHAPE = {
-  /** Several issuers; the provider is chosen by the token's `iss`, then by `kid`. */
   get providers() {
     return z.array(PROVIDER, { error: 'must be a non-empty array' }).min(1).readonly().optional();
   },
-  /** Where the token is read. Default `{ header: { name: "authorization", prefix: "Bearer " } }`. */
   location: CREDENTIAL_LOCATION.optional(),
-  /** The realm in `WWW-Authenticate`. Default "api". */
   realm: REALM.optional(),
-  /** Longer tokens are refused before any parsing. Default 16384. */
   maxTokenLength: z.int({ error: 'must be an integer >= 64' }).min(64).optional(),
-  /** Where warnings go (key fetch failures, reloads). Default: console.warn. */
   logger: LOGGER.optional(),
-  /**
-   * Verified tokens are remembered by a SHA-256 digest of the whole token: a repeat skips the
-   * signature but still checks `exp` and `nbf` against the clock, is dropped when its key
-   * leaves the key set, and never outlives the token. Default `{ maxEntries: 10000,
-   * ttlSeconds: 300 }`; `false` turns it off.
-   */
   cache: CACHE_OPTIONS.optional(),
 };
 // What other JWT middlewares call their options (express-jwt, express-oauth2-jwt-bearer, koa-jwt,
@@ -309,16 +286,56 @@ export const JWT_AUTH_OPTIONS = refined(
   },
 );
 
-/** One token issuer and how its tokens are checked (its TSDoc is the schema's). */
-export interface JwtProviderOptions extends z.output<typeof PROVIDER> {}
+/** One token issuer and how its tokens are checked. */
+export interface JwtProviderOptions {
+  /** Must equal the token's `iss`. Required. */
+  issuer: string;
+  /** When set, `aud` is required and must contain one of these. */
+  audiences?: readonly string[];
+  /** Omitted with an https issuer: OIDC discovery finds `jwks_uri`. */
+  jwks?: JwksOption;
+  /**
+   * Key fetches (`jwks.url`, OIDC discovery and the `jwks_uri` it names) never follow a
+   * redirect: one is a failed fetch. `true` follows up to 3 redirects that keep the scheme,
+   * host and port; a redirect to another origin is refused even then. Default false.
+   */
+  allowSameOriginRedirects?: boolean;
+  /** A shared HMAC secret, only together with HS algorithms in `algorithms`; never with `jwks`. */
+  secret?: string | Uint8Array;
+  /** Accepted algorithms. Default: every asymmetric one (RS*, PS*, ES*, EdDSA). */
+  algorithms?: readonly string[];
+  /** Leeway for `exp` and `nbf`. Default 30. */
+  clockSkewSeconds?: number;
+  /** Claims that must be present. Default `["exp"]`. */
+  requiredClaims?: readonly string[];
+  /** Claim holding scopes. Default: `scope` (space-separated), else `scp` (array or string). */
+  scopeClaim?: string;
+}
 
-/**
- * Options of `jwtAuth()`: one provider inline, or several in `providers`. Inferred from the
- * schema; the options every inbound middleware shares keep the TSDoc of InboundOptions.
- */
-export interface JwtAuthOptions
-  extends InboundOptions,
-    Omit<z.output<typeof JWT_AUTH_OPTIONS>, keyof InboundOptions> {}
+lockedTo<JwtProviderOptions, z.output<typeof PROVIDER>>(true);
+
+/** Options of `jwtAuth()`: one provider inline, or several in `providers`. */
+export interface JwtAuthOptions extends InboundOptions, Partial<JwtProviderOptions> {
+  /** Several issuers; the provider is chosen by the token's `iss`, then by `kid`. */
+  providers?: readonly JwtProviderOptions[];
+  /** Where the token is read. Default `{ header: { name: "authorization", prefix: "Bearer " } }`. */
+  location?: CredentialLocation;
+  /** The realm in `WWW-Authenticate`. Default "api". */
+  realm?: string;
+  /** Longer tokens are refused before any parsing. Default 16384. */
+  maxTokenLength?: number;
+  /** Where warnings go (key fetch failures, reloads). Default: console.warn. */
+  logger?: Logger;
+  /**
+   * Verified tokens are remembered by a SHA-256 digest of the whole token: a repeat skips the
+   * signature but still checks `exp` and `nbf` against the clock, is dropped when its key
+   * leaves the key set, and never outlives the token. Default `{ maxEntries: 10000,
+   * ttlSeconds: 300 }`; `false` turns it off.
+   */
+  cache?: CacheOptions;
+}
+
+lockedTo<JwtAuthOptions, z.output<typeof JWT_AUTH_OPTIONS>>(true);
 
 /** The validation settings a top-level option gives every provider that does not set its own. */
 const SHARED = ['algorithms', 'clockSkewSeconds', 'requiredClaims', 'scopeClaim'] as const;
@@ -336,7 +353,7 @@ export function mergedProviders(options: JwtAuthOptions): JwtProviderOptions[] {
     const merged: Record<string, unknown> = { ...shared };
     // Parsed options are plain objects of known keys: `undefined` means not given.
     for (const [name, value] of Object.entries(provider)) if (value !== undefined) merged[name] = value;
-    return merged as JwtProviderOptions;
+    return merged as unknown as JwtProviderOptions;
   });
 }
 
