@@ -43,7 +43,7 @@ export const API_KEY_RECORD = refined(
       )
         .readonly()
         .optional(),
-      metadata: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+      metadata: z.looseObject({}, { error: 'must be an object' }).optional(),
       expiresAt: z
         .union([z.date(), z.string()], { error: EXPIRY })
         .refine((at) => !Number.isNaN(new Date(at).getTime()), { error: EXPIRY })
