@@ -127,6 +127,7 @@ describe('parseOptions', () => {
     }
     expect(refusal(null).problem).toBe('must be an object: the options of exampleAuth');
     expect(refusal(undefined).field).toBe('exampleAuth');
+    expect(refusal(undefined).problem).toBe('must be an object: the options of exampleAuth');
     expect(refusal(null, 'providers[0]').field).toBe('providers[0]');
   });
 

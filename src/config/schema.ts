@@ -65,9 +65,9 @@ export function optionsObject<Shape extends z.ZodRawShape>(
       return;
     }
   });
+  // Also for `undefined`: `jwtAuth()` called without options is told what to give.
   const object = z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'invalid_type' ? (issue.input === undefined ? 'is required' : notAnObject) : undefined,
+    error: (issue) => (issue.code === 'invalid_type' ? notAnObject : undefined),
   });
   owners.set(object, owner);
   keyLists.set(object, known);
