@@ -4,7 +4,10 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
-    express: 'adapters/express/index.ts',
+    // portcullis/express: the adapter plus the global `Express.Request.auth` declaration;
+    // portcullis/express/coexist: the same code (one shared chunk) without the declaration.
+    express: 'adapters/express/with-request-auth.ts',
+    'express-coexist': 'adapters/express/index.ts',
     koa: 'adapters/koa/index.ts',
   },
   format: ['esm', 'cjs'],

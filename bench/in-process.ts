@@ -14,11 +14,12 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import express from 'express';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+// The verifier alone is no public API: measured from its source module (the same code).
+import { jwtAuthenticator } from '../src/jwt/authenticator.js';
 
 const built = '../dist';
 const koa: typeof import('../adapters/koa/index.js') = await import(`${built}/koa.js`);
 const forExpress: typeof import('../adapters/express/index.js') = await import(`${built}/express.js`);
-const core: typeof import('../src/index.js') = await import(`${built}/index.js`);
 
 const ISSUER = 'https://issuer.bench';
 const AUDIENCE = 'bench';
@@ -163,7 +164,7 @@ for (const [name, setup] of Object.entries(expressApps)) {
 
 const tokens: string[] = [];
 for (let i = 0; i < 4000; i++) tokens.push(await mint(`user-${i}`));
-const ours = core.jwtAuthenticator({
+const ours = jwtAuthenticator({
   issuer: ISSUER,
   audiences: [AUDIENCE],
   jwks: { inline: JSON.stringify(jwks) },

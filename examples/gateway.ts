@@ -1,12 +1,20 @@
 /**
  * `npm start`: the portcullis demo gateway. An embedded issuer, an echo upstream, and an
- * Express and a Koa gateway in front of it, all on 127.0.0.1. Set DEMO_PORT to move the
- * block of four ports (default 8080: Express 8080, Koa 8081, issuer 8082, upstream 8083).
+ * Express and a Koa gateway in front of it, all on 127.0.0.1, in this one process. Set
+ * DEMO_PORT to move the block of four ports (default 8080: Express 8080, Koa 8081, issuer
+ * 8082, upstream 8083); DEMO_PORT=0 takes any four free ones.
+ *
+ * `npm start` runs `exec node --import tsx` (package.json), not the `tsx` command: that
+ * wrapper outlived a killed npm and its child went on holding the ports. With `exec` this
+ * process replaces npm's shell, so npm is its parent: the SIGINT and SIGTERM npm forwards reach
+ * it, and when npm dies of anything else (SIGKILL, SIGHUP) this process, re-parented, stops
+ * (below). (On Windows, where npm's shell has no `exec`: `npx tsx examples/gateway.ts`.)
  */
 import { startDemo } from './demo.js';
 
 const base = Number(process.env.DEMO_PORT ?? 8080);
-const demo = await startDemo({ express: base, koa: base + 1, issuer: base + 2, upstream: base + 3 });
+const port = (offset: number) => (base === 0 ? 0 : base + offset);
+const demo = await startDemo({ express: port(0), koa: port(1), issuer: port(2), upstream: port(3) });
 
 console.log(`portcullis demo
   Express gateway  ${demo.urls.express}
@@ -30,8 +38,26 @@ ${demo.curls().join('\n')}
 
 Ctrl-C stops the demo.`);
 
+let stopping = false;
 const stop = () => {
-  void demo.close().then(() => process.exit(0));
+  // A second signal while closing (an impatient Ctrl-C) exits at once.
+  if (stopping) process.exit(1);
+  stopping = true;
+  // Closing waits for nothing a client controls (connections are cut), but never hang on it.
+  setTimeout(() => process.exit(1), 5000).unref();
+  void demo.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
 };
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
+
+// The parent's death: npm forwards SIGINT and SIGTERM only, and nothing when it is killed with
+// SIGKILL or dies of a SIGHUP; this process is then re-parented. Its parent id is checked
+// every half second (unref: the check alone never keeps the process alive).
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) stop();
+}, 500).unref();
+// Started with an IPC channel (child_process.fork): its closing is the parent's death too.
+process.on('disconnect', stop);

@@ -5,8 +5,13 @@ import { forwardableHeaders } from '../src/index.js';
 
 /**
  * A Koa forwarder on `fetch`: sends the request as the app leaves it (headers, `ctx.url`, the
- * body streamed from `ctx.req`) to `upstream`, and streams the answer back. Put it after
- * `backendAuth()`; SigV4's signed body is still in `ctx.req` for it to read.
+ * body streamed from `ctx.req`) to `upstream`, and streams the answer back, every Set-Cookie
+ * line included. Put it after `backendAuth()`; SigV4's signed body is still in `ctx.req` for
+ * it to read.
+ *
+ * Not part of the package: code to copy into your app (change `'../src/index.js'` to
+ * `'portcullis'`), and to adapt (timeouts, retries, how an unreachable upstream is answered
+ * are the app's choices). The test suite runs it behind every credential kind.
  */
 export function koaFetchForwarder(upstream: string) {
   const base = new URL(upstream);
@@ -31,11 +36,21 @@ export function koaFetchForwarder(upstream: string) {
       return;
     }
     ctx.status = answer.status;
+    // Every field but Set-Cookie, as Headers joins it; Set-Cookie only as a marker here, since
+    // joined cookies cannot be split again (`Expires=Wed, 21 Oct 2026 ...` holds a comma).
+    const fields: Record<string, string> = {};
+    answer.headers.forEach((value, name) => {
+      fields[name] = name === 'set-cookie' ? '' : value;
+    });
     // fetch has already decoded the body, so its content-encoding no longer applies.
-    const { 'content-encoding': _decoded, ...answerHeaders } = forwardableHeaders(
-      Object.fromEntries(answer.headers),
-    );
+    const {
+      'content-encoding': _decoded,
+      'set-cookie': cookies,
+      ...answerHeaders
+    } = forwardableHeaders(fields);
     for (const [name, value] of Object.entries(answerHeaders)) ctx.set(name, value);
+    // One line per cookie, as the upstream sent them.
+    if (cookies !== undefined) ctx.set('set-cookie', answer.headers.getSetCookie());
     ctx.body = answer.body === null ? '' : Readable.fromWeb(answer.body as unknown as WebReadableStream);
   };
 }

@@ -1,35 +1,40 @@
-// Challenge strings, one function per scheme. Values are quoted-string safe because every
-// description portcullis writes is a fixed English sentence without quotes or backslashes.
+import type { CredentialLocation } from './credentials/location.js';
+
+// Challenge strings (RFC 7235 section 2.1). Values are quoted-string safe: realms are checked
+// at start-up (isSafeRealm), location names are tokens, and every description portcullis
+// writes is a fixed English sentence; quoted() escapes anyway.
 
 function quoted(value: string): string {
   return `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 
-const RFC6750_ERRORS: Record<string, string> = {
-  invalid_request: 'invalid_request',
-  invalid_token: 'invalid_token',
-  token_expired: 'invalid_token',
-  invalid_credentials: 'invalid_token',
-  insufficient_scope: 'insufficient_scope',
-};
-
-/** RFC 6750 section 3: no error attributes when no credential was presented. */
-export function bearerChallenge(
-  realm: string,
-  problem?: { code: string; description: string; scope?: string },
-): string {
-  let challenge = `Bearer realm=${quoted(realm)}`;
-  if (problem === undefined) return challenge;
-  const error = RFC6750_ERRORS[problem.code];
-  if (error !== undefined)
-    challenge += `, error=${quoted(error)}, error_description=${quoted(problem.description)}`;
-  if (problem.scope !== undefined) challenge += `, scope=${quoted(problem.scope)}`;
-  return challenge;
+/** RFC 6750 section 3: the realm alone (no error attributes: nothing was presented). */
+export function bearerChallenge(realm: string): string {
+  return `Bearer realm=${quoted(realm)}`;
 }
 
 /** RFC 7617: the realm, and UTF-8 as the charset credentials are decoded with. */
 export function basicChallenge(realm: string): string {
   return `Basic realm=${quoted(realm)}, charset="UTF-8"`;
+}
+
+/**
+ * A scheme's own challenge for a location no RFC scheme covers (a cookie, a query parameter,
+ * another header): it names where the credential goes, e.g. `ApiKey realm="api", header="x-api-key"`.
+ */
+export function namedChallenge(scheme: string, realm: string, location: CredentialLocation): string {
+  const where =
+    'header' in location
+      ? `header=${quoted(location.header.name.toLowerCase())}`
+      : 'queryParameter' in location
+        ? `query=${quoted(location.queryParameter.name)}`
+        : `cookie=${quoted(location.cookie.name)}`;
+  return `${scheme} realm=${quoted(realm)}, ${where}`;
+}
+
+/** A challenge with the refusal's `error` and `error_description` (RFC 6750 section 3 form). */
+export function withError(challenge: string, error: string, description: string): string {
+  return `${challenge}, error=${quoted(error)}, error_description=${quoted(description)}`;
 }
 
 /** Realms end up inside a header: refuse what could break out of the quoted string. */

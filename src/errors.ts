@@ -1,3 +1,5 @@
+import type { AuthErrorCode } from './refusals.js';
+
 /**
  * Every refusal portcullis makes is an `AuthError`: a status, a stable machine-readable `code`,
  * a human `description` that never contains a credential, and the headers (challenges,
@@ -14,16 +16,36 @@
  * });
  * ```
  */
+// The ESM and CommonJS builds (and every bundle that inlines portcullis) each define their own
+// AuthError and ConfigError classes: an app that `require`s one and `import`s the other, or
+// gets errors from an adapter loaded through the other format, would see `instanceof` fail.
+// So `instanceof` checks a brand registered under a global symbol, which every copy shares.
+const AUTH_ERROR = Symbol.for('portcullis.AuthError');
+const CONFIG_ERROR = Symbol.for('portcullis.ConfigError');
+
+/** `instanceof` for a branded class: the brand for the class itself, the prototype chain for subclasses. */
+function branded(target: object, own: object, brand: symbol, value: unknown): boolean {
+  if (target !== own) return Function.prototype[Symbol.hasInstance].call(target, value);
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
 export class AuthError extends Error {
+  /** True for an AuthError of any copy of portcullis (ESM, CommonJS, another bundle). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked, a subclass too
+    return branded(this, AuthError, AUTH_ERROR, value);
+  }
+
   readonly status: number;
-  readonly code: string;
+  /** One of the codes in the catalogue (README "Rejections"). */
+  readonly code: AuthErrorCode;
   readonly description: string;
   readonly headers: Record<string, string | string[]>;
   readonly expose = true;
 
   constructor(
     status: number,
-    code: string,
+    code: AuthErrorCode,
     description: string,
     headers: Record<string, string | string[]> = {},
   ) {
@@ -42,6 +64,12 @@ export class AuthError extends Error {
 
 /** Thrown at start-up for an option that cannot work; the message names the field. */
 export class ConfigError extends Error {
+  /** True for a ConfigError of any copy of portcullis (ESM, CommonJS, another bundle). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked, a subclass too
+    return branded(this, ConfigError, CONFIG_ERROR, value);
+  }
+
   /** The option's full path, e.g. `providers[1].jwks.url`. */
   readonly field: string;
   /** What is wrong with it, without the field. */
@@ -54,3 +82,7 @@ export class ConfigError extends Error {
     this.problem = problem;
   }
 }
+
+// On the prototypes, not the instances: not enumerable, nothing for util.inspect to show.
+Object.defineProperty(AuthError.prototype, AUTH_ERROR, { value: true });
+Object.defineProperty(ConfigError.prototype, CONFIG_ERROR, { value: true });

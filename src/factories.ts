@@ -1,13 +1,23 @@
-import { type ApiKeyAuthOptions, type ApiKeyManager, apiKeyAuthenticator } from './apikey/authenticator.js';
-import { type BasicAuthOptions, basicAuthenticator } from './basic/authenticator.js';
-import { type AuthProvider, type CustomAuthOptions, customAuthenticator } from './custom/authenticator.js';
+import {
+  API_KEY_SCHEME,
+  type ApiKeyAuthOptions,
+  type ApiKeyManager,
+  apiKeyAuthenticator,
+} from './apikey/authenticator.js';
+import { BASIC_SCHEME, type BasicAuthOptions, basicAuthenticator } from './basic/authenticator.js';
+import {
+  type AuthProvider,
+  CUSTOM_SCHEME,
+  type CustomAuthOptions,
+  customAuthenticator,
+} from './custom/authenticator.js';
 import type { RequestHost } from './http/request-host.js';
 import type { Auth } from './identity.js';
 import { Inbound, type InboundResult } from './inbound.js';
-import { jwtAuthenticator } from './jwt/authenticator.js';
+import { JWT_SCHEME, jwtAuthenticator } from './jwt/authenticator.js';
 import type { JwtAuthOptions } from './jwt/options.js';
 
-/** What an adapter wraps: one scheme (Inbound) or several (AnyInbound). */
+/** What an adapter wraps: the inbound pipeline over one scheme (Inbound) or several (AnyInbound). */
 export interface InboundHandler {
   /** Synchronous when the scheme could answer without waiting (adapters handle both). */
   handle(host: RequestHost, existing: Auth | undefined): InboundResult | Promise<InboundResult>;
@@ -17,17 +27,17 @@ export interface InboundHandler {
 // One constructor per scheme, so both adapters build them the same way.
 
 export function jwtInbound(options: JwtAuthOptions): Inbound {
-  return new Inbound(options, () => jwtAuthenticator(options));
+  return Inbound.scheme(options, JWT_SCHEME, (context) => jwtAuthenticator(options, context));
 }
 
 export function basicInbound(options: BasicAuthOptions): Inbound {
-  return new Inbound(options, () => basicAuthenticator(options));
+  return Inbound.scheme(options, BASIC_SCHEME, (context) => basicAuthenticator(options, context));
 }
 
 export function apiKeyInbound(options: ApiKeyAuthOptions): { inbound: Inbound; keys: ApiKeyManager } {
   let keys: ApiKeyManager | undefined;
-  const inbound = new Inbound(options, () => {
-    const authenticator = apiKeyAuthenticator(options);
+  const inbound = Inbound.scheme(options, API_KEY_SCHEME, (context) => {
+    const authenticator = apiKeyAuthenticator(options, context);
     keys = authenticator.keys;
     return authenticator;
   });
@@ -35,5 +45,5 @@ export function apiKeyInbound(options: ApiKeyAuthOptions): { inbound: Inbound; k
 }
 
 export function customInbound(provider: AuthProvider, options: CustomAuthOptions = {}): Inbound {
-  return new Inbound(options, () => customAuthenticator(provider, options));
+  return Inbound.scheme(options, CUSTOM_SCHEME, (context) => customAuthenticator(provider, options, context));
 }

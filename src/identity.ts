@@ -1,4 +1,49 @@
 /**
+ * The verified claims of a JWT, on `auth.jwt`. The registered claims are typed; every other
+ * claim reads as `unknown` until you declare it, once, for the whole project:
+ *
+ * @example
+ * ```ts
+ * declare module 'portcullis' {
+ *   interface JwtClaims {
+ *     email?: string;
+ *     groups?: readonly string[];
+ *   }
+ * }
+ * // then: req.auth?.jwt?.email is string | undefined
+ * ```
+ *
+ * Declarations are trusted, not checked: a token's claims are what its issuer signed. Claims
+ * are shared by every request presenting the token and frozen (deeply): they are read-only.
+ */
+export interface JwtClaims {
+  readonly iss?: string;
+  readonly sub?: string;
+  readonly aud?: string | readonly string[];
+  readonly exp?: number;
+  readonly nbf?: number;
+  readonly iat?: number;
+  readonly jti?: string;
+  /** Space-separated scopes (RFC 8693), when the issuer sends them so. */
+  readonly scope?: string;
+  readonly [claim: string]: unknown;
+}
+
+/**
+ * The claims a custom provider returned (`AuthResult.ok({ claims })`), on `auth.claims`.
+ * Augmentable like {@link JwtClaims}.
+ */
+export interface CustomClaims {
+  [claim: string]: unknown;
+}
+
+/**
+ * The scheme that authenticated: the built-in ones, or the `method` a custom provider names
+ * (any other string, kept open so that it still completes the three built-in names).
+ */
+export type AuthMethod = 'jwt' | 'basic' | 'apiKey' | (string & {});
+
+/**
  * The identity the inbound middlewares attach: `req.auth` (Express), `ctx.state.auth` (Koa).
  * Several schemes can run in a row; each adds its part (see {@link mergeAuth}).
  * It never holds a password, an API key or a raw token.
@@ -12,13 +57,13 @@ export interface Auth {
    */
   scopes: string[];
   /** The last scheme that succeeded: 'jwt' | 'basic' | 'apiKey' | a custom name. */
-  method?: string;
-  /** Verified JWT claims. */
-  jwt?: Record<string, unknown>;
+  method?: AuthMethod;
+  /** Verified JWT claims, frozen: declare your own claims on {@link JwtClaims}. */
+  jwt?: Readonly<JwtClaims>;
   basicAuth?: { username: string };
   apiKey?: { name: string; scopes: string[]; metadata: Record<string, unknown> };
   /** Claims from a custom provider. */
-  claims?: Record<string, unknown>;
+  claims?: CustomClaims;
 }
 
 /** What one scheme contributes; `scopes` may be omitted. */

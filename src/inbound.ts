@@ -1,24 +1,35 @@
-import { type Authenticator, credentialError, type Verdict } from './authenticator.js';
+import {
+  type Authenticator,
+  type Problem,
+  type SchemeContext,
+  type SchemeDeclaration,
+  schemeContext,
+  type Verdict,
+} from './authenticator.js';
 import { refuseNonBoolean } from './config/known-keys.js';
-import type { CredentialReading } from './credentials/location.js';
-import { noteReadLocation } from './credentials/read-locations.js';
+import type { CredentialLocation, CredentialReading } from './credentials/location.js';
+import { type CredentialReader, noteReadLocation } from './credentials/read-locations.js';
 import { type AuthError, ConfigError } from './errors.js';
 import { ambiguousPathError } from './http/ambiguity.js';
-import { canonicalPath, type PathFolding } from './http/canonical-path.js';
+import { compilePublicPaths, type PublicPath, type PublicPathMatcher } from './http/public-paths.js';
 import type { RequestHost } from './http/request-host.js';
 import { type Auth, mergeAuth, rememberInboundCredential } from './identity.js';
-import { applyMode, type Decision, MODES, type Mode, type Outcome } from './modes.js';
+import type { Logger } from './logger.js';
+import { applyMode, MODES, type Mode, type Outcome } from './modes.js';
+import { askingFor, credentialRefusal, credentialsMissing, traceRefusal, unavailable } from './refusals.js';
 
 /** Options every inbound middleware shares. */
 export interface InboundOptions {
   /** `strict` (default): a credential is required. See the modes table in the README. */
   mode?: Mode;
   /**
-   * Request paths that skip this middleware entirely, compared with the request's canonical
-   * path (see the README: folded as the app's router folds, e.g. `/Health/` is `/health` on
-   * Express by default).
+   * Requests that skip this middleware entirely: exact paths (`'/health'`), prefixes
+   * (`'/docs/*'`: `/docs` and below it) and `{ path?, methods? }` (`{ methods: ['OPTIONS'] }`
+   * for CORS preflights), compared with the request's canonical, absolute path (see the README:
+   * folded as the app's router folds, e.g. `/Health/` is `/health` on Express by default; the
+   * full path under a mounted router, never the mount-relative one).
    */
-  publicPaths?: readonly string[];
+  publicPaths?: readonly PublicPath[];
   /**
    * Hand refusals to the app's own error handling instead of answering: Express receives
    * `next(err)`, Koa a thrown {@link AuthError} (status, code, headers, expose). Default false.
@@ -26,131 +37,253 @@ export interface InboundOptions {
   delegateErrors?: boolean;
 }
 
+/** The options of one scheme that the pipeline reads itself (see {@link schemeContext}). */
+export interface SchemeOptions extends InboundOptions {
+  location?: CredentialLocation;
+  realm?: string;
+  logger?: Logger;
+}
+
 /** What the adapter does next: refuse with `error`, or go on with `auth` (undefined: unchanged). */
 export type InboundResult = { error: AuthError } | { error?: undefined; auth: Auth | undefined };
 
 const UNCHANGED: InboundResult = { auth: undefined };
 
+/** One scheme as the pipeline runs it: where it reads, how it asks, its logger and its check. */
+export interface Member extends CredentialReader {
+  readonly method: string;
+  readonly logger: Logger;
+  readonly authenticator: Authenticator;
+}
+
+/** What one member made of its reading: nothing there, an identity, or a refusal with its reason. */
+type Tried =
+  | { kind: 'absent' }
+  | { kind: 'valid'; member: Member; outcome: Outcome & { kind: 'valid' } }
+  | { kind: 'invalid'; member: Member; error: AuthError; reason: string };
+
+const ABSENT: Tried = { kind: 'absent' };
+
 /**
- * An inbound middleware without its framework: one authenticator plus the behaviour every
- * scheme shares (public paths, reading the credential, modes, stripping, identity).
+ * The inbound pipeline, the same for one scheme (`jwtAuth`, ...) and for several (`anyAuth`):
+ * note every member's location as read, skip public paths, read every member's credential,
+ * refuse a credential sent twice, ask each member in order (the first identity wins), apply the
+ * mode, strip the winner's credential, and build every refusal from the catalogue
+ * (src/refusals.ts), logging its reason at debug level. The schemes only check credentials.
  */
 export class Inbound {
-  readonly authenticator: Authenticator;
-  private readonly settings: InboundSettings;
+  /** For the debug log: where nothing was found, written once. */
+  private readonly absentReason: string;
+
+  constructor(
+    private readonly settings: InboundSettings,
+    readonly members: readonly Member[],
+  ) {
+    this.absentReason = `no credential at ${members.map((member) => member.locator.description).join(', ')}`;
+  }
 
   /**
-   * Shared options are checked before `build` runs, so a refused option never leaves a
-   * scheme's file watcher or JWKS refresh loop running with nobody able to close it.
+   * One scheme. The shared options (mode, public paths, then logger, realm, location) are
+   * checked before `build` runs, so a refused option never leaves a scheme's file watcher or
+   * JWKS refresh loop running with nobody able to close it.
    */
-  constructor(options: InboundOptions, build: () => Authenticator) {
-    this.settings = inboundSettings(options);
-    this.authenticator = build();
+  static scheme(
+    options: SchemeOptions,
+    declared: SchemeDeclaration,
+    build: (context: SchemeContext) => Authenticator,
+  ): Inbound {
+    const settings = inboundSettings(options);
+    const context = schemeContext(options, declared);
+    const member: Member = {
+      method: declared.method,
+      locator: context.locator,
+      asking: askingFor(declared.challenge, context.locator, context.realm),
+      logger: context.logger,
+      authenticator: build(context),
+    };
+    return new Inbound(settings, [member]);
   }
 
   get mode(): Mode {
     return this.settings.mode;
   }
 
-  /**
-   * What the credential at this scheme's location amounts to, before the mode is applied.
-   * Synchronous when the scheme answers synchronously (an API key, a cached token): most
-   * requests then cross no promise at all.
-   */
-  outcome(host: RequestHost): Outcome | Promise<Outcome> {
-    return this.outcomeOf(host, this.authenticator.locator.read(host));
+  /** Runs the pipeline for one request: strips what it consumed, merges identity, or refuses. */
+  handle(host: RequestHost, existing: Auth | undefined): InboundResult | Promise<InboundResult> {
+    const members = this.members;
+    // Every member's location counts as read, before the public-path check and for members
+    // after the winner that never looked: whatever the client sent there never reaches an
+    // upstream (backendAuth strips it).
+    for (const member of members) noteReadLocation(host.message, member);
+    const open = checkPublicPath(this.settings, host);
+    if (open === true) return UNCHANGED;
+    if (open !== false) return this.refuse(members, open, 'request path ambiguous');
+    // Every member's credential is read before any member authenticates: a credential sent
+    // twice is refused (400, in every mode) even when another member's is valid, so the app
+    // never receives the two copies.
+    const readings = members.map((member) => member.locator.read(host));
+    const repeated = readings.findIndex((reading) => reading.kind === 'repeated');
+    if (repeated !== -1) {
+      const member = members[repeated]!;
+      const error = credentialRefusal(
+        member.asking,
+        'invalid_request',
+        'The credential was sent more than once',
+        400,
+      );
+      return this.conclude({ kind: 'malformed', error }, [member], 'credential sent more than once');
+    }
+    return this.tryFrom(0, undefined, readings, host, existing);
   }
 
-  /** {@link outcome} for a reading already taken (anyAuth reads every member's first). */
-  outcomeOf(host: RequestHost, reading: CredentialReading): Outcome | Promise<Outcome> {
-    const authn = this.authenticator;
-    if (reading.kind === 'absent') {
-      return {
-        kind: 'absent',
-        error: credentialError(authn, 'credentials_missing', 'Authentication is required'),
-      };
+  /**
+   * Asks the members from `index` on, synchronously while they answer synchronously (an API
+   * key, a cached token): most requests then cross no promise at all. `invalid` is the refusal
+   * kept so far: the first, unless a later one is a 503 (that credential may well be valid).
+   */
+  private tryFrom(
+    index: number,
+    invalid: (Tried & { kind: 'invalid' }) | undefined,
+    readings: readonly CredentialReading[],
+    host: RequestHost,
+    existing: Auth | undefined,
+  ): InboundResult | Promise<InboundResult> {
+    for (let i = index; i < this.members.length; i++) {
+      const tried = this.tried(this.members[i]!, readings[i]!, host);
+      if (tried instanceof Promise) {
+        return tried.then((settled) => {
+          if (settled.kind === 'valid') return this.accept(settled, host, existing);
+          return this.tryFrom(i + 1, kept(invalid, settled), readings, host, existing);
+        });
+      }
+      if (tried.kind === 'valid') return this.accept(tried, host, existing);
+      invalid = kept(invalid, tried);
     }
-    if (reading.kind === 'repeated') {
-      const error = credentialError(authn, 'invalid_request', 'The credential was sent more than once', 400);
-      return { kind: 'malformed', error };
+    if (invalid !== undefined) {
+      return this.conclude({ kind: 'invalid', error: invalid.error }, [invalid.member], invalid.reason);
     }
-    if (reading.kind === 'malformed') {
-      // Same answer as an empty credential: present, and not something we can check.
-      return {
-        kind: 'invalid',
-        error: credentialError(authn, 'invalid_request', 'The credential is malformed'),
-      };
+    const error = credentialsMissing(this.members);
+    return this.conclude({ kind: 'absent', error }, this.members, this.absentReason);
+  }
+
+  /** What one member's reading amounts to. */
+  private tried(member: Member, reading: CredentialReading, host: RequestHost): Tried | Promise<Tried> {
+    if (reading.kind === 'absent') return ABSENT;
+    if (reading.kind !== 'found') {
+      // A credential in a spelling we do not read: present, and not something we can check.
+      const error = credentialRefusal(member.asking, 'invalid_request', 'The credential is malformed');
+      return { kind: 'invalid', member, error, reason: 'credential malformed' };
     }
     if (reading.value === '') {
-      return { kind: 'invalid', error: credentialError(authn, 'invalid_request', 'The credential is empty') };
+      const error = credentialRefusal(member.asking, 'invalid_request', 'The credential is empty');
+      return { kind: 'invalid', member, error, reason: 'credential empty' };
     }
     const credential = reading.value;
     let verdict: Verdict | Promise<Verdict>;
     try {
-      verdict = authn.authenticate(credential, host);
+      verdict = member.authenticator.authenticate(credential, host);
     } catch {
-      return this.failed();
+      return failed(member);
     }
     if (verdict instanceof Promise) {
       return verdict.then(
-        (settled) => verdictOutcome(settled, credential),
-        () => this.failed(),
+        (settled) => judged(member, settled, credential),
+        () => failed(member),
       );
     }
-    return verdictOutcome(verdict, credential);
+    return judged(member, verdict, credential);
   }
 
-  /** A scheme must never turn hostile input into a 500, nor echo what went wrong inside it. */
-  private failed(): Outcome {
-    return {
-      kind: 'invalid',
-      error: credentialError(this.authenticator, 'invalid_credentials', 'The credential was not accepted'),
-    };
+  private accept(
+    tried: Tried & { kind: 'valid' },
+    host: RequestHost,
+    existing: Auth | undefined,
+  ): InboundResult {
+    const decision = applyMode(this.settings.mode, tried.outcome);
+    if (decision.action !== 'accept') return UNCHANGED;
+    tried.member.locator.strip(host);
+    const auth = mergeAuth(existing, decision.identity);
+    // Filed under the scheme that consumed it, never under the method an identity claims: a
+    // custom provider answering method 'jwt' must not turn its API key into a passthrough token.
+    rememberInboundCredential(auth, tried.member.method, decision.credential);
+    return { auth };
   }
 
-  /** Runs the scheme for one request and settles it: strips what it consumed, merges identity. */
-  handle(host: RequestHost, existing: Auth | undefined): InboundResult | Promise<InboundResult> {
-    // Recorded before the public-path check: a skipped location still counts as read, so
-    // whatever the client sent there never reaches an upstream (backendAuth strips it).
-    noteReadLocation(host.message, this.authenticator);
-    const open = checkPublicPath(this.settings, host);
-    if (open === true) return UNCHANGED;
-    if (open !== false) return { error: open };
-    const outcome = this.outcome(host);
-    if (outcome instanceof Promise) return outcome.then((settled) => this.decide(host, existing, settled));
-    return this.decide(host, existing, outcome);
+  /** Applies the mode to a request no member authenticated. */
+  private conclude(outcome: Outcome, by: readonly Member[], reason: string): InboundResult {
+    const decision = applyMode(this.settings.mode, outcome);
+    if (decision.action === 'reject') return this.refuse(by, decision.error, reason);
+    if (outcome.kind === 'invalid') {
+      const mode = this.settings.mode;
+      traceRefusal(by, () => `${methods(by)}: passed on in ${mode} mode: ${outcome.error.code} (${reason})`);
+    }
+    return UNCHANGED;
   }
 
-  private decide(host: RequestHost, existing: Auth | undefined, outcome: Outcome): InboundResult {
-    return settle(this.authenticator, host, existing, applyMode(this.settings.mode, outcome));
+  /** The one place a refusal leaves the pipeline: its reason goes to the debug log. */
+  private refuse(by: readonly Member[], error: AuthError, reason: string): InboundResult {
+    traceRefusal(by, () => `${methods(by)}: refused with ${error.status} ${error.code} (${reason})`);
+    return { error };
   }
 
   close(): Promise<void> {
-    return this.authenticator.close();
+    return Promise.all(this.members.map((member) => member.authenticator.close())).then(() => undefined);
   }
+}
+
+function kept(
+  invalid: (Tried & { kind: 'invalid' }) | undefined,
+  tried: Tried,
+): (Tried & { kind: 'invalid' }) | undefined {
+  if (tried.kind !== 'invalid') return invalid;
+  if (invalid === undefined || (tried.error.status === 503 && invalid.error.status !== 503)) return tried;
+  return invalid;
+}
+
+/** A scheme must never turn hostile input into a 500, nor echo what went wrong inside it. */
+function failed(member: Member): Tried {
+  const error = credentialRefusal(member.asking, 'invalid_credentials', 'The credential was not accepted');
+  return { kind: 'invalid', member, error, reason: 'the scheme failed while checking the credential' };
+}
+
+function judged(member: Member, verdict: Verdict, credential: string): Tried {
+  if (verdict.ok)
+    return { kind: 'valid', member, outcome: { kind: 'valid', identity: verdict.identity, credential } };
+  return {
+    kind: 'invalid',
+    member,
+    error: refusalFor(member, verdict.problem),
+    reason: verdict.problem.reason,
+  };
+}
+
+/** A scheme's problem as the HTTP refusal the catalogue builds for this member's location. */
+function refusalFor(member: Member, problem: Problem): AuthError {
+  switch (problem.code) {
+    case 'unavailable':
+      return unavailable(problem.retryAfterSeconds);
+    case 'ambiguous_path':
+      return ambiguousPathError();
+    default:
+      return credentialRefusal(member.asking, problem.code, problem.description);
+  }
+}
+
+function methods(members: readonly Member[]): string {
+  return members.map((member) => member.method).join(', ');
 }
 
 /** The shared options, checked once: the mode and the paths that skip authentication. */
 export interface InboundSettings {
   mode: Mode;
-  /**
-   * The public paths, canonical, once per way a router folds paths (index: caseSensitive * 2
-   * + strict), so each request compares its own canonical path with one lookup.
-   */
-  publicPaths: readonly ReadonlySet<string>[] | undefined;
+  /** The public paths and methods, compiled once per way a router folds paths. */
+  publicPaths: PublicPathMatcher | undefined;
 }
 
 /** Checks the options every inbound middleware shares; throws a ConfigError naming the field. */
 export function inboundSettings(options: InboundOptions): InboundSettings {
   validateInboundOptions(options);
-  const paths = options.publicPaths ?? [];
-  const publicPaths =
-    paths.length === 0
-      ? undefined
-      : [0, 1, 2, 3].map((index) => {
-          const folding: PathFolding = { caseSensitive: index >= 2, strict: index % 2 === 1 };
-          return new Set(paths.map((path) => canonicalPath(path, folding) as string));
-        });
+  const publicPaths = compilePublicPaths(options.publicPaths);
   return { mode: options.mode ?? 'strict', publicPaths };
 }
 
@@ -161,12 +294,11 @@ export function inboundSettings(options: InboundOptions): InboundSettings {
  * the canonical path folded as the app's router folds: the same path rules see.
  */
 export function checkPublicPath(settings: InboundSettings, host: RequestHost): boolean | AuthError {
-  const sets = settings.publicPaths;
-  if (sets === undefined) return false;
+  const matcher = settings.publicPaths;
+  if (matcher === undefined) return false;
   const path = host.path;
   if (path === undefined) return ambiguousPathError();
-  const folding = host.folding;
-  return sets[(folding.caseSensitive ? 2 : 0) + (folding.strict ? 1 : 0)]!.has(path);
+  return matcher.matches(path, host.folding, host.message);
 }
 
 function validateInboundOptions(options: InboundOptions): void {
@@ -176,42 +308,5 @@ function validateInboundOptions(options: InboundOptions): void {
   refuseNonBoolean(options.delegateErrors, 'delegateErrors');
   const mode = options.mode ?? 'strict';
   if (!MODES.includes(mode)) throw new ConfigError('mode', `must be one of ${MODES.join(', ')}`);
-  if (options.publicPaths !== undefined && !Array.isArray(options.publicPaths)) {
-    throw new ConfigError('publicPaths', 'must be an array of exact paths such as ["/health"]');
-  }
-  for (const path of options.publicPaths ?? []) {
-    if (typeof path !== 'string' || !path.startsWith('/')) {
-      throw new ConfigError('publicPaths', `"${String(path)}" is not a path starting with "/"`);
-    }
-    // A public path that could never be a request's canonical path would silently never match.
-    if (path.includes('?') || canonicalPath(path) === undefined) {
-      throw new ConfigError(
-        'publicPaths',
-        `"${path}" is not a canonical path: no query, no "//", "." or ".." segments, no ";", "\\" or encoded "/", "%", unreserved or control characters`,
-      );
-    }
-  }
-}
-
-/** Turns a decision into what the adapter applies; the one place credentials are stripped. */
-export function settle(
-  authenticator: Authenticator,
-  host: RequestHost,
-  existing: Auth | undefined,
-  decision: Decision,
-): InboundResult {
-  if (decision.action === 'reject') return { error: decision.error };
-  if (decision.action === 'pass') return UNCHANGED;
-  authenticator.locator.strip(host);
-  const auth = mergeAuth(existing, decision.identity);
-  // Filed under the scheme that consumed it, never under the method an identity claims: a
-  // custom provider answering method 'jwt' must not turn its API key into a passthrough token.
-  rememberInboundCredential(auth, authenticator.method, decision.credential);
-  return { auth };
-}
-
-function verdictOutcome(verdict: Verdict, credential: string): Outcome {
-  return verdict.ok
-    ? { kind: 'valid', identity: verdict.identity, credential }
-    : { kind: 'invalid', error: verdict.error };
+  // publicPaths is checked where it is compiled (src/http/public-paths.ts).
 }

@@ -5,6 +5,11 @@ export interface Logger {
   warn(message: string): void;
   /** Routine events worth keeping (a custom provider's denial reason); warn is used without it. */
   info?(message: string): void;
+  /**
+   * Each refusal's reason (`jwt: 401 invalid_token (missing claim "aud")`), never a secret.
+   * Only called when present: the console logger has none, so refusals are silent by default.
+   */
+  debug?(message: string): void;
 }
 
 /** Messages never contain credentials: callers pass only URLs, paths, counts and reasons. */
@@ -19,7 +24,7 @@ export const consoleLogger: Logger = {
 
 /**
  * The schema of the `logger` option. Not an options object: a logger (console, pino, winston) has
- * many members besides these two, all of them its own business.
+ * many members besides these three, all of them its own business.
  */
 export const LOGGER = refined(
   z.custom<Logger>(
@@ -30,6 +35,8 @@ export const LOGGER = refined(
   (logger, ctx) => {
     if (logger.info !== undefined && typeof logger.info !== 'function')
       refuse(ctx, 'must be a method, or left out', 'info');
+    if (logger.debug !== undefined && typeof logger.debug !== 'function')
+      refuse(ctx, 'must be a method, or left out', 'debug');
   },
 );
 
@@ -41,6 +48,9 @@ export const LOGGER = refined(
 export function loggerOption(value: unknown, field = 'logger'): Logger {
   if (value === undefined) return consoleLogger;
   const given = parseOptions(LOGGER, value, field);
+  // One wrapper per logger given: anyAuth's members sharing one logger then log a refusal once.
+  const known = wrapped.get(given);
+  if (known !== undefined) return known;
   // Most reports are made from timers and background fetches: a logger that throws there would
   // be an unhandled rejection that stops the process. Looked up on each call, as given.
   const safe: Logger = {
@@ -61,5 +71,17 @@ export function loggerOption(value: unknown, field = 'logger'): Logger {
       }
     };
   }
+  if (given.debug !== undefined) {
+    safe.debug = (message) => {
+      try {
+        given.debug?.(message);
+      } catch {
+        // as for warn
+      }
+    };
+  }
+  wrapped.set(given, safe);
   return safe;
 }
+
+const wrapped = new WeakMap<Logger, Logger>();

@@ -2,7 +2,7 @@ import type { AuthError } from './errors.js';
 import type { AuthPart } from './identity.js';
 
 /**
- * How a scheme treats a request, the same for every scheme (DESIGN.md section 4):
+ * How a scheme treats a request, the same for every scheme (README "Modes"):
  *
  * | credential        | strict | optional          | permissive                    |
  * |-------------------|--------|-------------------|-------------------------------|

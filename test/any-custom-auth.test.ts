@@ -431,7 +431,7 @@ describe.each(all)('anyAuth on $name', (framework) => {
       expect(() => anyAuth()).toThrow(lib.ConfigError);
       expect(() => anyAuth({ mode: 'optional' })).toThrow(lib.ConfigError);
       expect(() => anyAuth(jwt, { mode: 'lenient' })).toThrow(/`mode`/);
-      expect(() => anyAuth(jwt, { publicPaths: ['health'] })).toThrow(/`publicPaths`/);
+      expect(() => anyAuth(jwt, { publicPaths: ['health'] })).toThrow(/`publicPaths\[0\]`/);
     });
   });
 });
@@ -551,7 +551,8 @@ describe.each(all)('customAuth on $name', (framework) => {
       async (token) => {
         const res = await deny(token);
         expect(res.status).toBe(401);
-        expect(res.body.error).toBe('invalid_credentials');
+        // Behind a Bearer challenge the body's code is the challenge's (issue 12).
+        expect(res.body.error).toBe('invalid_token');
         expect(typeof generic).toBe('string');
         expect(generic.length).toBeGreaterThan(0);
         expect(res.body.error_description).toBe(generic);
@@ -589,7 +590,7 @@ describe.each(all)('customAuth on $name', (framework) => {
       const server = await r.serve([customAuth({ authenticate })]);
       const res = await request(server.url).get('/').set('Authorization', 'Bearer tok-1');
       expect(res.status).toBe(401);
-      expect(res.body.error).toBe('invalid_credentials');
+      expect(res.body.error).toBe('invalid_token');
       const everything = `${JSON.stringify(res.headers)}\n${res.text}`;
       for (const leak of [SECRET, 'hunter2', 'postgres://', 'ECONNREFUSED', 'tok-1']) {
         expect(everything).not.toContain(leak);
@@ -606,7 +607,7 @@ describe.each(all)('customAuth on $name', (framework) => {
       const server = await r.serve([customAuth({ authenticate: () => value as unknown as AuthResult })]);
       const res = await request(server.url).get('/').set('Authorization', 'Bearer tok-1');
       expect(res.status).toBe(401);
-      expect(res.body.error).toBe('invalid_credentials');
+      expect(res.body.error).toBe('invalid_token');
       expect(res.text).not.toContain('mallory');
     });
   });
@@ -639,7 +640,7 @@ describe.each(all)('customAuth on $name', (framework) => {
         const res = await req;
         expect(res.status).toBe(status);
         if (status === 401) {
-          expect(res.body.error).toBe(credential === 'none' ? 'credentials_missing' : 'invalid_credentials');
+          expect(res.body.error).toBe(credential === 'none' ? 'credentials_missing' : 'invalid_token');
           expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="api"/);
           return;
         }

@@ -109,7 +109,7 @@ describe.each(all)('apiKeyAuth modes and challenges on $name', (framework) => {
     for (const middleware of made) await middleware.close();
   });
 
-  // DESIGN.md section 4, cell by cell, for the default location and for x-api-key.
+  // README "Modes", cell by cell, for the default location and for x-api-key.
   const cells = [...MODES_TABLE] as const;
   const table = (['bearer', 'x-api-key'] as const).flatMap((where) =>
     cells.map((cell) => ({ where, ...cell })),
@@ -125,11 +125,17 @@ describe.each(all)('apiKeyAuth modes and challenges on $name', (framework) => {
     if (status !== 200) {
       expect(res.headers['content-type']).toMatch(/^application\/json/);
       expect(res.headers['cache-control']).toBe('no-store');
-      const code = credential === 'none' ? 'credentials_missing' : 'invalid_credentials';
+      // The body's code is the challenge's: RFC 6750's invalid_token behind Bearer (issue 12).
+      const refused = where === 'bearer' ? 'invalid_token' : 'invalid_credentials';
+      const code = credential === 'none' ? 'credentials_missing' : refused;
       expect(res.body).toEqual({ error: code, error_description: expect.any(String) });
       const challenge = res.headers['www-authenticate'];
-      if (where === 'x-api-key') {
+      if (where === 'x-api-key' && credential === 'none') {
         expect(challenge).toBe('ApiKey realm="api", header="x-api-key"');
+      } else if (where === 'x-api-key') {
+        expect(challenge).toBe(
+          `ApiKey realm="api", header="x-api-key", error="invalid_credentials", error_description="${res.body.error_description}"`,
+        );
       } else if (credential === 'none') {
         expect(challenge).toBe('Bearer realm="api"');
       } else {
@@ -241,7 +247,9 @@ describe.each(all)('apiKeyAuth key records on $name', (framework) => {
     const res = await get(server.url, key, 'x-api-key');
     expect(res.status).toBe(401);
     expect(res.body.error).toBe('invalid_credentials');
-    expect(res.headers['www-authenticate']).toBe('ApiKey realm="api", header="x-api-key"');
+    expect(res.headers['www-authenticate']).toBe(
+      'ApiKey realm="api", header="x-api-key", error="invalid_credentials", error_description="The API key is not valid"',
+    );
   });
 
   it.each([

@@ -8,7 +8,7 @@ import { makeKey, sign, type TestKey } from './support/keys.js';
 import { mountAt } from './support/mount.js';
 import { anyAuthOf, inboundResourcesOf } from './support/resources.js';
 
-// authorize({ rules }) (DESIGN.md section 7, issue 4): CEL rules after real inbound
+// authorize({ rules }) (README "authorize", issue 4): CEL rules after real inbound
 // middlewares, on both adapters. Every server is real, every credential is checked for real.
 
 const all = await frameworks();
@@ -99,7 +99,7 @@ function send(server: TestServer, call: Call) {
 const describeCall = (call: Call) =>
   `${(call.method ?? 'get').toUpperCase()} ${call.path ?? '/'} as [${(call.as ?? []).join(', ')}] ${JSON.stringify(call.headers ?? {})}`;
 
-/** Every access_denied answer looks exactly like this (DESIGN.md section 5). */
+/** Every access_denied answer looks exactly like this (README "Rejections"). */
 function expectDenied(res: request.Response, context = ''): void {
   expect(res.status, context).toBe(403);
   expect(res.headers['content-type'], context).toMatch(/^application\/json/);

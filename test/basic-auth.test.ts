@@ -428,7 +428,7 @@ describe.each(all)('basicAuth on $name', (framework) => {
       for (const server of opened) await server.close();
     });
 
-    // DESIGN.md section 4, cell by cell.
+    // README "Modes", cell by cell.
     const table = [
       ...MODES_TABLE,
       { mode: 'default', credential: 'none', status: 401 },

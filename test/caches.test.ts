@@ -65,7 +65,11 @@ describe.each(all)('verification caches on $name', (framework) => {
     expect((await bearer(server, token)).status).toBe(200); // served from the cache
     const expired = await eventually(async () => (await bearer(server, token)).status === 401);
     expect(expired).toBe(true);
-    expect((await bearer(server, token)).body.error).toBe('token_expired');
+    // Behind a Bearer challenge an expired token is RFC 6750's invalid_token (issue 12).
+    expect((await bearer(server, token)).body).toEqual({
+      error: 'invalid_token',
+      error_description: 'The token has expired',
+    });
   });
 
   it('drops a cached token when its key leaves the key set', async () => {

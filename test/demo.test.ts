@@ -1,6 +1,14 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Demo, ROUTES, startDemo } from '../examples/demo.js';
+import { frameworks } from './support/frameworks.js';
+import { closeServer, listenOnLoopback } from './support/loopback.js';
+import { headerLines, rawGet } from './support/raw-request.js';
+import { eventually } from './support/wait.js';
 
 // The demo `npm start` runs, driven the way its printed curl lines drive it.
 let demo: Demo;
@@ -113,3 +121,114 @@ describe.each(['express', 'koa'] as const)('demo gateway (%s)', (gateway) => {
     expect(res.headers['www-authenticate']).toBe('Bearer realm="api"');
   });
 });
+
+// `npm start` for real, as a user runs it: killing the npm process must free the ports,
+// whatever npm dies of (it forwards SIGINT and SIGTERM; SIGHUP and SIGKILL it does not).
+describe('npm start', () => {
+  const ROOT = fileURLToPath(new URL('..', import.meta.url));
+  const started: ChildProcess[] = [];
+  afterEach(() => {
+    // Only what this test started, by its own pid; a demo left running would hold its ports.
+    for (const child of started.splice(0))
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
+  /** Runs `npm start` on four free ports and resolves with them once the demo says it is up. */
+  async function npmStart(): Promise<{ npm: ChildProcess; ports: number[] }> {
+    const npm = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env: { ...process.env, DEMO_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    started.push(npm);
+    let output = '';
+    npm.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    npm.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    const up = await eventually(() => output.includes('Ctrl-C stops the demo.') || npm.exitCode !== null, {
+      timeoutMs: 30_000,
+    });
+    expect(up && npm.exitCode === null, output).toBe(true);
+    const ports = [...output.matchAll(/http:\/\/127\.0\.0\.1:(\d+)/g)].map((match) => Number(match[1]));
+    const distinct = [...new Set(ports)];
+    expect(distinct).toHaveLength(4);
+    return { npm, ports: distinct };
+  }
+
+  const accepts = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+
+  const bindable = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server: Server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGKILL'] as const)(
+    'killing npm with %s frees every port of the demo',
+    async (signal) => {
+      const { npm, ports } = await npmStart();
+      for (const port of ports) expect(await accepts(port), `port ${port} before the kill`).toBe(true);
+      const exited = new Promise((resolve) => npm.once('exit', resolve));
+      npm.kill(signal);
+      await exited;
+      const freed = await eventually(async () => !(await Promise.all(ports.map(accepts))).some(Boolean), {
+        timeoutMs: 15_000,
+        stepMs: 100,
+      });
+      expect(freed, `ports ${ports.join(', ')} still accept connections after ${signal}`).toBe(true);
+      for (const port of ports) expect(await bindable(port), `port ${port} is free again`).toBe(true);
+    },
+    60_000,
+  );
+});
+
+// The forwarders the README shows (Koa: examples/koa-fetch-forwarder.ts; Express:
+// http-proxy-middleware) in front of a real upstream that sets two cookies: each arrives as
+// its own Set-Cookie line, as sent (fetch's Headers joins all other fields with ", ").
+describe.each(await frameworks())(
+  'the forwarder on $name keeps every Set-Cookie of the upstream',
+  (framework) => {
+    const COOKIES = [
+      'session=abc123; Expires=Wed, 21 Oct 2026 07:28:00 GMT; Path=/; HttpOnly',
+      'theme=dark; Path=/',
+    ];
+
+    it('two cookies from the upstream are two lines to the client, unjoined', async () => {
+      const upstream = createServer((_req, res) => {
+        res.setHeader('set-cookie', COOKIES);
+        res.setHeader('x-upstream', 'yes');
+        res.end('ok');
+      });
+      await listenOnLoopback(upstream);
+      const { port } = upstream.address() as { port: number };
+      const key = framework.lib.apiKeyAuth({
+        keys: [{ name: 'ops', key: 'ak_demo_forwarder_0123456789abcdef' }],
+      });
+      const gateway = await framework.serve([key], { forwardTo: `http://127.0.0.1:${port}` });
+      try {
+        const res = await rawGet(`${gateway.url}/anything`, {
+          authorization: 'Bearer ak_demo_forwarder_0123456789abcdef',
+        });
+        expect(res.status).toBe(200);
+        expect(res.body).toBe('ok');
+        expect(res.headers['x-upstream']).toBe('yes');
+        expect(headerLines(res.rawHeaders, 'set-cookie')).toEqual(COOKIES);
+      } finally {
+        await gateway.close();
+        await key.close();
+        await closeServer(upstream);
+      }
+    });
+  },
+);

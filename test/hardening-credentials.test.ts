@@ -415,7 +415,10 @@ describe.each(all)('query tokens for jwtAuth and customAuth on $name', (framewor
     expect(twice.status).toBe(400);
     const lone = await request(jwtServer.url).get(`/echo?access_token[]=${JWT}`);
     expect(lone.status).toBe(401);
-    expect(lone.headers['www-authenticate']).toMatch(/^Bearer realm="api", error="invalid_request"/);
+    // A query parameter is not RFC 6750's header: jwt's own challenge names it (issue 12).
+    expect(lone.headers['www-authenticate']).toMatch(
+      /^JWT realm="api", query="access_token", error="invalid_request"/,
+    );
   });
 
   it('customAuth gets the token exactly as sent: padded spellings are not the token', async () => {

@@ -629,7 +629,7 @@ describe.each(all)('paths and repeated parameters on $name', (framework) => {
       '/a\\b',
       '/a%00',
     ])('publicPaths %j is refused at start-up', (path) => {
-      expect(() => apiKey({ publicPaths: [path] })).toThrow(/`publicPaths`/);
+      expect(() => apiKey({ publicPaths: [path] })).toThrow(/`publicPaths\[0\]`/);
     });
   });
 

@@ -193,7 +193,7 @@ describe.each(all)('the "*" wildcard comes only from an API-key record, on $name
     // AuthResult.ok() refuses the unknown `apiKey` field (test/hardening-options.test.ts), so
     // the provider's answer is no identity at all: the credential is refused.
     expect(res.status).toBe(401);
-    expect(res.body.error).toBe('invalid_credentials');
+    expect(res.body.error).toBe('invalid_token');
   });
 
   // API-key records: the one place "*" grants every scope.
@@ -759,7 +759,8 @@ function recordingLogger(withInfo = true): Logger & { lines: { level: string; me
 }
 
 const TOKEN = 'sk_live_Zx81TOKENvalue_9f2a7c';
-const DENIED_BODY = { error: 'invalid_credentials', error_description: 'The credential was not accepted' };
+// Behind a Bearer challenge, the body's code is the challenge's (issue 12).
+const DENIED_BODY = { error: 'invalid_token', error_description: 'The credential was not accepted' };
 const DENIED_CHALLENGE = `Bearer realm="api", error="invalid_token", error_description="The credential was not accepted"`;
 
 /** Denial reasons a provider might write; each gets the token it was handed. */
@@ -917,7 +918,7 @@ describe.each(all)('customAuth refusals carry fixed sentences only, on $name', (
     );
     const res = await request(server.url).get('/').set('Authorization', `Bearer ${TOKEN}`);
     expect(res.status).toBe(401);
-    expect(res.body).toEqual({ handledBy: 'app', code: 'invalid_credentials' });
+    expect(res.body).toEqual({ handledBy: 'app', code: 'invalid_token' });
     expect(res.text).not.toContain(TOKEN);
   });
 });

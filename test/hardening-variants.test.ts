@@ -606,7 +606,7 @@ describe.each(all)('customAuth, every answer a provider can give, on $name', (fr
       expect(res.body).not.toMatch(INTERNALS);
       if (!delegateErrors && status === 401) {
         expect(res.json).toEqual({
-          error: 'invalid_credentials',
+          error: 'invalid_token',
           error_description: 'The credential was not accepted',
         });
       }

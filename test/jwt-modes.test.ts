@@ -37,7 +37,7 @@ describe.each(all)('jwtAuth modes on $name', (framework) => {
     for (const server of Object.values(servers)) await server.close();
   });
 
-  // DESIGN.md section 4, cell by cell.
+  // README "Modes", cell by cell.
   const table = [...MODES_TABLE] as const;
 
   it.each(table)('$mode with $credential credential -> $status', async ({ mode, credential, status }) => {

@@ -9,7 +9,7 @@ import { frameworks } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
 import { rawGet } from './support/raw-request.js';
 
-// requireScopes() and forwardIdentity() (issue 4, DESIGN.md sections 3, 5 and 7) on both
+// requireScopes() and forwardIdentity() (issue 4; README "The identity", "Rejections") on both
 // adapters, behind real inbound schemes (jwtAuth with real tokens, apiKeyAuth, basicAuth), on
 // real servers; forwardIdentity is also checked end to end through a gateway that forwards to a
 // real upstream server.

@@ -1,53 +1,42 @@
 /**
- * portcullis for Express 4 and 5: each inbound factory returns `(req, res, next)` middleware
- * with a `close()` for the timers and watchers it holds. The identity is on `req.auth`.
+ * portcullis for Express 4 and 5, without the global `Express.Request.auth` declaration: the
+ * module `portcullis/express/coexist`, for a project where another library (such as
+ * express-oauth2-jwt-bearer) declares `req.auth` with its own type. Read the identity with
+ * `authOf(req)`. `portcullis/express` is this module plus that declaration.
  *
  * @example
  * ```ts
  * import express from 'express';
- * import { jwtAuth } from 'portcullis/express';
+ * import { authOf, jwtAuth } from 'portcullis/express/coexist';
  *
  * const app = express();
- * app.use(jwtAuth({ issuer: 'https://id.example.com', audiences: ['api'] }));
- * app.get('/me', (req, res) => res.json({ user: req.auth?.subject }));
+ * app.get('/me', jwtAuth({ issuer: 'https://id.example.com', audiences: ['api'] }), (req, res) =>
+ *   res.json({ user: authOf(req)?.subject }));
  * ```
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  type ApiKeyManager,
-  type ApplyContext,
-  type Auth,
-  type AuthError,
-  adapterFactories,
-  type BackendAuth,
-  canonicalPath,
-  DEFAULT_FOLDING,
-  type InboundHandler,
-  type InboundOptions,
-  type InboundResult,
-  type OutgoingRequest,
-  type PathFolding,
-  type PreparedRequest,
-  queryString,
-  type RequestCheck,
-  type RequestHost,
-  renderRejection,
-} from '../../src/index.js';
+import { type AdapterFactories, adapterFactories, type StepOptions } from '../../src/adapter-kit.js';
+import type { ApiKeyManager } from '../../src/apikey/authenticator.js';
+import type { RequestCheck } from '../../src/authz/authorize.js';
+import type { ApplyContext, BackendAuth } from '../../src/backend/backend-auth.js';
+import type { OutgoingRequest, PreparedRequest } from '../../src/backend/forwarded.js';
+import type { AuthError } from '../../src/errors.js';
+import type { InboundHandler } from '../../src/factories.js';
+import { canonicalPath, DEFAULT_FOLDING, type PathFolding } from '../../src/http/canonical-path.js';
+import { queryString } from '../../src/http/query.js';
+import { renderRejection } from '../../src/http/rejection.js';
+import type { RequestHost } from '../../src/http/request-host.js';
+import type { Auth } from '../../src/identity.js';
+import type { InboundOptions, InboundResult } from '../../src/inbound.js';
+import { expressOnKoa, isWrongAdapterCall } from '../wrong-adapter.js';
 
-export * from '../../src/index.js';
-
-declare global {
-  namespace Express {
-    interface Request {
-      /** What portcullis authenticated (see DESIGN.md section 3). */
-      auth?: Auth;
-    }
-  }
-}
+export { AuthResult } from '../../src/custom/auth-result.js';
+export { AuthError, ConfigError } from '../../src/errors.js';
+export * from '../../src/public-types.js';
 
 /** The parts of an Express request portcullis uses (Express 4 and 5 alike). */
-export interface ExpressRequest extends IncomingMessage {
+interface ExpressRequest extends IncomingMessage {
   url: string;
   originalUrl?: string;
   protocol?: string;
@@ -62,11 +51,19 @@ export interface ExpressRequest extends IncomingMessage {
   _parsedOriginalUrl?: unknown;
 }
 
-/** Plain Express middleware. */
-export type ExpressMiddleware = (
-  req: ExpressRequest,
+/** Express's `next`: called with nothing to go on, with an error to hand it over. */
+export type ExpressNext = (error?: unknown) => void;
+
+/**
+ * Plain Express middleware. Generic in the request, so that placing it inline
+ * (`app.get('/x', jwtAuth(...), (req, res) => ...)`) leaves Express free to infer the route's
+ * params, body and query types from the handlers after it (`req.query` stays `ParsedQs`),
+ * on @types/express 4 and 5 and inside a Router.
+ */
+export type ExpressMiddleware = <Request extends IncomingMessage>(
+  req: Request,
   res: ServerResponse,
-  next: (error?: unknown) => void,
+  next: ExpressNext,
 ) => void;
 
 /** Express middleware with a `close()` that releases its timers and watchers. */
@@ -79,6 +76,32 @@ export type ExpressApiKeyMiddleware = ExpressAuthMiddleware & ApiKeyManager;
 export type ExpressBackendMiddleware = ExpressAuthMiddleware & {
   apply(request: OutgoingRequest, context?: ApplyContext): Promise<PreparedRequest>;
 };
+
+// The identities this adapter set on `req.auth`: what authOf() returns, and the only `req.auth`
+// a later scheme builds on (another library's `req.auth`, express-oauth2-jwt-bearer's say,
+// is not a portcullis identity and is replaced, never merged with).
+const identities = new WeakSet<object>();
+
+/** What portcullis put on `req.auth`, if anything: a portcullis identity or undefined. */
+function identityOn(req: ExpressRequest): Auth | undefined {
+  const auth: unknown = req.auth;
+  return typeof auth === 'object' && auth !== null && identities.has(auth) ? (auth as Auth) : undefined;
+}
+
+/**
+ * The identity portcullis attached to this request, typed, without relying on the global
+ * `Express.Request.auth` declaration: the way to read it from `portcullis/express/coexist`,
+ * beside a library that declares `req.auth` with another type.
+ *
+ * @example
+ * ```ts
+ * import { authOf, jwtAuth } from 'portcullis/express/coexist';
+ * app.get('/me', jwtAuth({ issuer }), (req, res) => res.json({ user: authOf(req)?.subject }));
+ * ```
+ */
+export function authOf(req: IncomingMessage): Auth | undefined {
+  return identityOn(req as ExpressRequest);
+}
 
 /** Each app's `case sensitive routing` and `strict routing`, read on its first request. */
 const foldings = new WeakMap<object, PathFolding>();
@@ -154,12 +177,7 @@ class ExpressHost implements RequestHost {
 }
 
 /** Answers a refusal, or hands it to the app's error handler when asked to. */
-function refuse(
-  error: AuthError,
-  res: ServerResponse,
-  next: (error?: unknown) => void,
-  delegate: boolean,
-): void {
+function refuse(error: AuthError, res: ServerResponse, next: ExpressNext, delegate: boolean): void {
   if (delegate) {
     next(error);
     return;
@@ -170,13 +188,27 @@ function refuse(
   res.end(rejection.body);
 }
 
+type Handle = (req: ExpressRequest, res: ServerResponse, next: ExpressNext) => void;
+
+/**
+ * Types `handle` as the generic {@link ExpressMiddleware}: it reads only what every Express
+ * request has (see ExpressRequest), so any Request type Express infers may come in.
+ */
+function generic(handle: Handle): ExpressMiddleware {
+  return handle as (req: IncomingMessage, res: ServerResponse, next: ExpressNext) => void;
+}
+
 /** Wraps a core inbound handler as Express middleware. */
-export function expressInbound(inbound: InboundHandler, options: InboundOptions): ExpressAuthMiddleware {
+function expressInbound(inbound: InboundHandler, options: InboundOptions): ExpressAuthMiddleware {
   const delegate = options.delegateErrors === true;
-  const middleware: ExpressMiddleware = (req, res, next) => {
+  const middleware: Handle = (req, res, next) => {
+    if (isWrongAdapterCall(next)) return expressOnKoa(middleware, req);
     const proceed = (result: InboundResult) => {
       if (result.error !== undefined) return refuse(result.error, res, next, delegate);
-      if (result.auth !== undefined) req.auth = result.auth;
+      if (result.auth !== undefined) {
+        identities.add(result.auth);
+        req.auth = result.auth;
+      }
       next();
     };
     let result: InboundResult | Promise<InboundResult>;
@@ -189,140 +221,50 @@ export function expressInbound(inbound: InboundHandler, options: InboundOptions)
     if (result instanceof Promise) result.then(proceed, next);
     else proceed(result);
   };
-  return Object.assign(middleware, { close: () => inbound.close() });
+  return Object.assign(generic(middleware), { close: () => inbound.close() });
 }
 
 /** Wraps a core check (authorize, requireScopes, forwardIdentity) as Express middleware. */
-export function expressCheck(
-  step: RequestCheck,
-  options: { delegateErrors?: boolean } = {},
-): ExpressMiddleware {
+function expressCheck(step: RequestCheck, options: StepOptions): ExpressMiddleware {
   const delegate = options.delegateErrors === true;
-  return (req, res, next) => {
+  const middleware: Handle = (req, res, next) => {
+    if (isWrongAdapterCall(next)) return expressOnKoa(middleware, req);
     const error = step.check(new ExpressHost(req), req.auth);
     if (error === undefined) next();
     else refuse(error, res, next, delegate);
   };
+  return generic(middleware);
 }
 
 /** Wraps the core backendAuth as Express middleware placed right before the proxy. */
-export function expressBackend(
-  backend: BackendAuth,
-  options: { delegateErrors?: boolean } = {},
-): ExpressBackendMiddleware {
+function expressBackend(backend: BackendAuth, options: StepOptions): ExpressBackendMiddleware {
   const delegate = options.delegateErrors === true;
-  const middleware: ExpressMiddleware = (req, res, next) => {
+  const middleware: Handle = (req, res, next) => {
+    if (isWrongAdapterCall(next)) return expressOnKoa(middleware, req);
     backend.forward(new ExpressHost(req), req.auth).then((error) => {
       if (error === undefined) next();
       else refuse(error, res, next, delegate);
     }, next);
   };
-  return Object.assign(middleware, {
+  return Object.assign(generic(middleware), {
     close: () => backend.close(),
     apply: (request: OutgoingRequest, context?: ApplyContext) => backend.apply(request, context),
   });
 }
 
-const factories = adapterFactories({ inbound: expressInbound, check: expressCheck, backend: expressBackend });
+const factories: AdapterFactories<ExpressAuthMiddleware, ExpressMiddleware, ExpressBackendMiddleware> =
+  adapterFactories({ inbound: expressInbound, check: expressCheck, backend: expressBackend });
 
-/**
- * Verifies JWTs against JWKS (URL, file, inline or OIDC discovery) or an explicit HMAC secret.
- *
- * @example
- * ```ts
- * app.use(jwtAuth({ issuer: 'https://id.example.com', audiences: ['api'], jwks: { url: 'https://id.example.com/jwks' } }));
- * ```
- */
-export const jwtAuth = factories.jwtAuth;
-
-/**
- * HTTP Basic against an htpasswd file (apr1, bcrypt, {SHA}, SHA-crypt), re-read when it changes.
- *
- * @example
- * ```ts
- * app.use('/admin', basicAuth({ htpasswd: { file: '/etc/gateway/htpasswd' }, realm: 'Admin' }));
- * ```
- */
-export const basicAuth = factories.basicAuth;
-
-/**
- * API keys looked up by SHA-256 digest, with scopes, metadata, expiry and revocation.
- *
- * @example
- * ```ts
- * const keys = apiKeyAuth({ keys: [{ name: 'ci', keyHash: 'sha256:...', scopes: ['deploy'] }], location: { header: { name: 'x-api-key' } } });
- * app.use('/v1', keys);
- * keys.revoke('ci');
- * ```
- */
-export const apiKeyAuth: (...args: Parameters<typeof factories.apiKeyAuth>) => ExpressApiKeyMiddleware =
-  factories.apiKeyAuth;
-
-/**
- * Your own check: `provider.authenticate(credential, request)` returns an `AuthResult`.
- *
- * @example
- * ```ts
- * app.use(customAuth({ authenticate: async (token) => (token === 'open-sesame' ? AuthResult.ok({ subject: 'ali' }) : AuthResult.denied()) }));
- * ```
- */
-export const customAuth = factories.customAuth;
-
-/**
- * The first scheme that authenticates wins; only its credential is stripped. An options object
- * (`mode`, `publicPaths`, `delegateErrors`) may come last.
- *
- * @example
- * ```ts
- * app.use(anyAuth(apiKeyAuth({ keys }), jwtAuth({ issuer })));
- * ```
- */
-export const anyAuth = factories.anyAuth;
-
-/**
- * CEL rules over `request`, `jwt`, `basicAuth`, `apiKey` and `auth`; 403 `access_denied` when
- * they refuse. Errors in a rule never grant access.
- *
- * @example
- * ```ts
- * app.use(jwtAuth({ issuer }), authorize({ rules: ['request.path == "/admin" && jwt.groups.contains("admins")', { deny: 'request.method == "DELETE"' }] }));
- * ```
- */
-export const authorize = factories.authorize;
-
-/**
- * 403 `insufficient_scope` unless `req.auth.scopes` holds every scope, or an API-key record
- * granted them all (`scopes: ["*"]`; a token's `"*"` is just a scope). No identity: 401.
- *
- * @example
- * ```ts
- * app.post('/agents', requireScopes('agents:write'), handler);
- * ```
- */
-export const requireScopes = factories.requireScopes;
-
-/**
- * Sets identity headers for the upstream from CEL expressions, after removing any the client sent.
- *
- * @example
- * ```ts
- * app.use(forwardIdentity({ headers: { 'x-user-id': 'auth.subject', 'x-user-email': 'jwt.email' } }));
- * ```
- */
-export const forwardIdentity = factories.forwardIdentity;
-
-/**
- * Puts the backend's credential on the request the proxy after it forwards, and removes the
- * client's: a key (header, query or cookie; presets `openai`, `anthropic`, `azureOpenAI`), the
- * validated JWT (`passthrough`), AWS SigV4 (`aws`), Google (`gcp`) or Entra ID (`azure`) tokens.
- * Mount it at the same path as the proxy, with the proxy's target as `upstream`.
- *
- * @example
- * ```ts
- * import { createProxyMiddleware } from 'http-proxy-middleware';
- * const target = 'https://api.openai.com';
- * app.use('/openai', jwtAuth({ issuer }), backendAuth({ openai: { apiKey: '$OPENAI_API_KEY' }, upstream: target }),
- *   createProxyMiddleware({ target, changeOrigin: true }));
- * ```
- */
-export const backendAuth = factories.backendAuth;
+// The factories' documentation is on these types' call signatures (src/adapter-kit.ts), shown
+// on every call: `jwtAuth(...)` is documented once for both adapters.
+export const {
+  jwtAuth,
+  basicAuth,
+  apiKeyAuth,
+  customAuth,
+  anyAuth,
+  authorize,
+  requireScopes,
+  forwardIdentity,
+  backendAuth,
+} = factories;

@@ -14,35 +14,42 @@
  * @packageDocumentation
  */
 import type { IncomingMessage } from 'node:http';
+import { type AdapterFactories, adapterFactories, type StepOptions } from '../../src/adapter-kit.js';
+import type { ApiKeyManager } from '../../src/apikey/authenticator.js';
+import type { RequestCheck } from '../../src/authz/authorize.js';
+import type { ApplyContext, BackendAuth } from '../../src/backend/backend-auth.js';
+import type { OutgoingRequest, PreparedRequest } from '../../src/backend/forwarded.js';
 import { keysOf, refuseNonBoolean, refuseUnknownKeys } from '../../src/config/known-keys.js';
-import {
-  type ApiKeyManager,
-  type ApplyContext,
-  type Auth,
-  type AuthError,
-  adapterFactories,
-  type BackendAuth,
-  canonicalPath,
-  DEFAULT_FOLDING,
-  type InboundHandler,
-  type InboundOptions,
-  type OutgoingRequest,
-  type PathFolding,
-  type PreparedRequest,
-  type RequestCheck,
-  type RequestHost,
-  renderRejection,
-} from '../../src/index.js';
+import type { AuthError } from '../../src/errors.js';
+import type { InboundHandler } from '../../src/factories.js';
+import { canonicalPath, DEFAULT_FOLDING, type PathFolding } from '../../src/http/canonical-path.js';
+import { renderRejection } from '../../src/http/rejection.js';
+import type { RequestHost } from '../../src/http/request-host.js';
+import type { Auth } from '../../src/identity.js';
+import type { InboundOptions } from '../../src/inbound.js';
+import { isWrongAdapterCall, koaOnExpress } from '../wrong-adapter.js';
 
-export * from '../../src/index.js';
+export { AuthResult } from '../../src/custom/auth-result.js';
+export { AuthError, ConfigError } from '../../src/errors.js';
+export * from '../../src/public-types.js';
 
-/** `ctx.state` as portcullis leaves it. */
+declare module 'koa' {
+  /**
+   * `ctx.state.auth`: what portcullis authenticated, typed in every `app.use` without naming
+   * a state type (Koa's DefaultState is otherwise `any` throughout).
+   */
+  interface DefaultState {
+    auth?: Auth;
+  }
+}
+
+/** `ctx.state` as portcullis leaves it (also declared on Koa's DefaultState). */
 export interface PortcullisState {
   auth?: Auth;
 }
 
 /** The parts of a Koa context portcullis uses (Koa 2 and 3 alike). */
-export interface KoaContext {
+interface KoaContext {
   app?: object;
   req: IncomingMessage;
   /** Keeps its own `originalUrl` (read by `ctx.href` and `ctx.URL`) and memoizes `ctx.URL`. */
@@ -57,14 +64,23 @@ export interface KoaContext {
 }
 
 /** The URL views `ctx.request` keeps beside `ctx.req.url` (Koa 2 and 3). */
-export interface KoaRequestViews {
+interface KoaRequestViews {
   originalUrl: string;
   memoizedURL?: unknown;
   _querycache?: unknown;
 }
 
-/** Plain Koa middleware. */
-export type KoaMiddleware = (ctx: KoaContext, next: () => Promise<unknown>) => Promise<void>;
+/** Koa's `next`. */
+export type KoaNext = () => Promise<unknown>;
+
+/**
+ * Plain Koa middleware. Generic in the context, so that `app.use()` and a router infer
+ * nothing from it: the app's state and context types stay what they were.
+ */
+export type KoaMiddleware = <Context extends { req: IncomingMessage }>(
+  ctx: Context,
+  next: KoaNext,
+) => Promise<void>;
 
 /** Koa middleware with a `close()` that releases its timers and watchers. */
 export type KoaAuthMiddleware = KoaMiddleware & { close(): Promise<void> };
@@ -76,6 +92,15 @@ export type KoaApiKeyMiddleware = KoaAuthMiddleware & ApiKeyManager;
 export type KoaBackendMiddleware = KoaAuthMiddleware & {
   apply(request: OutgoingRequest, context?: ApplyContext): Promise<PreparedRequest>;
 };
+
+/**
+ * The identity portcullis attached (`ctx.state.auth`), typed whatever the app's state type:
+ * the counterpart of `authOf(req)` on Express.
+ */
+export function authOf(ctx: { state?: unknown }): Auth | undefined {
+  const state = ctx.state as PortcullisState | undefined;
+  return state?.auth;
+}
 
 /** Each app's routing as `koaRouting()` declared it; @koa/router's defaults otherwise. */
 const foldings = new WeakMap<object, PathFolding>();
@@ -162,10 +187,18 @@ function refuse(error: AuthError, ctx: KoaContext, delegate: boolean): void {
   ctx.body = rejection.body;
 }
 
+type Handle = (ctx: KoaContext, next: KoaNext) => Promise<void>;
+
+/** Types `handle` as the generic {@link KoaMiddleware}: it reads only what every context has. */
+function generic(handle: Handle): KoaMiddleware {
+  return handle as (ctx: { req: IncomingMessage }, next: KoaNext) => Promise<void>;
+}
+
 /** Wraps a core inbound handler as Koa middleware. */
-export function koaInbound(inbound: InboundHandler, options: InboundOptions): KoaAuthMiddleware {
+function koaInbound(inbound: InboundHandler, options: InboundOptions): KoaAuthMiddleware {
   const delegate = options.delegateErrors === true;
-  const middleware: KoaMiddleware = async (ctx, next) => {
+  const middleware: Handle = async (ctx, next) => {
+    if (isWrongAdapterCall(next)) return koaOnExpress(middleware, next);
     const pending = inbound.handle(new KoaHost(ctx), ctx.state.auth);
     // Schemes that answer at once (API keys, cached tokens) go on without awaiting a promise.
     const result = pending instanceof Promise ? await pending : pending;
@@ -173,137 +206,52 @@ export function koaInbound(inbound: InboundHandler, options: InboundOptions): Ko
     if (result.auth !== undefined) ctx.state.auth = result.auth;
     await next();
   };
-  return Object.assign(middleware, { close: () => inbound.close() });
+  return Object.assign(generic(middleware), { close: () => inbound.close() });
 }
 
 /** Wraps a core check (authorize, requireScopes, forwardIdentity) as Koa middleware. */
-export function koaCheck(step: RequestCheck, options: { delegateErrors?: boolean } = {}): KoaMiddleware {
+function koaCheck(step: RequestCheck, options: StepOptions): KoaMiddleware {
   const delegate = options.delegateErrors === true;
-  return async (ctx, next) => {
+  const middleware: Handle = async (ctx, next) => {
+    if (isWrongAdapterCall(next)) return koaOnExpress(middleware, next);
     const error = step.check(new KoaHost(ctx), ctx.state.auth);
     if (error !== undefined) return refuse(error, ctx, delegate);
     await next();
   };
+  return generic(middleware);
 }
 
 /** Wraps the core backendAuth as Koa middleware placed right before the forwarder. */
-export function koaBackend(
-  backend: BackendAuth,
-  options: { delegateErrors?: boolean } = {},
-): KoaBackendMiddleware {
+function koaBackend(backend: BackendAuth, options: StepOptions): KoaBackendMiddleware {
   const delegate = options.delegateErrors === true;
-  const middleware: KoaMiddleware = async (ctx, next) => {
+  const middleware: Handle = async (ctx, next) => {
+    if (isWrongAdapterCall(next)) return koaOnExpress(middleware, next);
     const error = await backend.forward(new KoaHost(ctx), ctx.state.auth);
     if (error !== undefined) return refuse(error, ctx, delegate);
     await next();
   };
-  return Object.assign(middleware, {
+  return Object.assign(generic(middleware), {
     close: () => backend.close(),
     apply: (request: OutgoingRequest, context?: ApplyContext) => backend.apply(request, context),
   });
 }
 
-const factories = adapterFactories({ inbound: koaInbound, check: koaCheck, backend: koaBackend });
+const factories: AdapterFactories<KoaAuthMiddleware, KoaMiddleware, KoaBackendMiddleware> = adapterFactories({
+  inbound: koaInbound,
+  check: koaCheck,
+  backend: koaBackend,
+});
 
-/**
- * Verifies JWTs against JWKS (URL, file, inline or OIDC discovery) or an explicit HMAC secret.
- *
- * @example
- * ```ts
- * app.use(jwtAuth({ issuer: 'https://id.example.com', audiences: ['api'], jwks: { url: 'https://id.example.com/jwks' } }));
- * ```
- */
-export const jwtAuth = factories.jwtAuth;
-
-/**
- * HTTP Basic against an htpasswd file (apr1, bcrypt, {SHA}, SHA-crypt), re-read when it changes.
- *
- * @example
- * ```ts
- * app.use(basicAuth({ htpasswd: { file: '/etc/gateway/htpasswd' }, realm: 'Admin' }));
- * ```
- */
-export const basicAuth = factories.basicAuth;
-
-/**
- * API keys looked up by SHA-256 digest, with scopes, metadata, expiry and revocation.
- *
- * @example
- * ```ts
- * const keys = apiKeyAuth({ keys: [{ name: 'ci', keyHash: 'sha256:...', scopes: ['deploy'] }], location: { header: { name: 'x-api-key' } } });
- * app.use(keys);
- * keys.revoke('ci');
- * ```
- */
-export const apiKeyAuth: (...args: Parameters<typeof factories.apiKeyAuth>) => KoaApiKeyMiddleware =
-  factories.apiKeyAuth;
-
-/**
- * Your own check: `provider.authenticate(credential, request)` returns an `AuthResult`.
- *
- * @example
- * ```ts
- * app.use(customAuth({ authenticate: async (token) => (token === 'open-sesame' ? AuthResult.ok({ subject: 'ali' }) : AuthResult.denied()) }));
- * ```
- */
-export const customAuth = factories.customAuth;
-
-/**
- * The first scheme that authenticates wins; only its credential is stripped. An options object
- * (`mode`, `publicPaths`, `delegateErrors`) may come last.
- *
- * @example
- * ```ts
- * app.use(anyAuth(apiKeyAuth({ keys }), jwtAuth({ issuer })));
- * ```
- */
-export const anyAuth = factories.anyAuth;
-
-/**
- * CEL rules over `request`, `jwt`, `basicAuth`, `apiKey` and `auth`; 403 `access_denied` when
- * they refuse. Errors in a rule never grant access.
- *
- * @example
- * ```ts
- * app.use(jwtAuth({ issuer }));
- * app.use(authorize({ rules: ['request.path == "/admin" && jwt.groups.contains("admins")'] }));
- * ```
- */
-export const authorize = factories.authorize;
-
-/**
- * 403 `insufficient_scope` unless `ctx.state.auth.scopes` holds every scope, or an API-key record
- * granted them all (`scopes: ["*"]`; a token's `"*"` is just a scope). No identity: 401.
- *
- * @example
- * ```ts
- * app.use(requireScopes('agents:write'));
- * ```
- */
-export const requireScopes = factories.requireScopes;
-
-/**
- * Sets identity headers for the upstream from CEL expressions, after removing any the client sent.
- *
- * @example
- * ```ts
- * app.use(forwardIdentity({ headers: { 'x-user-id': 'auth.subject', 'x-user-email': 'jwt.email' } }));
- * ```
- */
-export const forwardIdentity = factories.forwardIdentity;
-
-/**
- * Puts the backend's credential on the request the forwarder after it sends, and removes the
- * client's: a key (header, query or cookie; presets `openai`, `anthropic`, `azureOpenAI`), the
- * validated JWT (`passthrough`), AWS SigV4 (`aws`), Google (`gcp`) or Entra ID (`azure`) tokens.
- * The request body stays readable from `ctx.req` after SigV4 has signed it.
- *
- * @example
- * ```ts
- * const upstream = 'https://bedrock-runtime.us-east-1.amazonaws.com';
- * app.use(jwtAuth({ issuer }));
- * app.use(backendAuth({ aws: { region: 'us-east-1' }, upstream }));
- * app.use(forwardTo(upstream)); // a proxy or a fetch forwarder reading ctx.req
- * ```
- */
-export const backendAuth = factories.backendAuth;
+// The factories' documentation is on these types' call signatures (src/adapter-kit.ts), shown
+// on every call: `jwtAuth(...)` is documented once for both adapters.
+export const {
+  jwtAuth,
+  basicAuth,
+  apiKeyAuth,
+  customAuth,
+  anyAuth,
+  authorize,
+  requireScopes,
+  forwardIdentity,
+  backendAuth,
+} = factories;

@@ -1,19 +1,19 @@
-import { type Authenticator, credentialError, missingStatusAt, type Verdict } from '../authenticator.js';
-import { bearerChallenge } from '../challenge.js';
+import {
+  type Authenticator,
+  type SchemeContext,
+  type SchemeDeclaration,
+  schemeContext,
+  type Verdict,
+} from '../authenticator.js';
 import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
 import { FILE_HINTS } from '../config/known-keys.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
 import { lockedTo, optionsObject, parseOptions, text, z } from '../config/schema.js';
-import {
-  BEARER_LOCATION,
-  CREDENTIAL_LOCATION,
-  type CredentialLocation,
-  locator,
-} from '../credentials/location.js';
+import { BEARER_LOCATION, CREDENTIAL_LOCATION, type CredentialLocation } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import { type AuthPart, grantAllScopes } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
-import { LOGGER, type Logger, loggerOption } from '../logger.js';
+import { LOGGER, type Logger } from '../logger.js';
 import { KeyIndex } from './key-index.js';
 import {
   API_KEY_RECORD,
@@ -143,21 +143,25 @@ function storedOrThrow(record: ApiKeyRecord, field: string): StoredApiKey {
   }
 }
 
-/** For keys outside `Authorization: Bearer`: names where the key is expected. */
-function apiKeyChallenge(realm: string, location: CredentialLocation): string {
-  if ('header' in location) return `ApiKey realm="${realm}", header="${location.header.name.toLowerCase()}"`;
-  if ('queryParameter' in location) return `ApiKey realm="${realm}", query="${location.queryParameter.name}"`;
-  return `ApiKey realm="${realm}", cookie="${location.cookie.name}"`;
-}
+/** How the apiKey scheme asks: Bearer at `Authorization: Bearer`, `ApiKey` naming its location elsewhere. */
+export const API_KEY_SCHEME: SchemeDeclaration = {
+  method: 'apiKey',
+  challenge: { standard: 'Bearer', named: 'ApiKey' },
+  defaultRealm: 'api',
+  defaultLocation: BEARER_LOCATION,
+};
 
-/** The apiKey scheme as an {@link Authenticator}, with its run-time key manager. */
-export function apiKeyAuthenticator(given: ApiKeyAuthOptions): Authenticator & { keys: ApiKeyManager } {
+/**
+ * The apiKey scheme as an {@link Authenticator}, with its run-time key manager. `context` is
+ * what the pipeline checked of the shared options.
+ */
+export function apiKeyAuthenticator(
+  given: ApiKeyAuthOptions,
+  context: SchemeContext = schemeContext(given, API_KEY_SCHEME),
+): Authenticator & { keys: ApiKeyManager } {
+  // Every key again, `logger`, `realm` and `location` included (already checked: they pass).
   const options = parseOptions(API_KEY_AUTH_OPTIONS, given);
-  const logger = loggerOption(options.logger);
-  const realm = options.realm ?? 'api';
-  const keyLocator = locator(options.location, 'location', BEARER_LOCATION);
-  const bearer =
-    'header' in keyLocator.location && keyLocator.location.header.prefix?.trim().toLowerCase() === 'bearer';
+  const logger = context.logger;
 
   let file: ReloadingFile<readonly StoredApiKey[]> | undefined;
   let configured: readonly StoredApiKey[] = [];
@@ -186,12 +190,7 @@ export function apiKeyAuthenticator(given: ApiKeyAuthOptions): Authenticator & {
   store.rebuild();
 
   const authenticator = {
-    method: 'apiKey',
-    locator: keyLocator,
-    missingStatus: missingStatusAt(keyLocator),
     keys: store as ApiKeyManager,
-    challenge: (problem?: { code: string; description: string }) =>
-      bearer ? bearerChallenge(realm, problem) : apiKeyChallenge(realm, keyLocator.location),
     authenticate(key: string): Verdict {
       const digest = digestOf(key);
       // Looked up by SHA-256 digest, never by the key: whatever the map compares, it compares
@@ -199,10 +198,12 @@ export function apiKeyAuthenticator(given: ApiKeyAuthOptions): Authenticator & {
       // byte, so the lookup leaks nothing about the keys through timing.
       const found = store.lookup(digest);
       if (found === undefined || !isUsable(found, Date.now())) {
-        // Unknown, expired and revoked get one answer: no oracle for which keys exist.
+        // Unknown, expired and revoked get one answer: no oracle for which keys exist. The
+        // log tells them apart (never the key nor its name: the key was not proven).
+        const reason = found === undefined ? 'unknown key' : found.revoked ? 'key revoked' : 'key expired';
         return {
           ok: false,
-          error: credentialError(authenticator, 'invalid_credentials', 'The API key is not valid'),
+          problem: { code: 'invalid_credentials', reason, description: 'The API key is not valid' },
         };
       }
       const identity: AuthPart = {

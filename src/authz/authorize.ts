@@ -1,4 +1,3 @@
-import { authenticationRequired } from '../authenticator.js';
 import {
   atMostOneOf,
   flag,
@@ -10,9 +9,10 @@ import {
   refuse,
   z,
 } from '../config/schema.js';
-import { AuthError, ConfigError } from '../errors.js';
+import { type AuthError, ConfigError } from '../errors.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
+import { accessDenied, authenticationRequired, traceStepRefusal } from '../refusals.js';
 import { type CompiledExpression, compileExpression } from './cel.js';
 import { ruleContext } from './context.js';
 import { addReads, checkReads, nonCanonicalPathLiteral, noReads } from './request-reads.js';
@@ -153,23 +153,34 @@ export function authorizer(given: AuthorizeOptions): RequestCheck {
   const closedByDefault = allows.length > 0 || options.defaultDeny === true;
   const reads = noReads();
   for (const rule of compiled) addReads(reads, rule.source);
-  const refused = (host: RequestHost, auth: Auth | undefined) =>
-    auth === undefined
-      ? authenticationRequired(host.message)
-      : new AuthError(403, 'access_denied', 'Access to this resource is denied by policy');
+  const refused = (host: RequestHost, auth: Auth | undefined, reason: string) =>
+    traceStepRefusal(
+      host.message,
+      'authorize',
+      auth === undefined ? authenticationRequired(host.message) : accessDenied(),
+      auth === undefined ? `no identity; ${reason}` : reason,
+    );
+  // The debug log names a rule by its place in `rules`, never by what it reads.
+  const named = (rule: CompiledRule) => `rules[${compiled.indexOf(rule)}] (${rule.kind})`;
   return {
     check(host, given) {
       // What the rules read must have one reading (one path, one copy of each parameter and
       // header they look at) before any rule runs, or a deny could look at another copy.
       const ambiguous = checkReads(reads, host);
-      if (ambiguous !== undefined) return ambiguous;
+      if (ambiguous !== undefined)
+        return traceStepRefusal(host.message, 'authorize', ambiguous, 'a value the rules read is ambiguous');
       // An app that cleared the identity with null means "no identity", as undefined does.
       const auth = given ?? undefined;
       const context = ruleContext(host, auth);
-      for (const rule of denies) if (truth(rule.evaluate, context) !== false) return refused(host, auth);
-      for (const rule of requires) if (truth(rule.evaluate, context) !== true) return refused(host, auth);
+      for (const rule of denies) {
+        if (truth(rule.evaluate, context) !== false)
+          return refused(host, auth, `${named(rule)} was true or failed`);
+      }
+      for (const rule of requires) {
+        if (truth(rule.evaluate, context) !== true) return refused(host, auth, `${named(rule)} was not true`);
+      }
       for (const rule of allows) if (truth(rule.evaluate, context) === true) return undefined;
-      return closedByDefault ? refused(host, auth) : undefined;
+      return closedByDefault ? refused(host, auth, 'no allow rule was true') : undefined;
     },
   };
 }

@@ -1,5 +1,5 @@
 import { keyPath } from '../config/known-keys.js';
-import { lockedTo, optionsObject, parseOptions, refined, refuse, z } from '../config/schema.js';
+import { flag, lockedTo, optionsObject, parseOptions, refined, refuse, z } from '../config/schema.js';
 import { identityHeaderValue } from '../http/header-value.js';
 import {
   deleteHeader,
@@ -34,6 +34,10 @@ export const FORWARD_IDENTITY_OPTIONS = optionsObject(
         }
       },
     ),
+    // Taken off by the adapters (src/adapter-kit.ts) before the headers reach this step; known
+    // here so that a misspelling of it is told `did you mean \`delegateErrors\`?`, and that
+    // the options listed on an unknown key are all that forwardIdentity takes.
+    delegateErrors: flag().optional(),
   },
   { claims: 'headers', map: 'headers', mapping: 'headers', set: 'headers' },
 );
@@ -43,7 +47,9 @@ export interface ForwardIdentityOptions {
   headers: Record<string, string>;
 }
 
-lockedTo<ForwardIdentityOptions, z.output<typeof FORWARD_IDENTITY_OPTIONS>>(true);
+lockedTo<ForwardIdentityOptions & { delegateErrors?: boolean }, z.output<typeof FORWARD_IDENTITY_OPTIONS>>(
+  true,
+);
 
 /** Why `name` cannot be set from a claim; `spellings` holds the names seen so far by folded key. */
 function headerNameProblem(name: string, spellings: Map<string, string>): string | undefined {

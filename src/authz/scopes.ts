@@ -1,6 +1,6 @@
-import { authenticationRequired } from '../authenticator.js';
-import { AuthError, ConfigError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { hasAllScopes, isScopeToken } from '../identity.js';
+import { authenticationRequired, insufficientScope, traceStepRefusal } from '../refusals.js';
 import type { RequestCheck } from './authorize.js';
 
 /**
@@ -22,21 +22,25 @@ export function scopeRequirement(scopes: readonly string[]): RequestCheck {
     }
   }
   const wanted = [...new Set(scopes)];
-  const challenge = `Bearer error="insufficient_scope", scope="${wanted.join(' ')}"`;
   return {
     check(host, auth) {
       // `== null`: an app that cleared the identity with null gets the same 401, not a crash.
-      if (auth == null) return authenticationRequired(host.message);
+      if (auth == null)
+        return traceStepRefusal(
+          host.message,
+          'requireScopes',
+          authenticationRequired(host.message),
+          'no identity',
+        );
       // An app may have set the identity itself: anything but a list grants nothing.
       const granted: readonly string[] = Array.isArray(auth.scopes) ? auth.scopes : [];
       if (hasAllScopes(auth) || wanted.every((scope) => granted.includes(scope))) return undefined;
-      return new AuthError(
-        403,
-        'insufficient_scope',
-        `This request needs the scope(s): ${wanted.join(' ')}`,
-        {
-          'www-authenticate': challenge,
-        },
+      const lacking = wanted.filter((scope) => !granted.includes(scope));
+      return traceStepRefusal(
+        host.message,
+        'requireScopes',
+        insufficientScope(wanted),
+        `lacks ${lacking.map((scope) => `"${scope}"`).join(', ')}`,
       );
     },
   };

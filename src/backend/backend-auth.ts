@@ -1,11 +1,13 @@
-import { keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
+import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
+import { flag, type Locked, optionsObject, parseOptions, z } from '../config/schema.js';
 import { type CredentialLocation, type Locator, locator } from '../credentials/location.js';
 import { readLocations } from '../credentials/read-locations.js';
-import { AuthError, ConfigError } from '../errors.js';
+import { type AuthError, ConfigError } from '../errors.js';
 import { deleteHeader, type MessageHead, removeConnectionListed } from '../http/headers.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
 import { type Logger, loggerOption } from '../logger.js';
+import { backendRefusal } from '../refusals.js';
 import { type AwsBackendOptions, awsKind } from './aws.js';
 import { type AzureBackendOptions, azureKind } from './azure.js';
 import { BodyReadError } from './body.js';
@@ -21,19 +23,19 @@ import { type GcpBackendOptions, gcpKind } from './gcp.js';
 import {
   type AnthropicPreset,
   type ApiKeyPreset,
-  KEY_KIND_KEYS,
-  type KeyBackendOptions,
-  keyKind,
+  type KeyOption,
+  keyOptionKind,
   type PassthroughBackendOptions,
   passthroughKind,
   presetKind,
 } from './key.js';
 import type { CredentialKind } from './kind.js';
+import { credentialLocation } from './option-parts.js';
 import { CredentialFetchError, failureReason } from './refreshing.js';
 
 /** Exactly one credential kind. */
 export type BackendCredentialOptions =
-  | { key: KeyBackendOptions | string }
+  | { key: KeyOption }
   | { passthrough: PassthroughBackendOptions | true }
   | { aws: AwsBackendOptions }
   | { gcp: GcpBackendOptions }
@@ -79,22 +81,41 @@ const APPLY_CONTEXT_KEYS = keysOf<ApplyContext>()(
   { req: 'incoming', request: 'incoming', ctx: 'incoming', state: 'auth', identity: 'auth' },
 );
 
-const BACKEND_AUTH_KEYS = keysOf<BackendAuthOptions>()(
+const KINDS = ['key', 'passthrough', 'aws', 'gcp', 'azure', 'anthropic', 'azureOpenAI', 'openai'] as const;
+type KindName = (typeof KINDS)[number];
+
+/** A kind's options, read by its own schema once it is the one chosen (errors in that order). */
+const kindOptions = () => z.unknown().optional();
+
+/**
+ * backendAuth's options: the common ones checked here, each kind's by its own schema
+ * (key.ts, aws/options.ts, ...). Locations and the logger are checked by their one reader
+ * (`locator()`, `loggerOption()`), which name mistakes at their own paths.
+ */
+const BACKEND_AUTH = optionsObject(
   'backendAuth',
   {
-    key: true,
-    passthrough: true,
-    aws: true,
-    gcp: true,
-    azure: true,
-    anthropic: true,
-    azureOpenAI: true,
-    openai: true,
-    upstream: true,
-    strip: true,
-    maxBodyBytes: true,
-    delegateErrors: true,
-    logger: true,
+    key: kindOptions(),
+    passthrough: kindOptions(),
+    aws: kindOptions(),
+    gcp: kindOptions(),
+    azure: kindOptions(),
+    anthropic: kindOptions(),
+    azureOpenAI: kindOptions(),
+    openai: kindOptions(),
+    delegateErrors: flag().optional(),
+    logger: z.custom<Logger>(() => true).optional(),
+    upstream: z
+      .custom<NonNullable<BackendCommonOptions['upstream']>>(
+        (value) => typeof value === 'string' || value instanceof URL || typeof value === 'function',
+        {
+          error:
+            'must be an absolute http(s) URL such as "https://api.openai.com/v1", or a function of the request',
+        },
+      )
+      .optional(),
+    strip: z.array(credentialLocation(), { error: 'must be an array of locations' }).optional(),
+    maxBodyBytes: z.int({ error: 'must be a whole number of bytes' }).min(0).optional(),
   },
   {
     target: 'upstream',
@@ -118,12 +139,14 @@ const BACKEND_AUTH_KEYS = keysOf<BackendAuthOptions>()(
     bodyLimit: 'maxBodyBytes',
   },
 );
+type ParsedOptions = z.output<typeof BACKEND_AUTH>;
+// The documented common options and the schema describe one shape.
+const commonLocked: Locked<BackendCommonOptions, Omit<ParsedOptions, KindName>> = true;
+void commonLocked;
 
-const KINDS = ['key', 'passthrough', 'aws', 'gcp', 'azure', 'anthropic', 'azureOpenAI', 'openai'] as const;
-type KindName = (typeof KINDS)[number];
 const DEFAULT_MAX_BODY = 32 * 1024 * 1024;
 
-function chooseKind(options: BackendAuthOptions, upstream: URL | undefined, logger: Logger): CredentialKind {
+function chooseKind(options: ParsedOptions, upstream: URL | undefined, logger: Logger): CredentialKind {
   const named = KINDS.filter((name) => (options as Partial<Record<KindName, unknown>>)[name] !== undefined);
   if (named.length !== 1) {
     throw new ConfigError(
@@ -134,13 +157,8 @@ function chooseKind(options: BackendAuthOptions, upstream: URL | undefined, logg
   const kind = named[0]!;
   const value = (options as Record<KindName, unknown>)[kind];
   switch (kind) {
-    case 'key': {
-      // `key: '$OPENAI_API_KEY'` is short for `key: { value: '$OPENAI_API_KEY' }`.
-      if (typeof value === 'string') return keyKind(value, 'key', undefined, logger);
-      const key = value as KeyBackendOptions;
-      refuseUnknownKeys(key, KEY_KIND_KEYS, 'key');
-      return keyKind(key.value, 'key.value', key.location, logger);
-    }
+    case 'key':
+      return keyOptionKind(value, logger);
     case 'passthrough':
       return passthroughKind(value === true ? {} : (value as PassthroughBackendOptions));
     case 'aws':
@@ -166,33 +184,18 @@ function parseUpstream(value: string | URL, field: string): URL {
 
 /** Why a request was not forwarded, as the response the client gets. No secret in any of it. */
 function failure(error: unknown, kind: string, logger: Logger): AuthError {
-  if (error instanceof BodyReadError && error.reason === 'too_large') {
-    return new AuthError(413, 'request_too_large', 'The request body is too large to sign');
-  }
-  if (error instanceof BodyReadError && error.reason === 'aborted') {
-    return new AuthError(400, 'invalid_request', 'The request body could not be read');
-  }
+  if (error instanceof BodyReadError && error.reason === 'too_large') return backendRefusal('body_too_large');
+  if (error instanceof BodyReadError && error.reason === 'aborted') return backendRefusal('body_unreadable');
   if (error instanceof CredentialFetchError && error.kind === 'unavailable') {
     logger.warn(`backendAuth ${kind}: ${error.message}`);
-    return new AuthError(
-      503,
-      'backend_credentials_unavailable',
-      'The upstream credential is unavailable; try again',
-      {
-        'retry-after': '5',
-      },
-    );
+    return backendRefusal('unavailable');
   }
   // A body a parser consumed before us is the gateway's own misconfiguration: the log says so.
   // Messages are portcullis's own (upstream pieces escaped where they enter); of any other
   // error only the class is logged.
   const reason = error instanceof BodyReadError ? error.message : failureReason(error);
   logger.warn(`backendAuth ${kind}: ${reason}`);
-  return new AuthError(
-    502,
-    'backend_credentials_failed',
-    'The gateway could not obtain the upstream credential',
-  );
+  return backendRefusal('failed');
 }
 
 /**
@@ -208,23 +211,16 @@ export class BackendAuth {
   private readonly logger: Logger;
 
   constructor(options: BackendAuthOptions) {
-    refuseUnknownKeys(options, BACKEND_AUTH_KEYS, '');
-    refuseNonBoolean(options.delegateErrors, 'delegateErrors');
-    this.logger = loggerOption(options.logger);
-    const upstream = options.upstream;
-    if (upstream !== undefined && typeof upstream !== 'function')
-      this.upstream = parseUpstream(upstream, 'upstream');
-    else if (typeof upstream === 'function') this.upstream = upstream;
-    else if (upstream !== undefined) throw new ConfigError('upstream', 'must be a URL or a function');
-    if (options.strip !== undefined && !Array.isArray(options.strip)) {
-      throw new ConfigError('strip', 'must be an array of locations');
-    }
-    this.strip = (options.strip ?? []).map((location, index) => locator(location, `strip[${index}]`));
-    const max = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-    if (!Number.isSafeInteger(max) || max < 0)
-      throw new ConfigError('maxBodyBytes', 'must be a whole number of bytes');
-    this.maxBodyBytes = max;
-    this.kind = chooseKind(options, this.upstream instanceof URL ? this.upstream : undefined, this.logger);
+    const parsed = parseOptions(BACKEND_AUTH, options, '');
+    this.logger = loggerOption(parsed.logger);
+    const upstream = parsed.upstream;
+    this.upstream =
+      typeof upstream === 'function' || upstream === undefined
+        ? upstream
+        : parseUpstream(upstream, 'upstream');
+    this.strip = (parsed.strip ?? []).map((location, index) => locator(location, `strip[${index}]`));
+    this.maxBodyBytes = parsed.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    this.kind = chooseKind(parsed, this.upstream instanceof URL ? this.upstream : undefined, this.logger);
   }
 
   /** True when the middleware cannot work without `upstream`. */
@@ -263,11 +259,7 @@ export class BackendAuth {
       base = this.upstreamFor(host);
     } catch {
       this.logger.warn('backendAuth: the upstream function failed or returned no http(s) URL');
-      return new AuthError(
-        502,
-        'backend_credentials_failed',
-        'The gateway could not obtain the upstream credential',
-      );
+      return backendRefusal('failed');
     }
     return this.prepare(incomingForwarded(host, base, this.maxBodyBytes), host.message, auth);
   }

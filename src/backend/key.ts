@@ -1,4 +1,13 @@
-import { type Hint, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
+import type { Hint } from '../config/known-keys.js';
+import {
+  atMostOneOf,
+  type Locked,
+  optionsObject,
+  parseOptions,
+  refined,
+  refuse,
+  z,
+} from '../config/schema.js';
 import { resolveSecret, type SecretSource } from '../config/secret.js';
 import { BEARER_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
@@ -8,6 +17,7 @@ import { headerOccurrences, setHeader } from '../http/headers.js';
 import { inboundCredential } from '../identity.js';
 import type { Logger } from '../logger.js';
 import type { CredentialKind } from './kind.js';
+import { credentialLocation, requiredSecret, secretSource } from './option-parts.js';
 import { CredentialFetchError } from './refreshing.js';
 
 /** A static key: text, `$VAR`, `${VAR:-default}`, `{ env }` or `{ file }` (re-read on change). */
@@ -42,26 +52,50 @@ const LOCATION_HINTS: Readonly<Record<string, Hint>> = {
   cookie: 'location: { cookie: { name } }',
 };
 
-/** The keys of `key: { ... }` (the string form is checked as a secret). */
-export const KEY_KIND_KEYS = keysOf<KeyBackendOptions>()(
-  'key',
-  { value: true, location: true },
-  {
-    ...LOCATION_HINTS,
-    key: 'value',
-    apiKey: 'value',
-    secret: 'value',
-    token: 'value',
-    env: 'value: { env }',
-    file: 'value: { file }',
+/**
+ * What `key:` takes: `{ value, location }`, or the secret alone, as a string, `{ file }`
+ * (agentgateway's `key: { file }`) or `{ env }`, sent at the default location.
+ */
+export type KeyOption = KeyBackendOptions | SecretSource;
+
+/** The file or variable name of `key: { file }` / `key: { env }`, checked when resolved. */
+const secretReference = () => z.custom<string>(() => true);
+
+/**
+ * The object forms of `key:` (the string form is checked as a secret). `{ file, location }` is
+ * refused: read as agentgateway reads it, the location is ignored; read as ours, it is
+ * `{ value: { file }, location }`. The user writes which.
+ */
+const KEY = refined(
+  optionsObject(
+    'key',
+    {
+      value: secretSource().optional(),
+      location: credentialLocation().optional(),
+      file: secretReference().optional(),
+      env: secretReference().optional(),
+    },
+    { ...LOCATION_HINTS, key: 'value', apiKey: 'value', secret: 'value', token: 'value' },
+  ),
+  (key, ctx) => {
+    atMostOneOf<typeof key>(['value', 'file', 'env'], 'the key comes from one place')(key, ctx);
+    const form = key.file !== undefined ? 'file' : key.env !== undefined ? 'env' : undefined;
+    if (form !== undefined && key.value === undefined && key.location !== undefined) {
+      refuse(
+        ctx,
+        `goes with \`key: { value, location }\`: write \`key: { value: { ${form} }, location }\``,
+        'location',
+      );
+    }
   },
 );
 
-const PASSTHROUGH_KEYS = keysOf<PassthroughBackendOptions>()(
+const PASSTHROUGH = optionsObject(
   'passthrough',
-  { location: true },
+  { location: credentialLocation().optional() },
   LOCATION_HINTS,
 );
+const passthroughLocked: Locked<PassthroughBackendOptions, z.output<typeof PASSTHROUGH>> = true;
 
 const PRESET_HINTS: Readonly<Record<string, Hint>> = {
   key: 'apiKey',
@@ -72,30 +106,34 @@ const PRESET_HINTS: Readonly<Record<string, Hint>> = {
     say: 'the preset fixes the location; use `key: { value, location }` for a location of your own',
   },
 };
-const PRESET_KEYS = {
-  anthropic: keysOf<AnthropicPreset>()(
+const API_VERSION_IN_URL = { say: "put `api-version` in the upstream URL's query" } as const;
+const PRESETS = {
+  anthropic: optionsObject(
     'anthropic',
-    { apiKey: true, version: true },
+    {
+      apiKey: requiredSecret(),
+      version: z
+        .string({ error: 'must be a date such as "2023-06-01"' })
+        .regex(/^\d{4}-\d{2}-\d{2}$/)
+        .optional(),
+    },
     { ...PRESET_HINTS, anthropicVersion: 'version', apiVersion: 'version' },
   ),
-  azureOpenAI: keysOf<ApiKeyPreset>()(
+  azureOpenAI: optionsObject(
     'azureOpenAI',
-    { apiKey: true },
-    {
-      ...PRESET_HINTS,
-      apiVersion: { say: "put `api-version` in the upstream URL's query" },
-      version: { say: "put `api-version` in the upstream URL's query" },
-    },
+    { apiKey: requiredSecret() },
+    { ...PRESET_HINTS, apiVersion: API_VERSION_IN_URL, version: API_VERSION_IN_URL },
   ),
-  openai: keysOf<ApiKeyPreset>()(
+  openai: optionsObject(
     'openai',
-    { apiKey: true },
-    {
-      ...PRESET_HINTS,
-      organization: { say: 'send `OpenAI-Organization` from the client or the proxy' },
-    },
+    { apiKey: requiredSecret() },
+    { ...PRESET_HINTS, organization: { say: 'send `OpenAI-Organization` from the client or the proxy' } },
   ),
 } as const;
+const anthropicLocked: Locked<AnthropicPreset, z.output<(typeof PRESETS)['anthropic']>> = true;
+const presetLocked: Locked<ApiKeyPreset, z.output<(typeof PRESETS)['openai']>> = true;
+// The documented interfaces and the schemas describe one shape each (checked at compile time).
+void [passthroughLocked, anthropicLocked, presetLocked];
 
 /** A key written at one location, plus headers the upstream expects when the client sent none. */
 export function keyKind(
@@ -137,38 +175,45 @@ export function keyKind(
   };
 }
 
+/** Builds the key kind from `key:` in any of its forms. */
+export function keyOptionKind(option: unknown, logger: Logger): CredentialKind {
+  // `key: '$OPENAI_API_KEY'` is short for `key: { value: '$OPENAI_API_KEY' }`.
+  if (typeof option === 'string') return keyKind(option, 'key', undefined, logger);
+  const key = parseOptions(KEY, option, 'key');
+  if (key.file !== undefined) return keyKind({ file: key.file }, 'key', undefined, logger);
+  if (key.env !== undefined) return keyKind({ env: key.env }, 'key', undefined, logger);
+  return keyKind(key.value as SecretSource, 'key.value', key.location, logger);
+}
+
 /** The presets: each is a key at the location its provider documents. */
 export function presetKind(
   preset: 'anthropic' | 'azureOpenAI' | 'openai',
   options: AnthropicPreset | ApiKeyPreset,
   logger: Logger,
 ): CredentialKind {
+  // `azureOpenAI: null` (a YAML key left empty) lacks its key, as `{}` does.
   if (typeof options !== 'object' || options === null)
     throw new ConfigError(`${preset}.apiKey`, 'is required');
-  refuseUnknownKeys(options, PRESET_KEYS[preset], preset);
-  if (options.apiKey === undefined) throw new ConfigError(`${preset}.apiKey`, 'is required');
+  const parsed = parseOptions(PRESETS[preset], options, preset);
   const secretField = `${preset}.apiKey`;
   switch (preset) {
     case 'anthropic': {
-      const version = (options as AnthropicPreset).version ?? '2023-06-01';
-      if (typeof version !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(version)) {
-        throw new ConfigError('anthropic.version', 'must be a date such as "2023-06-01"');
-      }
-      return keyKind(options.apiKey, secretField, { header: { name: 'x-api-key' } }, logger, {
+      const version = (parsed as AnthropicPreset).version ?? '2023-06-01';
+      return keyKind(parsed.apiKey, secretField, { header: { name: 'x-api-key' } }, logger, {
         'anthropic-version': version,
       });
     }
     case 'azureOpenAI':
-      return keyKind(options.apiKey, secretField, { header: { name: 'api-key' } }, logger);
+      return keyKind(parsed.apiKey, secretField, { header: { name: 'api-key' } }, logger);
     case 'openai':
-      return keyKind(options.apiKey, secretField, BEARER_LOCATION, logger);
+      return keyKind(parsed.apiKey, secretField, BEARER_LOCATION, logger);
   }
 }
 
 /** Builds the passthrough kind. */
 export function passthroughKind(options: PassthroughBackendOptions): CredentialKind {
-  refuseUnknownKeys(options, PASSTHROUGH_KEYS, 'passthrough');
-  const at = locator(options.location, 'passthrough.location', BEARER_LOCATION);
+  const { location } = parseOptions(PASSTHROUGH, options, 'passthrough');
+  const at = locator(location, 'passthrough.location', BEARER_LOCATION);
   return {
     name: 'passthrough',
     needsUpstream: false,

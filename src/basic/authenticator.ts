@@ -1,21 +1,20 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import {
   type Authenticator,
-  credentialError,
-  missingStatusAt,
-  unavailableError,
+  type SchemeContext,
+  type SchemeDeclaration,
+  schemeContext,
   type Verdict,
 } from '../authenticator.js';
 import { BoundedCache, CACHE_OPTIONS, type CacheOptions } from '../cache/bounded-cache.js';
-import { basicChallenge } from '../challenge.js';
 import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
 import { FILE_HINTS } from '../config/known-keys.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
 import { bounded, flag, lockedTo, optionsObject, parseOptions, text, z } from '../config/schema.js';
-import { CREDENTIAL_LOCATION, type CredentialLocation, locator } from '../credentials/location.js';
+import { CREDENTIAL_LOCATION, type CredentialLocation } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import type { InboundOptions } from '../inbound.js';
-import { LOGGER, type Logger, loggerOption } from '../logger.js';
+import { LOGGER, type Logger } from '../logger.js';
 import { logText } from '../logging/log-text.js';
 import { basicLimits, decodeBasic } from './credentials.js';
 import { PoolBusyError } from './hash-pool.js';
@@ -148,16 +147,29 @@ function loadUsers(
   return { current: () => file.value, close: () => file.close() };
 }
 
-/** The basic scheme as an {@link Authenticator}: the whole of `basicAuth()` except the adapter. */
-export function basicAuthenticator(given: BasicAuthOptions): Authenticator {
+/** How the basic scheme asks: RFC 7617's challenge at `Authorization` / `Proxy-Authorization`. */
+export const BASIC_SCHEME: SchemeDeclaration = {
+  method: 'basic',
+  challenge: { standard: 'Basic', named: 'Basic' },
+  defaultRealm: 'Restricted',
+  defaultLocation: BASIC_LOCATION,
+};
+
+/**
+ * The basic scheme as an {@link Authenticator}: the whole of `basicAuth()` except the pipeline
+ * and the adapter. `context` is what the pipeline checked of the shared options.
+ */
+export function basicAuthenticator(
+  given: BasicAuthOptions,
+  context: SchemeContext = schemeContext(given, BASIC_SCHEME),
+): Authenticator {
+  // Every key again, `logger`, `realm` and `location` included (already checked: they pass).
   const options = parseOptions(BASIC_AUTH_OPTIONS, given);
-  const logger = loggerOption(options.logger);
-  const realm = options.realm ?? 'Restricted';
+  const logger = context.logger;
   const maxBcryptCost = options.maxBcryptCost ?? 14;
   const maxShaCryptRounds = options.maxShaCryptRounds ?? 1_000_000;
   const maxPasswordBytes = options.maxPasswordBytes ?? 1024;
   const limits = basicLimits(maxPasswordBytes);
-  const credentialLocator = locator(options.location, 'location', BASIC_LOCATION);
   // Checked before the htpasswd file is watched: a refused cache option must not leak the watcher.
   const successes = BoundedCache.fromOptions<true>(options.cache, 'cache', {
     maxEntries: 1000,
@@ -172,16 +184,12 @@ export function basicAuthenticator(given: BasicAuthOptions): Authenticator {
   let cachedFor: Htpasswd | undefined;
 
   const authenticator: Authenticator = {
-    method: 'basic',
-    locator: credentialLocator,
-    missingStatus: missingStatusAt(credentialLocator),
-    challenge: () => basicChallenge(realm),
     /** Synchronous for remembered credentials: most requests then cross no promise. */
     authenticate(encoded): Verdict | Promise<Verdict> {
       // Over-long credentials are refused here, before the user is looked up: unknown and
       // known users are refused alike, and nothing is hashed.
       const credentials = decodeBasic(encoded, limits);
-      if (credentials === undefined) return refuse();
+      if (credentials === undefined) return refuse('not decodable, or over the length caps');
       const current = users.current();
       // The cache belongs to one version of the file: a reload (a password changed, a user
       // removed) empties it before anything is read from it.
@@ -198,9 +206,9 @@ export function basicAuthenticator(given: BasicAuthOptions): Authenticator {
       users.close();
     },
   };
-  const refuse = (): Verdict => ({
+  const refuse = (reason: string): Verdict => ({
     ok: false,
-    error: credentialError(authenticator, 'invalid_credentials', 'The user name or password is not correct'),
+    problem: { code: 'invalid_credentials', reason, description: 'The user name or password is not correct' },
   });
   const accepted = (username: string): Verdict => ({
     ok: true,
@@ -218,9 +226,14 @@ export function basicAuthenticator(given: BasicAuthOptions): Authenticator {
       // An unknown user is checked against a real entry of the file's usual kind and cost,
       // and refused whatever the result: unknown and known users take the same time.
       const matches = await verifyPassword(stored ?? current.decoy ?? FALLBACK_DECOY, credentials.password);
-      if (stored === undefined || !matches) return refuse();
+      if (stored === undefined) return refuse('unknown user');
+      if (!matches) return refuse('password does not match');
     } catch (error) {
-      if (error instanceof PoolBusyError) return { ok: false, error: unavailableError(1) };
+      if (error instanceof PoolBusyError)
+        return {
+          ok: false,
+          problem: { code: 'unavailable', reason: 'hash pool busy', retryAfterSeconds: 1 },
+        };
       throw error;
     }
     // A reload while the hash ran empties the cache for the new file: remember only for it.

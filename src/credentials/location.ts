@@ -201,12 +201,14 @@ export const BEARER_LOCATION: CredentialLocation = { header: { name: 'authorizat
 const NAME_PROBLEM = 'must be a non-empty name made of token characters';
 const tokenName = () => z.string({ error: NAME_PROBLEM }).regex(TOKEN_NAME);
 
+const PREFIX_PROBLEM = 'must be a scheme or literal such as "Bearer " (or "" for none), not only spaces';
+
 const HEADER_LOCATION = refined(
   optionsObject(
     'a header location',
     {
       name: tokenName(),
-      prefix: z.string({ error: 'must be a non-empty string such as "Bearer "' }).optional(),
+      prefix: z.string({ error: PREFIX_PROBLEM }).optional(),
     },
     { scheme: 'prefix' },
     // `{ header: 'x-api-key' }` is a common shorthand mistake: the message shows the right form.
@@ -218,8 +220,9 @@ const HEADER_LOCATION = refined(
     // hop-by-hop list or a target): the same names forwardIdentity refuses.
     if (FORWARDER_HEADERS.has(headerSpellingKey(header.name)))
       refuse(ctx, 'is a hop-by-hop or framing header, never a credential location', 'name');
-    if (header.prefix !== undefined && header.prefix.trim() === '')
-      refuse(ctx, 'must be a non-empty string such as "Bearer "', 'prefix');
+    // `prefix: ''` is "no prefix" (as agentgateway writes it); only spaces is a mistake.
+    if (header.prefix !== undefined && header.prefix !== '' && header.prefix.trim() === '')
+      refuse(ctx, PREFIX_PROBLEM, 'prefix');
     else if (header.prefix !== undefined && !isHeaderSafe(header.prefix)) {
       refuse(
         ctx,
@@ -277,7 +280,9 @@ export function locator(
   const chosen: { header?: { name: string; prefix?: string }; queryParameter?: { name: string } } & Partial<
     Extract<CredentialLocation, { cookie: unknown }>
   > = parseOptions(CREDENTIAL_LOCATION, location ?? fallback, field);
-  if (chosen.header !== undefined) return headerLocator(chosen.header.name, chosen.header.prefix);
+  // `prefix: ''` is "no prefix" (as agentgateway writes it): read and written as a bare value.
+  if (chosen.header !== undefined)
+    return headerLocator(chosen.header.name, chosen.header.prefix === '' ? undefined : chosen.header.prefix);
   if (chosen.queryParameter !== undefined) return queryLocator(chosen.queryParameter.name);
   return cookieLocator(chosen.cookie!.name);
 }

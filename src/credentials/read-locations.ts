@@ -1,16 +1,17 @@
 import type { MessageHead } from '../http/headers.js';
+import type { Logger } from '../logger.js';
+import type { Asking } from '../refusals.js';
 import type { Locator } from './location.js';
 
 /**
  * An inbound scheme as this record needs it: where it reads its credential, and how it asks for
- * one (every Authenticator is one).
+ * one (every member of an inbound pipeline is one).
  */
 export interface CredentialReader {
   readonly locator: Locator;
-  /** 401 with WWW-Authenticate, or 407 with Proxy-Authenticate for proxy credentials. */
-  readonly missingStatus: 401 | 407;
-  /** The challenge sent when no credential was presented. */
-  challenge(): string;
+  readonly asking: Asking;
+  /** Where a later step (requireScopes, authorize) reports its refusals of this request. */
+  readonly logger?: Logger;
 }
 
 // Every inbound scheme that looked at a request, for two later steps: backendAuth clears all

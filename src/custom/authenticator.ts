@@ -1,20 +1,19 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { type Authenticator, credentialError, missingStatusAt, type Verdict } from '../authenticator.js';
-import { bearerChallenge } from '../challenge.js';
+import {
+  type Authenticator,
+  type SchemeContext,
+  type SchemeDeclaration,
+  schemeContext,
+  type Verdict,
+} from '../authenticator.js';
 import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
 import { lockedTo, optionsObject, parseOptions, z } from '../config/schema.js';
-import {
-  BEARER_LOCATION,
-  CREDENTIAL_LOCATION,
-  type CredentialLocation,
-  locator,
-} from '../credentials/location.js';
-import { ambiguousPathError } from '../http/ambiguity.js';
+import { BEARER_LOCATION, CREDENTIAL_LOCATION, type CredentialLocation } from '../credentials/location.js';
 import { fullTarget } from '../http/paths.js';
 import type { RequestHost } from '../http/request-host.js';
 import { type AuthPart, isScopeToken } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
-import { LOGGER, type Logger, loggerOption } from '../logger.js';
+import { LOGGER, type Logger } from '../logger.js';
 import { errorClass, logText } from '../logging/log-text.js';
 import { AuthResult } from './auth-result.js';
 
@@ -80,26 +79,34 @@ const AUTH_PROVIDER = z.custom<AuthProvider>(
 const DENIED = 'The credential was not accepted';
 const MAX_LOGGED_REASON = 200;
 
-/** A custom provider as an {@link Authenticator}. */
+/**
+ * How customAuth asks: Bearer at `Authorization: Bearer`, elsewhere (a session cookie, another
+ * header) a `Custom` challenge naming the location: not RFC 6750, which it is not.
+ */
+export const CUSTOM_SCHEME: SchemeDeclaration = {
+  method: 'custom',
+  challenge: { standard: 'Bearer', named: 'Custom' },
+  defaultRealm: 'api',
+  defaultLocation: BEARER_LOCATION,
+};
+
+/** A custom provider as an {@link Authenticator}; `context` is what the pipeline checked. */
 export function customAuthenticator(
   given: AuthProvider,
   optionsGiven: CustomAuthOptions = {},
+  context: SchemeContext = schemeContext(optionsGiven, CUSTOM_SCHEME),
 ): Authenticator {
-  const options = parseOptions(CUSTOM_AUTH_OPTIONS, optionsGiven);
+  // Every key again, `logger`, `realm` and `location` included (already checked: they pass).
+  parseOptions(CUSTOM_AUTH_OPTIONS, optionsGiven);
   const provider = parseOptions(AUTH_PROVIDER, given, 'provider');
-  const realm = options.realm ?? 'api';
-  const credentialLocator = locator(options.location, 'location', BEARER_LOCATION);
-  const logger = loggerOption(options.logger);
+  const logger = context.logger;
 
   const authenticator: Authenticator = {
-    method: 'custom',
-    locator: credentialLocator,
-    missingStatus: missingStatusAt(credentialLocator),
-    challenge: (problem) => bearerChallenge(realm, problem),
     async authenticate(credential: string, host: RequestHost): Promise<Verdict> {
       const path = host.path;
       // The provider may decide on the path: it gets the canonical one or none at all.
-      if (path === undefined) return { ok: false, error: ambiguousPathError() };
+      if (path === undefined)
+        return { ok: false, problem: { code: 'ambiguous_path', reason: 'request path ambiguous' } };
       const request: CustomAuthRequest = {
         method: host.message.method ?? 'GET',
         path,
@@ -107,13 +114,14 @@ export function customAuthenticator(
         headers: host.message.headers,
       };
       let result: unknown;
+      let threw = false;
       try {
         result = await provider.authenticate(credential, request);
       } catch (error) {
         // A provider's exception text may carry anything (a DSN, the token): it is neither
         // shown nor logged; the operator learns that it threw, and what kind of error it was.
         logger.warn(`customAuth provider threw (${errorClass(error)}); the request was refused`);
-        result = undefined;
+        threw = true;
       }
       if (!(result instanceof AuthResult) || !result.ok) {
         const reason = result instanceof AuthResult ? result.reason : undefined;
@@ -122,7 +130,13 @@ export function customAuthenticator(
           if (typeof logger.info === 'function') logger.info(line);
           else logger.warn(line);
         }
-        return { ok: false, error: credentialError(authenticator, 'invalid_credentials', DENIED) };
+        // The debug reason is fixed: the provider's own text went to the info line above.
+        const why = threw
+          ? 'provider threw'
+          : result instanceof AuthResult
+            ? 'provider denied'
+            : 'provider answered no AuthResult';
+        return { ok: false, problem: { code: 'invalid_credentials', reason: why, description: DENIED } };
       }
       const granted = result.identity ?? {};
       const identity: AuthPart = {

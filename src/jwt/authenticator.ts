@@ -1,15 +1,14 @@
 import {
   type Authenticator,
-  credentialError,
-  missingStatusAt,
-  unavailableError,
+  type SchemeContext,
+  type SchemeDeclaration,
+  schemeContext,
   type Verdict,
 } from '../authenticator.js';
-import { bearerChallenge } from '../challenge.js';
 import { parseOptions } from '../config/schema.js';
-import { locator } from '../credentials/location.js';
+import { BEARER_LOCATION } from '../credentials/location.js';
 import type { AuthPart } from '../identity.js';
-import { loggerOption } from '../logger.js';
+import type { CredentialCode } from '../refusals.js';
 import { parseCompactJwt } from './compact.js';
 import { JWT_AUTH_OPTIONS, type JwtAuthOptions, mergedProviders } from './options.js';
 import { Provider } from './provider.js';
@@ -24,14 +23,27 @@ function jwtIdentity(claims: Readonly<Record<string, unknown>>, scopes: readonly
   return identity;
 }
 
-/** The jwt scheme as an {@link Authenticator}: the whole of `jwtAuth()` except the adapter. */
-export function jwtAuthenticator(given: JwtAuthOptions): Authenticator {
+/** How the jwt scheme asks for its token; a JWT elsewhere than `Authorization: Bearer` is asked for as `JWT`. */
+export const JWT_SCHEME: SchemeDeclaration = {
+  method: 'jwt',
+  challenge: { standard: 'Bearer', named: 'JWT' },
+  defaultRealm: 'api',
+  defaultLocation: BEARER_LOCATION,
+};
+
+/**
+ * The jwt scheme as an {@link Authenticator}: the whole of `jwtAuth()` except the pipeline and
+ * the adapter. `context` is what the pipeline checked of the shared options.
+ */
+export function jwtAuthenticator(
+  given: JwtAuthOptions,
+  context: SchemeContext = schemeContext(given, JWT_SCHEME),
+): Authenticator {
   // Every option, with each provider's checks, at once: nothing below can refuse them.
+  // `logger`, `realm` and `location` are checked again (already checked: they pass).
   const options = parseOptions(JWT_AUTH_OPTIONS, given);
-  const logger = loggerOption(options.logger);
-  const realm = options.realm ?? 'api';
+  const logger = context.logger;
   const maxTokenLength = options.maxTokenLength ?? 16_384;
-  const tokenLocator = locator(options.location, 'location');
   // Checked before any provider starts a key fetch or a file watch that a refusal would leak.
   const verified = new VerifiedTokens(options.cache);
 
@@ -49,13 +61,10 @@ export function jwtAuthenticator(given: JwtAuthOptions): Authenticator {
     byIssuer.set(provider.issuer, [...(byIssuer.get(provider.issuer) ?? []), provider]);
 
   const authenticator: Authenticator = {
-    method: 'jwt',
-    locator: tokenLocator,
-    missingStatus: missingStatusAt(tokenLocator),
-    challenge: (problem) => bearerChallenge(realm, problem),
     /** Synchronous for a cached token: most requests then cross no promise. */
     authenticate(token): Verdict | Promise<Verdict> {
-      if (token.length > maxTokenLength) return reject('invalid_token', 'The token is too long');
+      if (token.length > maxTokenLength)
+        return reject('invalid_token', 'longer than maxTokenLength', 'The token is too long');
       const hit = verified.lookup(token);
       if (hit !== undefined) return { ok: true, identity: jwtIdentity(hit.claims, hit.scopes) };
       return verifyToken(token);
@@ -64,25 +73,27 @@ export function jwtAuthenticator(given: JwtAuthOptions): Authenticator {
       for (const provider of providers) provider.close();
     },
   };
-  const reject = (code: string, description: string): Verdict => ({
+  const reject = (code: CredentialCode, reason: string, description: string): Verdict => ({
     ok: false,
-    error: credentialError(authenticator, code, description),
+    problem: { code, reason, description },
   });
 
   /** Full verification of a token the cache does not hold. */
   async function verifyToken(token: string): Promise<Verdict> {
     const parts = token.split('.').length;
-    if (parts === 5) return reject('invalid_token', 'Encrypted tokens are not accepted');
-    if (parts !== 3) return reject('invalid_token', 'The token is malformed');
+    if (parts === 5) return reject('invalid_token', 'encrypted (JWE)', 'Encrypted tokens are not accepted');
+    if (parts !== 3) return reject('invalid_token', `${parts} parts, not 3`, 'The token is malformed');
 
     // Unverified reads, only to pick the issuer and key; nothing here is trusted or fetched.
     const parsed = parseCompactJwt(token);
-    if (parsed === undefined) return reject('invalid_token', 'The token is malformed');
+    if (parsed === undefined)
+      return reject('invalid_token', 'header or claims not decodable JSON objects', 'The token is malformed');
     const { alg } = parsed;
     const kid = parsed.header.kid as string | undefined;
     const issuer = parsed.claims.iss;
     const candidates = typeof issuer === 'string' ? byIssuer.get(issuer) : undefined;
-    if (candidates === undefined) return reject('invalid_token', "The token's issuer is not accepted");
+    if (candidates === undefined)
+      return reject('invalid_token', 'issuer not configured', "The token's issuer is not accepted");
     // Two issuers' providers may share a kid; one issuer may have several providers.
     const ordered =
       kid === undefined
@@ -106,7 +117,7 @@ export function jwtAuthenticator(given: JwtAuthOptions): Authenticator {
           keyMismatch = true;
           continue;
         }
-        return reject(check.problem.code, check.problem.description);
+        return reject(check.problem.code, check.problem.reason, check.problem.description);
       }
       const claims = check.claims as Record<string, unknown>;
       const scopes = scopesFromClaims(claims, provider.scopeClaim);
@@ -119,12 +130,18 @@ export function jwtAuthenticator(given: JwtAuthOptions): Authenticator {
       });
       return { ok: true, identity: jwtIdentity(claims, scopes) };
     }
-    if (keyMismatch) return reject('invalid_token', "The token's signature is not valid");
-    if (unavailableFor !== undefined) return { ok: false, error: unavailableError(unavailableFor) };
-    if (!candidates.some((provider) => provider.algorithms.includes(alg))) {
-      return reject('invalid_token', "The token's algorithm is not accepted");
+    if (keyMismatch)
+      return reject('invalid_token', 'signature not valid', "The token's signature is not valid");
+    if (unavailableFor !== undefined) {
+      return {
+        ok: false,
+        problem: { code: 'unavailable', reason: 'key source unavailable', retryAfterSeconds: unavailableFor },
+      };
     }
-    return reject('invalid_token', 'The token was signed by an unknown key');
+    if (!candidates.some((provider) => provider.algorithms.includes(alg))) {
+      return reject('invalid_token', 'algorithm not accepted', "The token's algorithm is not accepted");
+    }
+    return reject('invalid_token', 'no key for its kid', 'The token was signed by an unknown key');
   }
 
   return authenticator;

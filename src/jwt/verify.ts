@@ -1,10 +1,15 @@
 import type { KeyObject } from 'node:crypto';
+import { logText } from '../logging/log-text.js';
 import type { Provider } from './provider.js';
 import { signatureMatches } from './signature.js';
 
-/** Why a token was refused: a stable code and a fixed sentence (never token content). */
+/**
+ * Why a token was refused: a stable code, a fixed sentence for the client, and a reason for
+ * the debug log that tells one cause from another (never token content).
+ */
 export interface TokenProblem {
   code: 'invalid_token' | 'token_expired';
+  reason: string;
   description: string;
 }
 
@@ -25,10 +30,15 @@ export interface ParsedToken {
   signature: Buffer;
 }
 
-const invalid = (description: string): TokenCheck => ({
+const invalid = (reason: string, description: string): TokenCheck => ({
   ok: false,
-  problem: { code: 'invalid_token', description },
+  problem: { code: 'invalid_token', reason, description },
 });
+
+const LACKS_CLAIM = 'The token lacks a required claim';
+
+/** A claim name from the options, as one safe piece of a log line. */
+const missing = (name: string) => `missing claim "${logText(name, 64)}"`;
 
 /** A NumericDate claim: absent, or a finite number (JSON's 1e400 parses to Infinity). */
 function numericDate(claims: Record<string, unknown>, name: string): number | undefined | null {
@@ -44,27 +54,37 @@ export function checkClaims(
   nowSeconds: number,
 ): TokenCheck | undefined {
   for (const name of provider.requiredClaims) {
-    if (claims[name] === undefined) return invalid('The token lacks a required claim');
+    if (claims[name] === undefined) return invalid(missing(name), LACKS_CLAIM);
   }
-  if (claims.iss !== provider.issuer) return invalid("The token's issuer is not accepted");
+  if (claims.iss !== provider.issuer)
+    return invalid('issuer not accepted', "The token's issuer is not accepted");
   if (provider.audiences !== undefined) {
     const aud = claims.aud;
-    if (aud === undefined) return invalid('The token lacks a required claim');
+    if (aud === undefined) return invalid(missing('aud'), LACKS_CLAIM);
     const values = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
     if (!values.some((value) => typeof value === 'string' && provider.audiences!.includes(value))) {
-      return invalid("The token's audience is not accepted");
+      return invalid('audience not accepted', "The token's audience is not accepted");
     }
   }
   const skew = provider.clockSkewSeconds;
   const exp = numericDate(claims, 'exp');
-  if (exp === null) return invalid("The token's expiry is not valid");
+  if (exp === null) return invalid('claim "exp" is not a finite number', "The token's expiry is not valid");
   if (exp !== undefined && exp <= nowSeconds - skew) {
-    return { ok: false, problem: { code: 'token_expired', description: 'The token has expired' } };
+    return {
+      ok: false,
+      problem: {
+        code: 'token_expired',
+        reason: 'expired ("exp" is past)',
+        description: 'The token has expired',
+      },
+    };
   }
   const nbf = numericDate(claims, 'nbf');
-  if (nbf === null) return invalid("The token's claims are not valid");
-  if (nbf !== undefined && nbf > nowSeconds + skew) return invalid('The token is not valid yet');
-  if (numericDate(claims, 'iat') === null) return invalid("The token's issue time is not valid");
+  if (nbf === null) return invalid('claim "nbf" is not a finite number', "The token's claims are not valid");
+  if (nbf !== undefined && nbf > nowSeconds + skew)
+    return invalid('not valid yet ("nbf" is ahead)', 'The token is not valid yet');
+  if (numericDate(claims, 'iat') === null)
+    return invalid('claim "iat" is not a finite number', "The token's issue time is not valid");
   return undefined;
 }
 
@@ -83,7 +103,11 @@ export function verifyWithKeys(
   if (key === undefined) {
     return {
       ok: false,
-      problem: { code: 'invalid_token', description: "The token's signature is not valid" },
+      problem: {
+        code: 'invalid_token',
+        reason: 'signature not valid',
+        description: "The token's signature is not valid",
+      },
       keyMismatch: true,
     };
   }

@@ -1,4 +1,4 @@
-/** DESIGN.md section 4, cell by cell: every inbound scheme is held to the same table. */
+/** README "Modes", cell by cell: every inbound scheme is held to the same table. */
 export const MODES_TABLE = [
   { mode: 'strict', credential: 'none', status: 401 },
   { mode: 'strict', credential: 'invalid', status: 401 },

@@ -1,0 +1,318 @@
+import { basicChallenge, bearerChallenge, namedChallenge, withError } from './challenge.js';
+import type { CredentialLocation, Locator } from './credentials/location.js';
+import { type CredentialReader, readersOf } from './credentials/read-locations.js';
+import { AuthError } from './errors.js';
+import type { MessageHead } from './http/headers.js';
+import type { Logger } from './logger.js';
+
+/**
+ * The catalogue of refusals: every `error` code portcullis sends, and the one place each
+ * refusal's status, challenge and JSON body are built. Nothing else constructs an AuthError.
+ *
+ * The challenge rule (README "Rejections"):
+ * - A scheme reading `Authorization` or `Proxy-Authorization` with its RFC prefix (`Bearer `,
+ *   `Basic `) answers with that RFC's challenge. Every other location (a cookie, a query
+ *   parameter, another header or prefix) gets the scheme's own named challenge
+ *   (`ApiKey realm="api", header="x-api-key"`), which says where the credential goes and does
+ *   not pretend to be RFC 6750.
+ * - 407 and `Proxy-Authenticate` for a `Proxy-Authorization` location, 401 and
+ *   `WWW-Authenticate` everywhere else, for every scheme.
+ * - No error attributes when no credential was presented (RFC 6750 section 3.1). Once one
+ *   was, a Bearer or named challenge carries `error` and `error_description`, and the
+ *   challenge's `error` is always the body's `error`. A Bearer challenge speaks RFC 6750's
+ *   codes only, so behind one a refused token or key is `invalid_token` (an expired one too:
+ *   the description says so); `token_expired` and `invalid_credentials` are answered where no
+ *   RFC fixes the vocabulary. A Basic challenge carries no error attributes (RFC 7617 has none).
+ */
+export type AuthErrorCode =
+  | 'credentials_missing'
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'token_expired'
+  | 'invalid_credentials'
+  | 'insufficient_scope'
+  | 'access_denied'
+  | 'temporarily_unavailable'
+  | 'request_too_large'
+  | 'backend_credentials_unavailable'
+  | 'backend_credentials_failed'
+  | 'wrong_adapter';
+
+/** Each code with the statuses it is sent with and what it means: the README table. */
+export const AUTH_ERROR_CODES: Readonly<
+  Record<AuthErrorCode, { statuses: readonly number[]; meaning: string }>
+> = {
+  credentials_missing: {
+    statuses: [401, 407],
+    meaning: 'no credential where a scheme expects one (or no identity at requireScopes/authorize)',
+  },
+  invalid_request: {
+    statuses: [400, 401, 407],
+    meaning: 'a credential sent twice, an ambiguous request (400); a malformed or empty credential (401/407)',
+  },
+  invalid_token: {
+    statuses: [401, 407],
+    meaning: 'a token (or any credential behind a Bearer challenge) refused',
+  },
+  token_expired: { statuses: [401, 407], meaning: 'an expired JWT read from a non-Bearer location' },
+  invalid_credentials: {
+    statuses: [401, 407],
+    meaning: 'a Basic password, or an API key or custom credential at a non-Bearer location, refused',
+  },
+  insufficient_scope: { statuses: [403], meaning: 'the identity lacks a scope requireScopes() names' },
+  access_denied: { statuses: [403], meaning: 'an authorize() rule refused the identity' },
+  temporarily_unavailable: {
+    statuses: [503],
+    meaning: 'the credential cannot be checked now (key source down, hash pool full); Retry-After',
+  },
+  request_too_large: { statuses: [413], meaning: 'backendAuth must sign a body larger than maxBodyBytes' },
+  backend_credentials_unavailable: {
+    statuses: [503],
+    meaning: 'backendAuth cannot obtain the upstream credential right now; Retry-After',
+  },
+  backend_credentials_failed: {
+    statuses: [502],
+    meaning: 'backendAuth could not obtain the upstream credential (misconfiguration, refused)',
+  },
+  wrong_adapter: {
+    statuses: [500],
+    meaning: 'a portcullis/express middleware mounted on Koa, or a portcullis/koa one on Express',
+  },
+};
+
+/**
+ * What a scheme declares about how it asks for its credential, and nothing else about HTTP:
+ * its RFC scheme (used at `Authorization` / `Proxy-Authorization` with that prefix) and the
+ * name of its own challenge (used everywhere else).
+ */
+export interface ChallengeDeclaration {
+  readonly standard: 'Bearer' | 'Basic';
+  readonly named: string;
+}
+
+/** How one scheme, at one location and realm, asks for its credential: built once, at start-up. */
+export interface Asking {
+  readonly status: 401 | 407;
+  readonly header: 'www-authenticate' | 'proxy-authenticate';
+  readonly form: 'bearer' | 'basic' | 'named';
+  /** The challenge without error attributes (no credential presented). */
+  readonly challenge: string;
+}
+
+function headerOf(location: CredentialLocation): { name: string; prefix: string } | undefined {
+  if (!('header' in location)) return undefined;
+  return {
+    name: location.header.name.toLowerCase(),
+    prefix: (location.header.prefix ?? '').trim().toLowerCase(),
+  };
+}
+
+/** The rule above, for one scheme's declaration, location and (already checked) realm. */
+export function askingFor(declared: ChallengeDeclaration, locator: Locator, realm: string): Asking {
+  const header = headerOf(locator.location);
+  const proxy = header?.name === 'proxy-authorization';
+  const standard =
+    header !== undefined &&
+    (header.name === 'authorization' || proxy) &&
+    header.prefix === declared.standard.toLowerCase();
+  const form = standard ? (declared.standard === 'Bearer' ? 'bearer' : 'basic') : 'named';
+  const challenge =
+    form === 'bearer'
+      ? bearerChallenge(realm)
+      : form === 'basic'
+        ? basicChallenge(realm)
+        : namedChallenge(declared.named, realm, locator.location);
+  return {
+    status: proxy ? 407 : 401,
+    header: proxy ? 'proxy-authenticate' : 'www-authenticate',
+    form,
+    challenge,
+  };
+}
+
+/** What a scheme may answer for a credential it refuses: no status, no header, no AuthError. */
+export type CredentialCode = 'invalid_token' | 'token_expired' | 'invalid_credentials' | 'invalid_request';
+
+// RFC 6750 section 3.1: behind a Bearer challenge only these codes exist.
+const BEARER_CODE: Record<CredentialCode, AuthErrorCode> = {
+  invalid_request: 'invalid_request',
+  invalid_token: 'invalid_token',
+  token_expired: 'invalid_token',
+  invalid_credentials: 'invalid_token',
+};
+
+/** The code a refused credential gets behind this challenge: the body's and the challenge's. */
+export function codeBehind(asking: Asking, code: CredentialCode): AuthErrorCode {
+  return asking.form === 'bearer' ? BEARER_CODE[code] : code;
+}
+
+/**
+ * A presented credential refused (401/407, or 400 for one sent twice), with the scheme's
+ * challenge carrying the same `error` as the body (none for Basic).
+ */
+export function credentialRefusal(
+  asking: Asking,
+  code: CredentialCode,
+  description: string,
+  status: 400 | 401 | 407 = asking.status,
+): AuthError {
+  const sent = codeBehind(asking, code);
+  const challenge =
+    asking.form === 'basic' ? asking.challenge : withError(asking.challenge, sent, description);
+  return new AuthError(status, sent, description, { [asking.header]: challenge });
+}
+
+/**
+ * No credential presented to any of `readers`: one refusal carrying each scheme's challenge
+ * (without error attributes, RFC 6750 section 3.1), each in its own header value. 407 only
+ * when every scheme reads a proxy credential.
+ */
+export function credentialsMissing(readers: readonly Pick<CredentialReader, 'asking'>[]): AuthError {
+  const headers: Record<string, string[]> = {};
+  for (const { asking } of readers) {
+    const list = headers[asking.header] ?? [];
+    if (!list.includes(asking.challenge)) list.push(asking.challenge);
+    headers[asking.header] = list;
+  }
+  const status = readers.every(({ asking }) => asking.status === 407) ? 407 : 401;
+  return new AuthError(status, 'credentials_missing', 'Authentication is required', headers);
+}
+
+// With no inbound scheme in front at all, the client is told to bring a bearer token: the
+// scheme every default location expects. "api" is the default realm of jwt, apiKey and custom.
+const NO_SCHEME = [
+  { asking: { status: 401, header: 'www-authenticate', form: 'bearer', challenge: bearerChallenge('api') } },
+] as const satisfies readonly Pick<CredentialReader, 'asking'>[];
+
+/**
+ * What a step after authentication (requireScopes, authorize) answers when the request
+ * reached it with no identity: 401 with the challenges of the schemes that ran on it (an
+ * `optional` scheme that found nothing, a public path), or a plain Bearer challenge when none
+ * did. Never 403: nobody was identified, so nobody was refused for who they are.
+ */
+export function authenticationRequired(message: MessageHead): AuthError {
+  const readers = readersOf(message);
+  return credentialsMissing(readers.length > 0 ? readers : NO_SCHEME);
+}
+
+/** A refusal that is not the client's fault: the key source is down, the hash pool is full. */
+export function unavailable(retryAfterSeconds: number): AuthError {
+  return new AuthError(
+    503,
+    'temporarily_unavailable',
+    'The credential cannot be checked right now; retry later',
+    {
+      'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+    },
+  );
+}
+
+/** An identity without every scope a step requires: 403 with RFC 6750's challenge naming them. */
+export function insufficientScope(scopes: readonly string[]): AuthError {
+  const wanted = scopes.join(' ');
+  return new AuthError(403, 'insufficient_scope', `This request needs the scope(s): ${wanted}`, {
+    'www-authenticate': `Bearer error="insufficient_scope", scope="${wanted}"`,
+  });
+}
+
+/** An identity an authorize() rule refuses. 403 needs no challenge (RFC 7235 section 3.1 is 401's). */
+export function accessDenied(): AuthError {
+  return new AuthError(403, 'access_denied', 'Access to this resource is denied by policy');
+}
+
+// Requests that cannot be decided on without guessing which reading the app will use: 400
+// `invalid_request`, as for a credential sent twice. Fixed sentences, no request text.
+
+/** The request path is ambiguous or malformed. */
+export function ambiguousPathError(): AuthError {
+  return new AuthError(400, 'invalid_request', 'The request path is ambiguous or malformed');
+}
+
+/** A query parameter a rule reads was sent more than once, or in a bracket form (`name[]`). */
+export function repeatedQueryError(): AuthError {
+  return new AuthError(400, 'invalid_request', 'A query parameter the policy reads was sent more than once');
+}
+
+/** A header a rule reads was sent more than once (or also under another spelling, `x_team`). */
+export function repeatedHeaderError(): AuthError {
+  return new AuthError(400, 'invalid_request', 'A header the policy reads was sent more than once');
+}
+
+/** An absolute-form target names another host than the Host header a rule reads. */
+export function ambiguousHostError(): AuthError {
+  return new AuthError(400, 'invalid_request', 'The request target and the Host header name different hosts');
+}
+
+/** Why backendAuth did not forward a request. */
+export type BackendProblem = 'body_too_large' | 'body_unreadable' | 'unavailable' | 'failed';
+
+/** backendAuth's refusals: no secret, no upstream text in any of them. */
+export function backendRefusal(problem: BackendProblem): AuthError {
+  switch (problem) {
+    case 'body_too_large':
+      return new AuthError(413, 'request_too_large', 'The request body is too large to sign');
+    case 'body_unreadable':
+      return new AuthError(400, 'invalid_request', 'The request body could not be read');
+    case 'unavailable':
+      return new AuthError(
+        503,
+        'backend_credentials_unavailable',
+        'The upstream credential is unavailable; try again',
+        { 'retry-after': '5' },
+      );
+    case 'failed':
+      return new AuthError(
+        502,
+        'backend_credentials_failed',
+        'The gateway could not obtain the upstream credential',
+      );
+  }
+}
+
+/**
+ * Writes a refusal's reason to the debug log of every distinct logger among `readers` (anyAuth's
+ * members usually share one), building the line only when one of them has a debug method: a
+ * flood of refusals costs nothing otherwise. Reasons are fixed phrases and option names, never
+ * request content.
+ */
+export function traceRefusal(readers: readonly Pick<CredentialReader, 'logger'>[], line: () => string): void {
+  let text: string | undefined;
+  const told: Logger[] = [];
+  for (const { logger } of readers) {
+    if (logger?.debug === undefined || told.includes(logger)) continue;
+    told.push(logger);
+    text ??= line();
+    logger.debug(text);
+  }
+}
+
+/** A refusal by a step after authentication, traced through the loggers of the schemes that ran. */
+export function traceStepRefusal(
+  message: MessageHead,
+  step: string,
+  error: AuthError,
+  reason: string,
+): AuthError {
+  traceRefusal(readersOf(message), () => `${step}: refused with ${error.status} ${error.code} (${reason})`);
+  return error;
+}
+
+/** A refusal ready to write: the adapters copy these three fields and nothing else. */
+export interface Rejection {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: string;
+}
+
+/** JSON `{ error, error_description }`, never cached, never internals. */
+export function renderRejection(error: AuthError): Rejection {
+  return {
+    status: error.status,
+    headers: {
+      ...error.headers,
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+    },
+    body: JSON.stringify({ error: error.code, error_description: error.description }),
+  };
+}
