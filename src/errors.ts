@@ -1,3 +1,4 @@
+import { brand, isBranded } from './brand.js';
 import type { AuthErrorCode } from './refusals.js';
 
 /**
@@ -16,24 +17,15 @@ import type { AuthErrorCode } from './refusals.js';
  * });
  * ```
  */
-// The ESM and CommonJS builds (and every bundle that inlines portcullis) each define their own
-// AuthError and ConfigError classes: an app that `require`s one and `import`s the other, or
-// gets errors from an adapter loaded through the other format, would see `instanceof` fail.
-// So `instanceof` checks a brand registered under a global symbol, which every copy shares.
+// See src/brand.ts: `instanceof` holds across the ESM and CommonJS builds and other bundles.
 const AUTH_ERROR = Symbol.for('portcullis.AuthError');
 const CONFIG_ERROR = Symbol.for('portcullis.ConfigError');
-
-/** `instanceof` for a branded class: the brand for the class itself, the prototype chain for subclasses. */
-function branded(target: object, own: object, brand: symbol, value: unknown): boolean {
-  if (target !== own) return Function.prototype[Symbol.hasInstance].call(target, value);
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
-}
 
 export class AuthError extends Error {
   /** True for an AuthError of any copy of portcullis (ESM, CommonJS, another bundle). */
   static override [Symbol.hasInstance](value: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked, a subclass too
-    return branded(this, AuthError, AUTH_ERROR, value);
+    return isBranded(this, AuthError, AUTH_ERROR, value);
   }
 
   readonly status: number;
@@ -67,7 +59,7 @@ export class ConfigError extends Error {
   /** True for a ConfigError of any copy of portcullis (ESM, CommonJS, another bundle). */
   static override [Symbol.hasInstance](value: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked, a subclass too
-    return branded(this, ConfigError, CONFIG_ERROR, value);
+    return isBranded(this, ConfigError, CONFIG_ERROR, value);
   }
 
   /** The option's full path, e.g. `providers[1].jwks.url`. */
@@ -83,6 +75,5 @@ export class ConfigError extends Error {
   }
 }
 
-// On the prototypes, not the instances: not enumerable, nothing for util.inspect to show.
-Object.defineProperty(AuthError.prototype, AUTH_ERROR, { value: true });
-Object.defineProperty(ConfigError.prototype, CONFIG_ERROR, { value: true });
+brand(AuthError, AUTH_ERROR);
+brand(ConfigError, CONFIG_ERROR);

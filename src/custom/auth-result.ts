@@ -1,3 +1,4 @@
+import { brand, isBranded } from '../brand.js';
 import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 
 /** The identity a custom provider grants. */
@@ -10,6 +11,8 @@ export interface CustomIdentity {
   /** Recorded as `auth.claims`. */
   claims?: Record<string, unknown>;
 }
+
+const AUTH_RESULT = Symbol.for('portcullis.AuthResult');
 
 const IDENTITY_KEYS = keysOf<CustomIdentity>()(
   'AuthResult.ok',
@@ -39,6 +42,16 @@ const IDENTITY_KEYS = keysOf<CustomIdentity>()(
  * ```
  */
 export class AuthResult {
+  /**
+   * True for an AuthResult of any copy of portcullis (src/brand.ts): a provider module that
+   * imports `portcullis` may run under a middleware loaded from the other build. The identity
+   * is still read field by field, so a look-alike object grants nothing an AuthResult could not.
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class asked, a subclass too
+    return isBranded(this, AuthResult, AUTH_RESULT, value);
+  }
+
   private constructor(
     readonly ok: boolean,
     readonly identity: CustomIdentity | undefined,
@@ -61,3 +74,5 @@ export class AuthResult {
     return new AuthResult(false, undefined, reason);
   }
 }
+
+brand(AuthResult, AUTH_RESULT);

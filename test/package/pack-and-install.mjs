@@ -179,7 +179,7 @@ try {
     );
     run('node', [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], consumer);
   });
-  check('AuthError and ConfigError pass instanceof across the ESM and CommonJS builds', () => {
+  check('AuthError, ConfigError and AuthResult pass instanceof across the ESM and CommonJS builds', () => {
     const source = `
       import { createRequire } from 'node:module';
       import * as esm from 'portcullis'; import * as esmKoa from 'portcullis/koa';
@@ -197,7 +197,19 @@ try {
       assert(!(new Error('x') instanceof cjs.AuthError) && !({} instanceof esm.AuthError) && !(null instanceof esm.AuthError), 'plain values');
       class Mine extends esm.AuthError {}
       assert(new Mine(401, 'invalid_token', 'x') instanceof cjs.AuthError, 'a subclass is an AuthError');
-      assert(!(new esm.AuthError(401, 'invalid_token', 'x') instanceof Mine), 'an AuthError is not a subclass');`;
+      assert(!(new esm.AuthError(401, 'invalid_token', 'x') instanceof Mine), 'an AuthError is not a subclass');
+      assert(esm.AuthResult.ok({ subject: 'a' }) instanceof cjs.AuthResult, 'AuthResult: import -> require');
+      assert(!({ ok: true } instanceof esm.AuthResult), 'a plain object is no AuthResult');
+      // A provider written against the ESM build, under the CommonJS customAuth: accepted.
+      const express = require('express');
+      const app = express();
+      app.use(cjsExpress.customAuth({ authenticate: (c) => (c === 'ok' ? esm.AuthResult.ok({ subject: 'ali' }) : esm.AuthResult.denied()) }));
+      app.get('/', (req, res) => res.json(req.auth));
+      const server = app.listen(0, '127.0.0.1');
+      await new Promise((done) => server.once('listening', done));
+      const answer = await fetch('http://127.0.0.1:' + server.address().port + '/', { headers: { authorization: 'Bearer ok' } });
+      server.close();
+      assert(answer.status === 200 && (await answer.json()).subject === 'ali', 'an ESM AuthResult under the CommonJS customAuth');`;
     run('node', ['--input-type=module', '-e', source], consumer);
   });
 
