@@ -14,9 +14,11 @@ import {
   whole,
   z,
 } from '../src/config/schema.js';
+import { CREDENTIAL_LOCATION, locator } from '../src/credentials/location.js';
 import { ConfigError } from '../src/errors.js';
 import type { JwtAuthOptions, JwtProviderOptions } from '../src/index.js';
 import { JWT_AUTH_KEYS, JWT_AUTH_OPTIONS } from '../src/jwt/options.js';
+import { LOGGER } from '../src/logger.js';
 import { frameworks } from './support/frameworks.js';
 import { ISSUER, jwks, makeKey } from './support/keys.js';
 
@@ -277,6 +279,25 @@ describe('jwtAuth options from one schema', () => {
   });
 });
 
+const KEY_RECORD = { name: 'alice', key: 'k'.repeat(32) };
+
+describe('the shared scheme options', () => {
+  it('reads an empty header prefix as none, and refuses one of only spaces', () => {
+    const bare = parseOptions(CREDENTIAL_LOCATION, { header: { name: 'x-api-key', prefix: '' } }, 'location');
+    expect(bare).toEqual({ header: { name: 'x-api-key', prefix: '' } });
+    expect(locator(bare, 'location').location).toEqual({ header: { name: 'x-api-key' } });
+    expect(() =>
+      parseOptions(CREDENTIAL_LOCATION, { header: { name: 'x-api-key', prefix: ' ' } }, 'location'),
+    ).toThrow(/location\.header\.prefix/);
+  });
+
+  it("checks a logger's optional methods, debug included", () => {
+    const logger = { warn() {}, debug() {} };
+    expect(parseOptions(LOGGER, logger, 'logger')).toBe(logger);
+    expect(() => parseOptions(LOGGER, { warn() {}, debug: true }, 'logger')).toThrow(/logger\.debug/);
+  });
+});
+
 describe.each(all)('option schemas through the factories on $name', ({ lib }) => {
   const loose = <T>(value: unknown): T => value as T;
 
@@ -322,6 +343,24 @@ describe.each(all)('option schemas through the factories on $name', ({ lib }) =>
         /must be an array of scopes/,
       ],
       [() => lib.forwardIdentity(loose({ headers: { Host: 'jwt.sub' } })), 'headers["Host"]', /hop-by-hop/],
+      [
+        () => lib.forwardIdentity(loose({ headers: { 'x-user': 'jwt.sub' }, delegateError: true })),
+        'delegateError',
+        /did you mean `delegateErrors`\?/,
+      ],
+      [
+        () =>
+          lib.apiKeyAuth(
+            loose({ keys: [KEY_RECORD], location: { header: { name: 'x-api-key', prefix: '   ' } } }),
+          ),
+        'location.header.prefix',
+        /\(or "" for none\), not only spaces/,
+      ],
+      [
+        () => lib.apiKeyAuth(loose({ keys: [KEY_RECORD], logger: { warn() {}, debug: 'yes' } })),
+        'logger.debug',
+        /must be a method, or left out/,
+      ],
     ];
     for (const [make, field, problem] of attempts) {
       let error: unknown;
