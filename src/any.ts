@@ -1,4 +1,5 @@
-import { keysOf, refuseUnknownKeys } from './config/known-keys.js';
+import { INBOUND_SHAPE } from './config/inbound-shape.js';
+import { optionsObject, parseOptions } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { Inbound, type InboundOptions, type InboundSettings, inboundSettings } from './inbound.js';
 
@@ -6,11 +7,13 @@ import { Inbound, type InboundOptions, type InboundSettings, inboundSettings } f
 export type AnyAuthOptions = InboundOptions;
 
 const ON_EACH_MEMBER = { say: "it belongs to each member's own options (jwtAuth, apiKeyAuth, ...)" };
-const ANY_AUTH_KEYS = keysOf<AnyAuthOptions>()(
-  'anyAuth',
-  { mode: true, publicPaths: true, delegateErrors: true },
-  { location: ON_EACH_MEMBER, realm: ON_EACH_MEMBER, logger: ON_EACH_MEMBER, members: ON_EACH_MEMBER },
-);
+/** The schema of {@link AnyAuthOptions}: the shared inbound options, checked by the pipeline. */
+const ANY_AUTH_OPTIONS = optionsObject('anyAuth', INBOUND_SHAPE, {
+  location: ON_EACH_MEMBER,
+  realm: ON_EACH_MEMBER,
+  logger: ON_EACH_MEMBER,
+  members: ON_EACH_MEMBER,
+});
 
 /**
  * `anyAuth`: the inbound pipeline (src/inbound.ts) over several schemes, the first that
@@ -30,7 +33,7 @@ export class AnyInbound extends Inbound {
 }
 
 function anySettings(members: readonly Inbound[], options: AnyAuthOptions): InboundSettings {
-  refuseUnknownKeys(options, ANY_AUTH_KEYS, '');
+  parseOptions(ANY_AUTH_OPTIONS, options);
   const settings = inboundSettings(options);
   if (members.length === 0) throw new ConfigError('anyAuth', 'needs at least one middleware');
   return settings;

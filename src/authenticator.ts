@@ -1,6 +1,6 @@
-import { isSafeRealm } from './challenge.js';
+import { REALM } from './config/inbound-shape.js';
+import { parseOptions } from './config/schema.js';
 import { type CredentialLocation, type Locator, locator } from './credentials/location.js';
-import { ConfigError } from './errors.js';
 import type { RequestHost } from './http/request-host.js';
 import type { AuthPart } from './identity.js';
 import { type Logger, loggerOption } from './logger.js';
@@ -51,14 +51,15 @@ export interface SchemeContext {
   readonly logger: Logger;
 }
 
-/** Checks `logger`, `realm` and `location` of one scheme's options; ConfigError names the field. */
+/**
+ * Checks `logger`, `realm` and `location` of one scheme's options with their schemas (LOGGER,
+ * REALM, CREDENTIAL_LOCATION); ConfigError names the field.
+ */
 export function schemeContext(
   options: { location?: CredentialLocation; realm?: string; logger?: Logger },
   declared: SchemeDeclaration,
 ): SchemeContext {
   const logger = loggerOption(options.logger);
-  const realm = options.realm ?? declared.defaultRealm;
-  if (typeof realm !== 'string' || !isSafeRealm(realm))
-    throw new ConfigError('realm', 'must be 1-200 printable characters without quotes or backslashes');
+  const realm = parseOptions(REALM, options.realm ?? declared.defaultRealm, 'realm');
   return { locator: locator(options.location, 'location', declared.defaultLocation), realm, logger };
 }

@@ -1,4 +1,4 @@
-import { ConfigError } from './errors.js';
+import { parseOptions, refined, refuse, z } from './config/schema.js';
 
 /** Where portcullis reports what an operator should know (key fetch failures, reloads). */
 export interface Logger {
@@ -23,24 +23,31 @@ export const consoleLogger: Logger = {
 };
 
 /**
+ * The schema of the `logger` option. Not an options object: a logger (console, pino, winston) has
+ * many members besides these three, all of them its own business.
+ */
+export const LOGGER = refined(
+  z.custom<Logger>(
+    (value) =>
+      typeof value === 'object' && value !== null && typeof (value as Partial<Logger>).warn === 'function',
+    { error: 'must be an object with a warn(message) method, such as console or a pino logger' },
+  ),
+  (logger, ctx) => {
+    if (logger.info !== undefined && typeof logger.info !== 'function')
+      refuse(ctx, 'must be a method, or left out', 'info');
+    if (logger.debug !== undefined && typeof logger.debug !== 'function')
+      refuse(ctx, 'must be a method, or left out', 'debug');
+  },
+);
+
+/**
  * The `logger` option, checked at start-up: `{ warning() {} }` or a logger whose `warn` is not a
  * function would otherwise first fail when there is something to report (a key fetch failing),
  * as a TypeError in a background fetch: an unhandled rejection that stops the process.
  */
 export function loggerOption(value: unknown, field = 'logger'): Logger {
   if (value === undefined) return consoleLogger;
-  const logger = value as { warn?: unknown; info?: unknown; debug?: unknown } | null;
-  if (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function') {
-    throw new ConfigError(
-      field,
-      'must be an object with a warn(message) method, such as console or a pino logger',
-    );
-  }
-  if (logger.info !== undefined && typeof logger.info !== 'function')
-    throw new ConfigError(`${field}.info`, 'must be a method, or left out');
-  if (logger.debug !== undefined && typeof logger.debug !== 'function')
-    throw new ConfigError(`${field}.debug`, 'must be a method, or left out');
-  const given = value as Logger;
+  const given = parseOptions(LOGGER, value, field);
   // One wrapper per logger given: anyAuth's members sharing one logger then log a refusal once.
   const known = wrapped.get(given);
   if (known !== undefined) return known;

@@ -5,15 +5,18 @@ import {
   schemeContext,
   type Verdict,
 } from '../authenticator.js';
-import { FILE_HINTS, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
+import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
+import { FILE_HINTS } from '../config/known-keys.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
-import { BEARER_LOCATION, type CredentialLocation } from '../credentials/location.js';
+import { lockedTo, optionsObject, parseOptions, text, z } from '../config/schema.js';
+import { BEARER_LOCATION, CREDENTIAL_LOCATION, type CredentialLocation } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import { type AuthPart, grantAllScopes } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
-import type { Logger } from '../logger.js';
+import { LOGGER, type Logger } from '../logger.js';
 import { KeyIndex } from './key-index.js';
 import {
+  API_KEY_RECORD,
   type ApiKeyInfo,
   type ApiKeyRecord,
   digestOf,
@@ -23,27 +26,21 @@ import {
   storeRecord,
 } from './records.js';
 
-/** Options of `apiKeyAuth()`. */
-export interface ApiKeyAuthOptions extends InboundOptions {
-  /** Key records, or `{ file }`: a JSON array of records, re-read when it changes. */
-  keys: readonly ApiKeyRecord[] | { file: string };
-  /** Default `Authorization: Bearer`; commonly `{ header: { name: 'x-api-key' } }`. */
-  location?: CredentialLocation;
-  /** The realm in `WWW-Authenticate`. Default "api". */
-  realm?: string;
-  logger?: Logger;
-}
-
-const API_KEY_AUTH_KEYS = keysOf<ApiKeyAuthOptions>()(
+/** The schema of {@link ApiKeyAuthOptions}. */
+export const API_KEY_AUTH_OPTIONS = optionsObject(
   'apiKeyAuth',
   {
-    keys: true,
-    location: true,
-    realm: true,
-    logger: true,
-    mode: true,
-    publicPaths: true,
-    delegateErrors: true,
+    keys: z.union(
+      [
+        z.array(API_KEY_RECORD).readonly(),
+        optionsObject('keys { file }', { file: text('must be a path') }, FILE_HINTS),
+      ],
+      { error: 'must be an array of key records or { file }' },
+    ),
+    location: CREDENTIAL_LOCATION.optional(),
+    realm: REALM.optional(),
+    logger: LOGGER.optional(),
+    ...INBOUND_SHAPE,
   },
   {
     apiKeys: 'keys',
@@ -58,7 +55,18 @@ const API_KEY_AUTH_KEYS = keysOf<ApiKeyAuthOptions>()(
   },
 );
 
-const KEYS_FILE_KEYS = keysOf<{ file: string }>()('keys { file }', { file: true }, FILE_HINTS);
+/** Options of `apiKeyAuth()`. */
+export interface ApiKeyAuthOptions extends InboundOptions {
+  /** Key records, or `{ file }`: a JSON array of records, re-read when it changes. */
+  keys: readonly ApiKeyRecord[] | { file: string };
+  /** Default `Authorization: Bearer`; commonly `{ header: { name: 'x-api-key' } }`. */
+  location?: CredentialLocation;
+  /** The realm in `WWW-Authenticate`. Default "api". */
+  realm?: string;
+  logger?: Logger;
+}
+
+lockedTo<ApiKeyAuthOptions, z.output<typeof API_KEY_AUTH_OPTIONS>>(true);
 
 /** Keys managed at run time; every change applies from the next request on. */
 export interface ApiKeyManager {
@@ -148,10 +156,11 @@ export const API_KEY_SCHEME: SchemeDeclaration = {
  * what the pipeline checked of the shared options.
  */
 export function apiKeyAuthenticator(
-  options: ApiKeyAuthOptions,
-  context: SchemeContext = schemeContext(options, API_KEY_SCHEME),
+  given: ApiKeyAuthOptions,
+  context: SchemeContext = schemeContext(given, API_KEY_SCHEME),
 ): Authenticator & { keys: ApiKeyManager } {
-  refuseUnknownKeys(options, API_KEY_AUTH_KEYS, '');
+  // Every key again, `logger`, `realm` and `location` included (already checked: they pass).
+  const options = parseOptions(API_KEY_AUTH_OPTIONS, given);
   const logger = context.logger;
 
   let file: ReloadingFile<readonly StoredApiKey[]> | undefined;
@@ -159,15 +168,7 @@ export function apiKeyAuthenticator(
   // Made first (empty, rebuilt below) so a file reload can be checked against run-time additions.
   const store = new KeyStore(() => file?.value ?? configured);
   const source = options.keys;
-  if (Array.isArray(source)) {
-    configured = source.map((record, index) => storedOrThrow(record, `keys[${index}]`));
-    try {
-      new KeyIndex(configured);
-    } catch (error) {
-      throw new ConfigError('keys', (error as Error).message);
-    }
-  } else if (typeof source === 'object' && source !== null) {
-    refuseUnknownKeys(source, KEYS_FILE_KEYS, 'keys');
+  if ('file' in source) {
     // Checked whole on every reload: a file with duplicates is refused and the last good set stays.
     // A version that clashes with a key added at run time is refused the same way: otherwise
     // rebuild() would throw from the watcher's timer (an unhandled rejection) with the file's
@@ -177,11 +178,14 @@ export function apiKeyAuthenticator(
       store.checkAgainstAdded(stored);
       return stored;
     };
-    file = reloadingFile((source as { file: string }).file, 'keys.file', parse, logger, () =>
-      store.rebuild(),
-    );
+    file = reloadingFile(source.file, 'keys.file', parse, logger, () => store.rebuild());
   } else {
-    throw new ConfigError('keys', 'must be an array of key records or { file }');
+    configured = source.map((record, index) => storedOrThrow(record, `keys[${index}]`));
+    try {
+      new KeyIndex(configured);
+    } catch (error) {
+      throw new ConfigError('keys', (error as Error).message);
+    }
   }
   store.rebuild();
 

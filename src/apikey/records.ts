@@ -1,8 +1,88 @@
 import { hash } from 'node:crypto';
-import { atMostOne, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
+import {
+  atMostOneOf,
+  flag,
+  lockedTo,
+  optionsObject,
+  parseOptions,
+  refined,
+  refuse,
+  text,
+  whole,
+  z,
+} from '../config/schema.js';
 import { isSecretReference } from '../config/secret.js';
-import { ConfigError } from '../errors.js';
 import { isScopeToken } from '../identity.js';
+
+const SCOPES = 'must be an array of scopes (printable ASCII, no spaces, quotes or backslashes)';
+const KEY_HASH = /^sha256:([0-9a-fA-F]{64})$/;
+const EXPIRY = 'must be a Date or an ISO 8601 string';
+
+// backendAuth resolves `$VAR`; a record does not, and would take the text itself as the key.
+const LITERAL_ONLY =
+  'is written as a reference (such as $NAME), which is not resolved here: it would be the key itself; pass process.env.NAME';
+
+/**
+ * The schema of an API key record, in the options, in a keys file and in `add()` alike: exactly
+ * one of `key` (plaintext) or `keyHash`. A record with an unknown key is refused, not given
+ * defaults.
+ */
+export const API_KEY_RECORD = refined(
+  optionsObject(
+    'an API key record',
+    {
+      name: text('must be a non-empty string'),
+      key: z
+        .string({ error: 'must be a string of at least 8 characters' })
+        .min(8)
+        .refine((key) => !isSecretReference(key), { error: LITERAL_ONLY })
+        .optional(),
+      keyHash: z.string({ error: 'must be "sha256:" and 64 hex digits' }).regex(KEY_HASH).optional(),
+      scopes: whole(
+        z.array(z.string({ error: SCOPES }).refine(isScopeToken, { error: SCOPES }), { error: SCOPES }),
+      )
+        .readonly()
+        .optional(),
+      metadata: z.looseObject({}, { error: 'must be an object' }).optional(),
+      expiresAt: z
+        .union([z.date(), z.string()], { error: EXPIRY })
+        .refine((at) => !Number.isNaN(new Date(at).getTime()), { error: EXPIRY })
+        .optional(),
+      revoked: flag().optional(),
+    },
+    {
+      id: 'name',
+      value: 'key',
+      apiKey: 'key',
+      secret: 'key',
+      token: 'key',
+      hash: 'keyHash',
+      digest: 'keyHash',
+      sha256: 'keyHash',
+      permissions: 'scopes',
+      roles: 'scopes',
+      scp: 'scopes',
+      meta: 'metadata',
+      data: 'metadata',
+      expires: 'expiresAt',
+      expiry: 'expiresAt',
+      expiration: 'expiresAt',
+      expiresOn: 'expiresAt',
+      validUntil: 'expiresAt',
+      notAfter: 'expiresAt',
+      disabled: 'revoked',
+      enabled: { say: 'write `revoked: true` to turn a key off' },
+      active: { say: 'write `revoked: true` to turn a key off' },
+    },
+  ),
+  (record, ctx) => {
+    atMostOneOf<typeof record>(['key', 'keyHash'], 'a record holds the key or its hash, not both')(
+      record,
+      ctx,
+    );
+    if (record.key === undefined && record.keyHash === undefined) refuse(ctx, 'needs one of key and keyHash');
+  },
+);
 
 /** An API key as configured: exactly one of `key` (plaintext) or `keyHash`. */
 export interface ApiKeyRecord {
@@ -23,35 +103,7 @@ export interface ApiKeyRecord {
   revoked?: boolean;
 }
 
-/** The keys of a record, in the options, in a keys file and in `add()` alike. */
-const RECORD_KEYS = keysOf<ApiKeyRecord>()(
-  'an API key record',
-  { name: true, key: true, keyHash: true, scopes: true, metadata: true, expiresAt: true, revoked: true },
-  {
-    id: 'name',
-    value: 'key',
-    apiKey: 'key',
-    secret: 'key',
-    token: 'key',
-    hash: 'keyHash',
-    digest: 'keyHash',
-    sha256: 'keyHash',
-    permissions: 'scopes',
-    roles: 'scopes',
-    scp: 'scopes',
-    meta: 'metadata',
-    data: 'metadata',
-    expires: 'expiresAt',
-    expiry: 'expiresAt',
-    expiration: 'expiresAt',
-    expiresOn: 'expiresAt',
-    validUntil: 'expiresAt',
-    notAfter: 'expiresAt',
-    disabled: 'revoked',
-    enabled: { say: 'write `revoked: true` to turn a key off' },
-    active: { say: 'write `revoked: true` to turn a key off' },
-  },
-);
+lockedTo<ApiKeyRecord, z.output<typeof API_KEY_RECORD>>(true);
 
 /** A key as stored: its digest, never the key. */
 export interface StoredApiKey {
@@ -78,54 +130,15 @@ export function digestOf(key: string): string {
   return hash('sha256', key, 'hex');
 }
 
-const KEY_HASH = /^sha256:([0-9a-fA-F]{64})$/;
-
-// backendAuth resolves `$VAR`; a record does not, and would take the text itself as the key.
-const LITERAL_ONLY =
-  'is written as a reference (such as $NAME), which is not resolved here: it would be the key itself; pass process.env.NAME';
-
 /**
  * Checks one record; `where` names it in messages, e.g. `keys[3]`. Throws a ConfigError naming
  * the field (`keys[3].scope`); a record with an unknown key is refused, not given defaults.
  */
 export function storeRecord(record: ApiKeyRecord, where: string): StoredApiKey {
-  refuseUnknownKeys(record, RECORD_KEYS, where);
-  const { name, key, keyHash, scopes = ['*'], metadata = {}, expiresAt, revoked = false } = record;
-  if (typeof name !== 'string' || name === '')
-    throw new ConfigError(`${where}.name`, 'must be a non-empty string');
-  atMostOne(record, ['key', 'keyHash'], where, 'a record holds the key or its hash, not both');
-  if (key === undefined && keyHash === undefined)
-    throw new ConfigError(where, 'needs one of key and keyHash');
-  let digest: string;
-  if (key !== undefined) {
-    if (typeof key !== 'string' || key.length < 8)
-      throw new ConfigError(`${where}.key`, 'must be a string of at least 8 characters');
-    if (isSecretReference(key)) throw new ConfigError(`${where}.key`, LITERAL_ONLY);
-    digest = digestOf(key);
-  } else {
-    const match = typeof keyHash === 'string' ? KEY_HASH.exec(keyHash) : null;
-    if (!match) throw new ConfigError(`${where}.keyHash`, 'must be "sha256:" and 64 hex digits');
-    digest = match[1]!.toLowerCase();
-  }
-  if (!Array.isArray(scopes) || !scopes.every(isScopeToken)) {
-    throw new ConfigError(
-      `${where}.scopes`,
-      'must be an array of scopes (printable ASCII, no spaces, quotes or backslashes)',
-    );
-  }
-  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-    throw new ConfigError(`${where}.metadata`, 'must be an object');
-  }
-  let expiry: Date | undefined;
-  if (expiresAt !== undefined) {
-    expiry =
-      expiresAt instanceof Date
-        ? new Date(expiresAt.getTime())
-        : new Date(typeof expiresAt === 'string' ? expiresAt : Number.NaN);
-    if (Number.isNaN(expiry.getTime()))
-      throw new ConfigError(`${where}.expiresAt`, 'must be a Date or an ISO 8601 string');
-  }
-  if (typeof revoked !== 'boolean') throw new ConfigError(`${where}.revoked`, 'must be true or false');
+  const checked = parseOptions(API_KEY_RECORD, record, where);
+  const { name, key, keyHash, scopes = ['*'], metadata = {}, expiresAt, revoked = false } = checked;
+  const digest = key !== undefined ? digestOf(key) : KEY_HASH.exec(keyHash!)![1]!.toLowerCase();
+  const expiry = expiresAt === undefined ? undefined : new Date(new Date(expiresAt).getTime());
   return { name, digest, scopes: [...scopes], metadata: { ...metadata }, expiresAt: expiry, revoked };
 }
 

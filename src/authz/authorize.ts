@@ -1,4 +1,14 @@
-import { atMostOne, keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
+import {
+  atMostOneOf,
+  flag,
+  lockedTo,
+  narrowed,
+  optionsObject,
+  parseOptions,
+  refined,
+  refuse,
+  z,
+} from '../config/schema.js';
 import { type AuthError, ConfigError } from '../errors.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { Auth } from '../identity.js';
@@ -10,23 +20,52 @@ import { addReads, checkReads, nonCanonicalPathLiteral, noReads } from './reques
 /** A CEL rule: a string (= allow), or `{ allow }`, `{ deny }`, `{ require }`. */
 export type Rule = string | { allow: string } | { deny: string } | { require: string };
 
-/** Options of `authorize()`. */
-export interface AuthorizeOptions {
-  rules: readonly Rule[];
-  /** Deny when no allow rule allowed, even when there are no allow rules. Default false. */
-  defaultDeny?: boolean;
-  /** Hand refusals to the app's error handling (`next(err)` / throw). Default false. */
-  delegateErrors?: boolean;
-}
+const RULE_FORM = 'a rule is a CEL string or exactly one of { allow }, { deny }, { require }';
+const RULE_FORMS = ['allow', 'deny', 'require'] as const;
+// Compiled (and so fully checked) by compileExpression, whose messages say what is wrong inside.
+const celText = () => z.string({ error: 'must be a CEL expression (a non-empty string)' });
 
-/** A step that runs after authentication: refuses with an AuthError, or lets the request on. */
-export interface RequestCheck {
-  check(host: RequestHost, auth: Auth | undefined): AuthError | undefined;
-}
+/** The schema of a {@link Rule}: a CEL string, or an object of exactly one kind. */
+const RULE = z.union(
+  [
+    celText(),
+    narrowed<Exclude<Rule, string>>()(
+      refined(
+        optionsObject(
+          'a rule',
+          { allow: celText().optional(), deny: celText().optional(), require: celText().optional() },
+          {
+            permit: 'allow',
+            forbid: 'deny',
+            reject: 'deny',
+            when: { say: RULE_FORM },
+            if: { say: RULE_FORM },
+            cel: { say: RULE_FORM },
+            expr: { say: RULE_FORM },
+            expression: { say: RULE_FORM },
+            condition: { say: RULE_FORM },
+            rule: { say: RULE_FORM },
+          },
+        ),
+        (rule, ctx) => {
+          atMostOneOf<typeof rule>(RULE_FORMS, 'one rule has one kind: write two rules')(rule, ctx);
+          if (RULE_FORMS.every((kind) => rule[kind] === undefined))
+            refuse(ctx, `must be ${RULE_FORM.slice('a rule is '.length)}`);
+        },
+      ),
+    ),
+  ],
+  { error: `must be a CEL string or exactly one of { allow }, { deny }, { require }` },
+);
 
-const AUTHORIZE_KEYS = keysOf<AuthorizeOptions>()(
+/** The schema of {@link AuthorizeOptions}. */
+export const AUTHORIZE_OPTIONS = optionsObject(
   'authorize',
-  { rules: true, defaultDeny: true, delegateErrors: true },
+  {
+    rules: z.array(RULE, { error: 'must be an array of CEL rules' }).readonly(),
+    defaultDeny: flag().optional(),
+    delegateErrors: flag().optional(),
+  },
   {
     rule: 'rules',
     policies: 'rules',
@@ -37,23 +76,21 @@ const AUTHORIZE_KEYS = keysOf<AuthorizeOptions>()(
   },
 );
 
-const RULE_FORM = 'a rule is a CEL string or exactly one of { allow }, { deny }, { require }';
-const RULE_KEYS = keysOf<Exclude<Rule, string>>()(
-  'a rule',
-  { allow: true, deny: true, require: true },
-  {
-    permit: 'allow',
-    forbid: 'deny',
-    reject: 'deny',
-    when: { say: RULE_FORM },
-    if: { say: RULE_FORM },
-    cel: { say: RULE_FORM },
-    expr: { say: RULE_FORM },
-    expression: { say: RULE_FORM },
-    condition: { say: RULE_FORM },
-    rule: { say: RULE_FORM },
-  },
-);
+/** Options of `authorize()`. */
+export interface AuthorizeOptions {
+  rules: readonly Rule[];
+  /** Deny when no allow rule allowed, even when there are no allow rules. Default false. */
+  defaultDeny?: boolean;
+  /** Hand refusals to the app's error handling (`next(err)` / throw). Default false. */
+  delegateErrors?: boolean;
+}
+
+lockedTo<AuthorizeOptions, z.output<typeof AUTHORIZE_OPTIONS>>(true);
+
+/** A step that runs after authentication: refuses with an AuthError, or lets the request on. */
+export interface RequestCheck {
+  check(host: RequestHost, auth: Auth | undefined): AuthError | undefined;
+}
 
 type Kind = 'allow' | 'deny' | 'require';
 
@@ -73,6 +110,7 @@ function checkPathLiterals(source: string, field: string): void {
   );
 }
 
+/** Compiles a rule the schema has checked: a string, or an object of exactly one kind. */
 function compileRule(rule: Rule, index: number): CompiledRule {
   const field = `rules[${index}]`;
   if (typeof rule === 'string') {
@@ -80,9 +118,7 @@ function compileRule(rule: Rule, index: number): CompiledRule {
     checkPathLiterals(rule, field);
     return { kind: 'allow', source: rule, evaluate };
   }
-  refuseUnknownKeys(rule, RULE_KEYS, field);
-  const kind = atMostOne(rule, ['allow', 'deny', 'require'], field, 'one rule has one kind: write two rules');
-  if (kind === undefined) throw new ConfigError(field, `must be ${RULE_FORM.slice('a rule is '.length)}`);
+  const kind = RULE_FORMS.find((form) => (rule as Partial<Record<Kind, string>>)[form] !== undefined)!;
   const source = (rule as Record<Kind, string>)[kind];
   const evaluate = compileExpression(source, `${field}.${kind}`);
   checkPathLiterals(source, `${field}.${kind}`);
@@ -108,13 +144,8 @@ function truth(evaluate: CompiledExpression, context: ReturnType<typeof ruleCont
  * identified, so the client is asked to authenticate. A pass stays a pass either way: rules
  * that read only the request (`request.path.startsWith("/public")`) can admit anonymous requests.
  */
-export function authorizer(options: AuthorizeOptions): RequestCheck {
-  refuseUnknownKeys(options, AUTHORIZE_KEYS, '');
-  refuseNonBoolean(options.defaultDeny, 'defaultDeny');
-  refuseNonBoolean(options.delegateErrors, 'delegateErrors');
-  if (!Array.isArray(options.rules)) {
-    throw new ConfigError('rules', 'must be an array of CEL rules');
-  }
+export function authorizer(given: AuthorizeOptions): RequestCheck {
+  const options = parseOptions(AUTHORIZE_OPTIONS, given);
   const compiled = options.rules.map(compileRule);
   const denies = compiled.filter((rule) => rule.kind === 'deny');
   const requires = compiled.filter((rule) => rule.kind === 'require');

@@ -6,18 +6,71 @@ import {
   schemeContext,
   type Verdict,
 } from '../authenticator.js';
-import { BoundedCache, type CacheOptions } from '../cache/bounded-cache.js';
-import { FILE_HINTS, keysOf, refuseNonBoolean, refuseUnknownKeys } from '../config/known-keys.js';
+import { BoundedCache, CACHE_OPTIONS, type CacheOptions } from '../cache/bounded-cache.js';
+import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
+import { FILE_HINTS } from '../config/known-keys.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
-import type { CredentialLocation } from '../credentials/location.js';
+import { bounded, flag, lockedTo, optionsObject, parseOptions, text, z } from '../config/schema.js';
+import { CREDENTIAL_LOCATION, type CredentialLocation } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import type { InboundOptions } from '../inbound.js';
-import type { Logger } from '../logger.js';
+import { LOGGER, type Logger } from '../logger.js';
 import { logText } from '../logging/log-text.js';
 import { basicLimits, decodeBasic } from './credentials.js';
 import { PoolBusyError } from './hash-pool.js';
 import { verifyPassword } from './hashes.js';
 import { type Htpasswd, type HtpasswdRules, parseHtpasswd } from './htpasswd.js';
+
+/**
+ * The highest `maxPasswordBytes`: a 4 KB password already costs ~100 ms of SHA-512-crypt on a
+ * slow core, the worst a client can buy with one request. Django and passlib chose the same
+ * 4096-byte bound against this denial of service (CVE-2013-1443).
+ */
+const MAX_PASSWORD_CEILING = 4096;
+
+/** The schema of {@link BasicAuthOptions}. */
+export const BASIC_AUTH_OPTIONS = optionsObject(
+  'basicAuth',
+  {
+    htpasswd: z.union(
+      [z.string(), optionsObject('htpasswd { file }', { file: text('must be a path') }, FILE_HINTS)],
+      { error: "must be the file's text or { file }" },
+    ),
+    realm: REALM.optional(),
+    location: CREDENTIAL_LOCATION.optional(),
+    allowWeakHashes: flag().optional(),
+    maxBcryptCost: bounded(4, 31, 'must be an integer from 4 to 31', { integer: true }).optional(),
+    maxShaCryptRounds: bounded(1000, 10_000_000, 'must be an integer from 1000 to 10000000', {
+      integer: true,
+    }).optional(),
+    maxPasswordBytes: bounded(
+      1,
+      MAX_PASSWORD_CEILING,
+      `must be an integer from 1 to ${MAX_PASSWORD_CEILING}`,
+      {
+        integer: true,
+      },
+    ).optional(),
+    cache: CACHE_OPTIONS.optional(),
+    logger: LOGGER.optional(),
+    ...INBOUND_SHAPE,
+  },
+  {
+    // express-basic-auth and http-auth spellings.
+    users: { say: "give the users as `htpasswd`: the file's text or { file } (bcrypt hashes)" },
+    file: 'htpasswd: { file }',
+    htpasswdFile: 'htpasswd: { file }',
+    passwordFile: 'htpasswd: { file }',
+    challenge: { say: 'the Basic challenge is always sent' },
+    authorizer: { say: 'not supported: use customAuth() for a password check of your own' },
+    authorizeAsync: { say: 'not supported: use customAuth() for a password check of your own' },
+    unauthorizedResponse: {
+      say: 'not supported: refusals are JSON; `delegateErrors` hands them to your app',
+    },
+    allowWeak: 'allowWeakHashes',
+    bcryptCost: 'maxBcryptCost',
+  },
+);
 
 /** Options of `basicAuth()`. */
 export interface BasicAuthOptions extends InboundOptions {
@@ -56,40 +109,7 @@ export interface BasicAuthOptions extends InboundOptions {
   logger?: Logger;
 }
 
-const BASIC_AUTH_KEYS = keysOf<BasicAuthOptions>()(
-  'basicAuth',
-  {
-    htpasswd: true,
-    realm: true,
-    location: true,
-    allowWeakHashes: true,
-    maxBcryptCost: true,
-    maxShaCryptRounds: true,
-    maxPasswordBytes: true,
-    cache: true,
-    logger: true,
-    mode: true,
-    publicPaths: true,
-    delegateErrors: true,
-  },
-  {
-    // express-basic-auth and http-auth spellings.
-    users: { say: "give the users as `htpasswd`: the file's text or { file } (bcrypt hashes)" },
-    file: 'htpasswd: { file }',
-    htpasswdFile: 'htpasswd: { file }',
-    passwordFile: 'htpasswd: { file }',
-    challenge: { say: 'the Basic challenge is always sent' },
-    authorizer: { say: 'not supported: use customAuth() for a password check of your own' },
-    authorizeAsync: { say: 'not supported: use customAuth() for a password check of your own' },
-    unauthorizedResponse: {
-      say: 'not supported: refusals are JSON; `delegateErrors` hands them to your app',
-    },
-    allowWeak: 'allowWeakHashes',
-    bcryptCost: 'maxBcryptCost',
-  },
-);
-
-const HTPASSWD_FILE_KEYS = keysOf<{ file: string }>()('htpasswd { file }', { file: true }, FILE_HINTS);
+lockedTo<BasicAuthOptions, z.output<typeof BASIC_AUTH_OPTIONS>>(true);
 
 const BASIC_LOCATION: CredentialLocation = { header: { name: 'authorization', prefix: 'Basic ' } };
 
@@ -116,10 +136,6 @@ function loadUsers(
     warnDuplicates(parsed);
     return { current: () => parsed, close() {} };
   }
-  if (typeof source !== 'object' || source === null || Array.isArray(source)) {
-    throw new ConfigError('htpasswd', "must be the file's text or { file }");
-  }
-  refuseUnknownKeys(source, HTPASSWD_FILE_KEYS, 'htpasswd');
   const file: ReloadingFile<Htpasswd> = reloadingFile(
     source.file,
     'htpasswd.file',
@@ -144,28 +160,15 @@ export const BASIC_SCHEME: SchemeDeclaration = {
  * and the adapter. `context` is what the pipeline checked of the shared options.
  */
 export function basicAuthenticator(
-  options: BasicAuthOptions,
-  context: SchemeContext = schemeContext(options, BASIC_SCHEME),
+  given: BasicAuthOptions,
+  context: SchemeContext = schemeContext(given, BASIC_SCHEME),
 ): Authenticator {
-  refuseUnknownKeys(options, BASIC_AUTH_KEYS, '');
-  refuseNonBoolean(options.allowWeakHashes, 'allowWeakHashes');
+  // Every key again, `logger`, `realm` and `location` included (already checked: they pass).
+  const options = parseOptions(BASIC_AUTH_OPTIONS, given);
   const logger = context.logger;
   const maxBcryptCost = options.maxBcryptCost ?? 14;
-  if (!Number.isInteger(maxBcryptCost) || maxBcryptCost < 4 || maxBcryptCost > 31) {
-    throw new ConfigError('maxBcryptCost', 'must be an integer from 4 to 31');
-  }
   const maxShaCryptRounds = options.maxShaCryptRounds ?? 1_000_000;
-  if (!Number.isInteger(maxShaCryptRounds) || maxShaCryptRounds < 1000 || maxShaCryptRounds > 10_000_000) {
-    throw new ConfigError('maxShaCryptRounds', 'must be an integer from 1000 to 10000000');
-  }
   const maxPasswordBytes = options.maxPasswordBytes ?? 1024;
-  if (
-    !Number.isInteger(maxPasswordBytes) ||
-    maxPasswordBytes < 1 ||
-    maxPasswordBytes > MAX_PASSWORD_CEILING
-  ) {
-    throw new ConfigError('maxPasswordBytes', `must be an integer from 1 to ${MAX_PASSWORD_CEILING}`);
-  }
   const limits = basicLimits(maxPasswordBytes);
   // Checked before the htpasswd file is watched: a refused cache option must not leak the watcher.
   const successes = BoundedCache.fromOptions<true>(options.cache, 'cache', {
@@ -249,13 +252,6 @@ function successKey(key: Buffer, credentials: { username: string; password: stri
     .update(credentials.password)
     .digest('base64');
 }
-
-/**
- * The highest `maxPasswordBytes`: a 4 KB password already costs ~100 ms of SHA-512-crypt on a
- * slow core, the worst a client can buy with one request. Django and passlib chose the same
- * 4096-byte bound against this denial of service (CVE-2013-1443).
- */
-const MAX_PASSWORD_CEILING = 4096;
 
 // For an empty file: a {SHA} of nothing anybody can send, so the path is still a real check.
 const FALLBACK_DECOY = { kind: 'sha1', hash: '{SHA}AAAAAAAAAAAAAAAAAAAAAAAAAAA=' } as const;

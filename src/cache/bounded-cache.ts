@@ -1,14 +1,45 @@
-import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
-import { ConfigError } from '../errors.js';
+import { bounded, lockedTo, optionsObject, parseOptions, z } from '../config/schema.js';
+
+const NOT_A_CACHE = 'must be { maxEntries?, ttlSeconds? } or false';
+
+/** The schema of a cache's settings: `false`, or an object of optional limits. */
+export const CACHE_OPTIONS = z.union(
+  [
+    z.literal(false),
+    optionsObject(
+      'cache',
+      {
+        maxEntries: bounded(1, 1_000_000, 'must be an integer from 1 to 1000000', {
+          integer: true,
+        }).optional(),
+        ttlSeconds: bounded(0, 86_400, 'must be a number of seconds from 0 to 86400', {
+          exclusiveMinimum: true,
+        }).optional(),
+      },
+      {
+        max: 'maxEntries',
+        size: 'maxEntries',
+        maxSize: 'maxEntries',
+        ttl: 'ttlSeconds',
+        maxAge: 'ttlSeconds',
+      },
+      NOT_A_CACHE,
+    ),
+  ],
+  { error: NOT_A_CACHE },
+);
 
 /** Settings of a verification cache; `false` turns it off. */
-export type CacheOptions = false | { maxEntries?: number; ttlSeconds?: number };
+export type CacheOptions =
+  | false
+  | {
+      /** Entries kept at most (1 to 1,000,000); the least recently used goes first. */
+      maxEntries?: number;
+      /** How long an entry is kept, in seconds (more than 0, at most 86,400). */
+      ttlSeconds?: number;
+    };
 
-const CACHE_KEYS = keysOf<Exclude<CacheOptions, false>>()(
-  'cache',
-  { maxEntries: true, ttlSeconds: true },
-  { max: 'maxEntries', size: 'maxEntries', maxSize: 'maxEntries', ttl: 'ttlSeconds', maxAge: 'ttlSeconds' },
-);
+lockedTo<CacheOptions, z.output<typeof CACHE_OPTIONS>>(true);
 
 interface Entry<V> {
   value: V;
@@ -34,18 +65,10 @@ export class BoundedCache<V> {
     field: string,
     defaults: { maxEntries: number; ttlSeconds: number },
   ): BoundedCache<V> | undefined {
-    if (options === false) return undefined;
-    if (options !== undefined && (typeof options !== 'object' || options === null))
-      throw new ConfigError(field, 'must be { maxEntries?, ttlSeconds? } or false');
-    if (options !== undefined) refuseUnknownKeys(options, CACHE_KEYS, field);
-    const maxEntries = options?.maxEntries ?? defaults.maxEntries;
-    const ttlSeconds = options?.ttlSeconds ?? defaults.ttlSeconds;
-    if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 1_000_000) {
-      throw new ConfigError(`${field}.maxEntries`, 'must be an integer from 1 to 1000000');
-    }
-    if (typeof ttlSeconds !== 'number' || !(ttlSeconds > 0) || ttlSeconds > 86_400) {
-      throw new ConfigError(`${field}.ttlSeconds`, 'must be a number of seconds from 0 to 86400');
-    }
+    const settings = options === undefined ? {} : parseOptions(CACHE_OPTIONS, options, field);
+    if (settings === false) return undefined;
+    const maxEntries = settings.maxEntries ?? defaults.maxEntries;
+    const ttlSeconds = settings.ttlSeconds ?? defaults.ttlSeconds;
     return new BoundedCache<V>(maxEntries, ttlSeconds * 1000);
   }
 

@@ -7,7 +7,8 @@
  *     ttlSeconds: bounded(0, 86_400, 'must be ... from 0 to 86400', { exclusiveMinimum: true }).optional(),
  *   }, { max: 'maxEntries', ttl: 'ttlSeconds' });           // hints for other libraries' spellings
  *   const CHECKED = refined(CACHE, (cache, ctx) => { if (bad(cache)) refuse(ctx, 'problem', 'ttlSeconds') });
- *   export type CacheSettings = z.output<typeof CACHE>;      // or a documented interface + Locked<>
+ *   export interface CacheSettings { maxEntries?: number; ttlSeconds?: number } // TSDoc on each key
+ *   lockedTo<CacheSettings, z.output<typeof CACHE>>(true);  // compile error if they differ
  *   const read = parseOptions(CHECKED, options.cache, 'cache'); // ConfigError `cache.ttlSeconds`
  *
  * Give every leaf its own problem text (`{ error }`, or text()/bounded()/flag()): it covers the
@@ -16,6 +17,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { logText } from '../logging/log-text.js';
 import {
   type Hint,
   type KnownKeys,
@@ -48,6 +50,8 @@ export function optionsObject<Shape extends z.ZodRawShape>(
   owner: string,
   shape: Shape,
   hints: Readonly<Record<string, Hint>> = {},
+  /** What to say of a value that is not an object, when the owner's name is not enough. */
+  notAnObject = `must be an object: the options of ${owner}`,
 ): OptionsSchema<Shape> {
   const known = knownKeys(owner, Object.keys(shape), hints);
   const refuseUnknown = z.unknown().check((ctx) => {
@@ -61,13 +65,9 @@ export function optionsObject<Shape extends z.ZodRawShape>(
       return;
     }
   });
+  // Also for `undefined`: `jwtAuth()` called without options is told what to give.
   const object = z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'invalid_type'
-        ? issue.input === undefined
-          ? 'is required'
-          : `must be an object: the options of ${owner}`
-        : undefined,
+    error: (issue) => (issue.code === 'invalid_type' ? notAnObject : undefined),
   });
   owners.set(object, owner);
   keyLists.set(object, known);
@@ -94,13 +94,103 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, fie
 
 /** The ConfigError for one zod issue found under `field`. */
 export function configErrorOf(issue: z.core.$ZodIssue, schema: z.ZodType, field = ''): ConfigError {
-  let path = field;
-  for (const segment of issue.path) {
-    if (typeof segment === 'number') path = `${path}[${segment}]`;
-    else if (typeof segment === 'string') path = keyPath(path, segment);
+  const { path, message } = pointed(issue);
+  const named = fieldPath(schema, path, field);
+  return new ConfigError(named === '' ? (found(schema, owners) ?? 'options') : named, message);
+}
+
+/** Lists whose items' mistakes are reported at the list itself (see {@link whole}). */
+const wholes = new WeakSet<z.core.$ZodType>();
+
+/**
+ * Reports the mistakes inside `list` at the list's own path (`algorithms`, not `algorithms[1]`),
+ * with the item's text: for lists whose field path users and tests know. Apply it after the
+ * checks on the list (`.min()` makes a new schema), before `.readonly()` and `.optional()`.
+ */
+export function whole<S extends z.ZodArray>(list: S): S {
+  wholes.add(list);
+  return list;
+}
+
+type Def = {
+  type: string;
+  shape?: Record<string, z.core.$ZodType>;
+  element?: z.core.$ZodType;
+  valueType?: z.core.$ZodType;
+  options?: z.core.$ZodType[];
+  out?: z.core.$ZodType;
+  innerType?: z.core.$ZodType;
+};
+
+/**
+ * The field an issue's path names under `field`, following the schema along it: `a.b`, `a[1]`,
+ * `a["odd key"]`; a key of a record (a map of names the user chose, such as header names) is
+ * always bracketed; the path stops at a list marked {@link whole}.
+ */
+function fieldPath(schema: z.core.$ZodType, path: readonly PropertyKey[], field: string): string {
+  let named = field;
+  let candidates: z.core.$ZodType[] = [schema];
+  for (const segment of path) {
+    const holders = candidates.map(holder).filter((at) => at !== undefined);
+    if (holders.some((at) => wholes.has(at))) return named;
+    const inRecord = holders.some((at) => def(at).type === 'record');
+    if (typeof segment === 'number') named = `${named}[${segment}]`;
+    else if (typeof segment === 'string')
+      named = inRecord ? `${named}["${logText(segment, 64)}"]` : keyPath(named, segment);
+    candidates = holders.flatMap((at) => {
+      const { type, shape, element, valueType } = def(at);
+      if (type === 'object' && typeof segment === 'string') return shape?.[segment] ?? [];
+      if (type === 'array' && typeof segment === 'number') return element ?? [];
+      if (type === 'record') return valueType ?? [];
+      return [];
+    });
   }
-  if (path === '') path = found(schema, owners) ?? 'options';
-  return new ConfigError(path, issue.message);
+  return named;
+
+  function def(at: z.core.$ZodType): Def {
+    return at._zod.def as Def;
+  }
+
+  /** Through wrappers and union forms to the schema holding the next segment (or a whole list). */
+  function holder(start: z.core.$ZodType): z.core.$ZodType | undefined {
+    let at: z.core.$ZodType | undefined = start;
+    for (let steps = 0; at !== undefined && steps < 16; steps++) {
+      const { type, options, innerType, out } = def(at);
+      if (wholes.has(at) || type === 'object' || type === 'array' || type === 'record') return at;
+      if (type === 'union') {
+        // The first form that holds fields; the forms of one option differ in kind.
+        for (const option of options ?? []) {
+          const inner = holder(option);
+          if (inner !== undefined) return inner;
+        }
+        return undefined;
+      }
+      at = innerType ?? out;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The issue to show for `issue`: for a union none of whose forms matched (`false` or a cache
+ * object; a string or bytes), the issue of the form the value's type matched, when one got
+ * past the type check (`cache.maxEntries`), else the union's own text.
+ */
+function pointed(issue: z.core.$ZodIssue): { path: readonly PropertyKey[]; message: string } {
+  if (issue.code !== 'invalid_union') return issue;
+  for (const branch of issue.errors) {
+    const first = branch[0];
+    if (first === undefined) continue;
+    // A form whose first issue is about the value's kind (z.custom() checks only that) is not the
+    // form the user meant.
+    const typeOnly =
+      first.path.length === 0 &&
+      (first.code === 'invalid_type' || first.code === 'invalid_value' || first.code === 'custom');
+    if (typeOnly) continue;
+    const inner = pointed(first);
+    return { path: [...issue.path, ...inner.path], message: inner.message };
+  }
+  return issue;
 }
 
 /**
@@ -208,8 +298,31 @@ export function fn<F extends (...args: never[]) => unknown>(problem: string) {
 }
 
 /**
- * Locks a hand-written, documented interface to a schema both ways at compile time: `Locked<I,
- * z.output<typeof S>>` is `true` only when each is assignable to the other. Used where the
- * interface carries TSDoc that the inferred type would not show in editor hovers.
+ * Gives a schema the output type `T` its refinements guarantee: `{ header?, cookie? }` refined
+ * to exactly one form is the union `{ header } | { cookie }`. Checked one way at compile time:
+ * every value of `T` must be a value of the schema's own output type.
  */
-export type Locked<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export function narrowed<T>() {
+  return <S extends z.ZodType>(schema: S & ([T] extends [z.output<S>] ? unknown : never)): z.ZodType<T> =>
+    schema as unknown as z.ZodType<T>;
+}
+
+/** Whether `A` and `B` are each assignable to the other. */
+type Mutual<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Every key of every member of a union (`keyof` of a union gives only the common ones). */
+type KeysOf<T> = T extends unknown ? keyof T : never;
+
+/**
+ * `true` when `A` and `B` are one type: each assignable to the other, with the same keys (an
+ * optional key on one side only would pass assignability both ways).
+ */
+export type Locked<A, B> = Mutual<A, B> extends true ? Mutual<KeysOf<A>, KeysOf<B>> : false;
+
+/**
+ * Locks a documented interface to its schema at compile time, both ways:
+ * `lockedTo<JwtAuthOptions, z.output<typeof JWT_AUTH_OPTIONS>>(true)` does not compile when a
+ * key or a type differs. The public option types are such interfaces, not `z.output<...>`
+ * aliases: declaration files print inferred schema types without their property TSDoc (and
+ * with zod's internal types), so editor hovers in a user's project would lose the docs.
+ */
+export function lockedTo<A, B>(_same: Locked<A, B>): void {}

@@ -1,8 +1,9 @@
 import { ConfigError } from '../errors.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import type { Logger } from '../logger.js';
-import { atMostOne, FILE_HINTS, keysOf, refuseUnknownKeys } from './known-keys.js';
+import { FILE_HINTS } from './known-keys.js';
 import { reloadingFile } from './reloading-file.js';
+import { atMostOneOf, narrowed, optionsObject, parseOptions, refined, refuse, text, z } from './schema.js';
 
 /**
  * Where a secret comes from: the text itself; a whole-string reference to an environment
@@ -10,18 +11,6 @@ import { reloadingFile } from './reloading-file.js';
  * re-read whenever the file changes (a Kubernetes secret mount, a rotated key).
  */
 export type SecretSource = string | { env: string } | { file: string };
-
-const SECRET_REFERENCE_KEYS = keysOf<Exclude<SecretSource, string>>()(
-  'a secret reference',
-  { env: true, file: true },
-  {
-    ...FILE_HINTS,
-    var: 'env',
-    variable: 'env',
-    name: 'env',
-    value: { say: 'give the secret itself as a string' },
-  },
-);
 
 /** A secret resolved at start-up. `value` is always the current, checked text. */
 export interface Secret {
@@ -43,6 +32,50 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function isSecretReference(text: string): boolean {
   return REFERENCE.test(text);
 }
+
+// biome-ignore lint/suspicious/noTemplateCurlyInString: the message names the reference syntax
+const SOURCE_FORMS = 'must be a string, "$VAR", "${VAR:-default}", { env } or { file }';
+
+/**
+ * The schema of a {@link SecretSource}, checked as written (before any variable or file is
+ * read). What a variable or a file holds is checked when it is read, by resolveSecret.
+ */
+export const SECRET_SOURCE = narrowed<SecretSource>()(
+  z.union(
+    [
+      z.string().refine((text) => !text.startsWith('$') || text.startsWith('$$') || REFERENCE.test(text), {
+        // A typo (`${OPENAI_API_KEY`, `$OPENAI-KEY`) must not be sent upstream as the key itself.
+        error:
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: the message names the reference syntax
+          'starts with $ but is not a reference: write $NAME, ${NAME} or ${NAME:-default} (or $$ for a literal $)',
+      }),
+      refined(
+        optionsObject(
+          'a secret reference',
+          {
+            /** An environment variable holding the secret. */
+            env: z.string({ error: 'must be an environment variable name' }).regex(ENV_NAME).optional(),
+            /** A file holding the secret (trimmed), re-read whenever it changes. */
+            file: text('must be a path').optional(),
+          },
+          {
+            ...FILE_HINTS,
+            var: 'env',
+            variable: 'env',
+            name: 'env',
+            value: { say: 'give the secret itself as a string' },
+          },
+          SOURCE_FORMS,
+        ),
+        (reference, ctx) => {
+          atMostOneOf<typeof reference>(['env', 'file'], 'a secret comes from one place')(reference, ctx);
+          if (reference.env === undefined && reference.file === undefined) refuse(ctx, SOURCE_FORMS);
+        },
+      ),
+    ],
+    { error: SOURCE_FORMS },
+  ),
+);
 
 /** Checks a secret's text; the message never repeats the text. */
 function checked(text: string, field: string): string {
@@ -80,49 +113,28 @@ export function resolveSecret(
   logger: Logger,
   env: NodeJS.ProcessEnv = process.env,
 ): Secret {
-  if (typeof source === 'string') {
+  const given = parseOptions(SECRET_SOURCE, source, field);
+  if (typeof given === 'string') {
     // `$$` escapes a literal leading `$`.
-    if (source.startsWith('$$')) return fixed(checked(source.slice(1), field));
-    const reference = REFERENCE.exec(source);
-    if (reference === null && source.startsWith('$')) {
-      // A typo (`${OPENAI_API_KEY`, `$OPENAI-KEY`) must not be sent upstream as the key itself.
-      throw new ConfigError(
-        field,
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: the message names the reference syntax
-        'starts with $ but is not a reference: write $NAME, ${NAME} or ${NAME:-default} (or $$ for a literal $)',
-      );
-    }
-    if (reference === null) return fixed(checked(source, field));
+    if (given.startsWith('$$')) return fixed(checked(given.slice(1), field));
+    const reference = REFERENCE.exec(given);
+    if (reference === null) return fixed(checked(given, field));
     return fixed(fromEnvironment(reference[1] ?? reference[2]!, reference[3], field, env));
   }
-  if (typeof source === 'object' && source !== null && !Array.isArray(source)) {
-    refuseUnknownKeys(source, SECRET_REFERENCE_KEYS, field);
-    const form = atMostOne(source, ['env', 'file'], field, 'a secret comes from one place');
-    if (form === 'env') {
-      const name = (source as { env: unknown }).env;
-      if (typeof name !== 'string' || !ENV_NAME.test(name)) {
-        throw new ConfigError(`${field}.env`, 'must be an environment variable name');
-      }
-      return fixed(fromEnvironment(name, undefined, field, env));
-    }
-    if (form === 'file') {
-      const path = (source as { file: unknown }).file;
-      const file = reloadingFile(
-        path as string,
-        `${field}.file`,
-        (text) => checked(text.trim(), `${field}.file`),
-        logger,
-      );
-      return {
-        get value() {
-          return file.value;
-        },
-        close: () => file.close(),
-      };
-    }
-  }
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: the message names the reference syntax
-  throw new ConfigError(field, 'must be a string, "$VAR", "${VAR:-default}", { env } or { file }');
+  if ('env' in given && given.env !== undefined)
+    return fixed(fromEnvironment(given.env, undefined, field, env));
+  const file = reloadingFile(
+    (given as { file: string }).file,
+    `${field}.file`,
+    (text) => checked(text.trim(), `${field}.file`),
+    logger,
+  );
+  return {
+    get value() {
+      return file.value;
+    },
+    close: () => file.close(),
+  };
 }
 
 /** Like {@link resolveSecret}, for an option that may be left out. */

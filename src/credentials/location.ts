@@ -1,5 +1,4 @@
-import { type AllKeys, atMostOne, type KnownKeys, keysOf, refuseUnknownKeys } from '../config/known-keys.js';
-import { ConfigError } from '../errors.js';
+import { narrowed, optionsObject, parseOptions, refined, refuse, z } from '../config/schema.js';
 import { cookieOccurrences, isCookieSpelling, withCookie, withoutCookie } from '../http/cookies.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import {
@@ -35,25 +34,6 @@ export type CredentialLocation =
   | { queryParameter: { name: string } }
   | { cookie: { name: string } };
 
-const LOCATION_KEYS = keysOf<CredentialLocation>()(
-  'a credential location',
-  { header: true, queryParameter: true, cookie: true },
-  {
-    headers: 'header',
-    query: 'queryParameter',
-    queryParam: 'queryParameter',
-    param: 'queryParameter',
-    cookies: 'cookie',
-  },
-);
-type LocationKind = AllKeys<CredentialLocation>;
-type Named<K extends LocationKind> = Extract<CredentialLocation, Record<K, unknown>>[K];
-const LOCATION_FORM_KEYS: { readonly [K in LocationKind]: KnownKeys } = {
-  header: keysOf<Named<'header'>>()('a header location', { name: true, prefix: true }, { scheme: 'prefix' }),
-  queryParameter: keysOf<Named<'queryParameter'>>()('a query parameter location', { name: true }),
-  cookie: keysOf<Named<'cookie'>>()('a cookie location', { name: true }),
-};
-
 /** What was found at a location. */
 export type CredentialReading =
   | { kind: 'absent' }
@@ -85,13 +65,6 @@ const TOKEN_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const SCHEME_PREFIX = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ +$/;
 const TCHAR = /[!#$%&'*+.^_`|~0-9A-Za-z-]/;
 const SP = 0x20;
-
-function requireName(name: unknown, field: string): string {
-  if (typeof name !== 'string' || !TOKEN_NAME.test(name)) {
-    throw new ConfigError(field, 'must be a non-empty name made of token characters');
-  }
-  return name;
-}
 
 /**
  * Every occurrence found at a location, as one reading. Values are never trimmed: a key has
@@ -225,67 +198,91 @@ function cookieLocator(name: string): Locator {
 /** The default for bearer credentials: `Authorization: Bearer <token>`. */
 export const BEARER_LOCATION: CredentialLocation = { header: { name: 'authorization', prefix: 'Bearer ' } };
 
+const NAME_PROBLEM = 'must be a non-empty name made of token characters';
+const tokenName = () => z.string({ error: NAME_PROBLEM }).regex(TOKEN_NAME);
+
+const PREFIX_PROBLEM = 'must be a scheme or literal such as "Bearer " (or "" for none), not only spaces';
+
+const HEADER_LOCATION = refined(
+  optionsObject(
+    'a header location',
+    {
+      name: tokenName(),
+      prefix: z.string({ error: PREFIX_PROBLEM }).optional(),
+    },
+    { scheme: 'prefix' },
+    // `{ header: 'x-api-key' }` is a common shorthand mistake: the message shows the right form.
+    'must be an object: { header: { name, prefix? } }',
+  ),
+  (header, ctx) => {
+    // A credential read, stripped or written there would frame or route the request (`strip`
+    // of `content-length` unframes a piped body; a key written as `connection` or `host` is a
+    // hop-by-hop list or a target): the same names forwardIdentity refuses.
+    if (FORWARDER_HEADERS.has(headerSpellingKey(header.name)))
+      refuse(ctx, 'is a hop-by-hop or framing header, never a credential location', 'name');
+    // `prefix: ''` is "no prefix" (as agentgateway writes it); only spaces is a mistake.
+    if (header.prefix !== undefined && header.prefix !== '' && header.prefix.trim() === '')
+      refuse(ctx, PREFIX_PROBLEM, 'prefix');
+    else if (header.prefix !== undefined && !isHeaderSafe(header.prefix)) {
+      refuse(
+        ctx,
+        'contains a control character (CR, LF, NUL, TAB, DEL, C1) or a character outside printable ASCII',
+        'prefix',
+      );
+    }
+  },
+);
+
+const namedLocation = (kind: 'queryParameter' | 'cookie', owner: string) =>
+  optionsObject(owner, { name: tokenName() }, {}, `must be an object: { ${kind}: { name } }`);
+
+const LOCATION_FORMS = ['header', 'queryParameter', 'cookie'] as const;
+
+/**
+ * The schema of a {@link CredentialLocation}: exactly one of its forms, each with the keys of
+ * that form only.
+ */
+export const CREDENTIAL_LOCATION = narrowed<CredentialLocation>()(
+  refined(
+    optionsObject(
+      'a credential location',
+      {
+        header: HEADER_LOCATION.optional(),
+        queryParameter: namedLocation('queryParameter', 'a query parameter location').optional(),
+        cookie: namedLocation('cookie', 'a cookie location').optional(),
+      },
+      {
+        headers: 'header',
+        query: 'queryParameter',
+        queryParam: 'queryParameter',
+        param: 'queryParameter',
+        cookies: 'cookie',
+      },
+      'must be { header: { name, prefix } }, { queryParameter: { name } } or { cookie: { name } }',
+    ),
+    (location, ctx) => {
+      const given = LOCATION_FORMS.filter((form) => location[form] !== undefined);
+      if (given.length > 1) {
+        const both = given.map((form) => `\`${form}\``).join(' and ');
+        refuse(ctx, `gives both ${both}: a credential has one location`);
+      } else if (given.length === 0) refuse(ctx, 'must name exactly one of header, queryParameter or cookie');
+    },
+  ),
+);
+
 /** Validates a location at start-up; `field` names the option in error messages. */
 export function locator(
   location: CredentialLocation | undefined,
   field: string,
   fallback = BEARER_LOCATION,
 ): Locator {
-  const chosen: unknown = location ?? fallback;
-  if (typeof chosen !== 'object' || chosen === null) {
-    throw new ConfigError(
-      field,
-      'must be { header: { name, prefix } }, { queryParameter: { name } } or { cookie: { name } }',
-    );
-  }
-  refuseUnknownKeys(chosen, LOCATION_KEYS, field);
-  const kind = atMostOne(
-    chosen,
-    ['header', 'queryParameter', 'cookie'],
-    field,
-    'a credential has one location',
-  );
-  if (kind === undefined) {
-    throw new ConfigError(field, 'must name exactly one of header, queryParameter or cookie');
-  }
-  const named: unknown = (chosen as Record<LocationKind, unknown>)[kind];
-  // `{ header: 'x-api-key' }` is a common shorthand mistake: the message shows the right form.
-  if (typeof named !== 'object' || named === null) {
-    throw new ConfigError(
-      `${field}.${kind}`,
-      `must be an object: { ${kind}: { name${kind === 'header' ? ', prefix?' : ''} } }`,
-    );
-  }
-  refuseUnknownKeys(named, LOCATION_FORM_KEYS[kind], `${field}.${kind}`);
-  if (kind === 'header') {
-    const header = named as { name?: unknown; prefix?: unknown };
-    const name = requireName(header.name, `${field}.header.name`);
-    // A credential read, stripped or written there would frame or route the request (`strip`
-    // of `content-length` unframes a piped body; a key written as `connection` or `host` is a
-    // hop-by-hop list or a target): the same names forwardIdentity refuses.
-    if (FORWARDER_HEADERS.has(headerSpellingKey(name))) {
-      throw new ConfigError(
-        `${field}.header.name`,
-        'is a hop-by-hop or framing header, never a credential location',
-      );
-    }
-    // `prefix: ''` is "no prefix" (as agentgateway writes it); only spaces is a mistake.
-    if (header.prefix === '') return headerLocator(name, undefined);
-    if (header.prefix !== undefined && (typeof header.prefix !== 'string' || header.prefix.trim() === '')) {
-      throw new ConfigError(
-        `${field}.header.prefix`,
-        'must be a scheme or literal such as "Bearer " (or "" for none), not only spaces',
-      );
-    }
-    if (header.prefix !== undefined && !isHeaderSafe(header.prefix)) {
-      throw new ConfigError(
-        `${field}.header.prefix`,
-        'contains a control character (CR, LF, NUL, TAB, DEL, C1) or a character outside printable ASCII',
-      );
-    }
-    return headerLocator(name, header.prefix as string | undefined);
-  }
-  const { name } = named as { name?: unknown };
-  if (kind === 'queryParameter') return queryLocator(requireName(name, `${field}.queryParameter.name`));
-  return cookieLocator(requireName(name, `${field}.cookie.name`));
+  // Read as every form's keys at once: a form left `undefined` beside the one given is absent.
+  const chosen: { header?: { name: string; prefix?: string }; queryParameter?: { name: string } } & Partial<
+    Extract<CredentialLocation, { cookie: unknown }>
+  > = parseOptions(CREDENTIAL_LOCATION, location ?? fallback, field);
+  // `prefix: ''` is "no prefix" (as agentgateway writes it): read and written as a bare value.
+  if (chosen.header !== undefined)
+    return headerLocator(chosen.header.name, chosen.header.prefix === '' ? undefined : chosen.header.prefix);
+  if (chosen.queryParameter !== undefined) return queryLocator(chosen.queryParameter.name);
+  return cookieLocator(chosen.cookie!.name);
 }

@@ -6,14 +6,14 @@ import {
   schemeContext,
   type Verdict,
 } from '../authenticator.js';
-import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
-import { BEARER_LOCATION, type CredentialLocation } from '../credentials/location.js';
-import { ConfigError } from '../errors.js';
+import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
+import { lockedTo, optionsObject, parseOptions, z } from '../config/schema.js';
+import { BEARER_LOCATION, CREDENTIAL_LOCATION, type CredentialLocation } from '../credentials/location.js';
 import { fullTarget } from '../http/paths.js';
 import type { RequestHost } from '../http/request-host.js';
 import { type AuthPart, isScopeToken } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
-import type { Logger } from '../logger.js';
+import { LOGGER, type Logger } from '../logger.js';
 import { errorClass, logText } from '../logging/log-text.js';
 import { AuthResult } from './auth-result.js';
 
@@ -37,6 +37,21 @@ export interface AuthProvider {
   close?(): void | Promise<void>;
 }
 
+/** The schema of {@link CustomAuthOptions}. */
+export const CUSTOM_AUTH_OPTIONS = optionsObject(
+  'customAuth',
+  {
+    location: CREDENTIAL_LOCATION.optional(),
+    realm: REALM.optional(),
+    logger: LOGGER.optional(),
+    ...INBOUND_SHAPE,
+  },
+  {
+    authenticate: { say: 'it belongs on the provider, the first argument: customAuth(provider, options)' },
+    provider: { say: 'the provider is the first argument: customAuth(provider, options)' },
+  },
+);
+
 /** Options of `customAuth()`. */
 export interface CustomAuthOptions extends InboundOptions {
   /** Default `Authorization: Bearer`. */
@@ -50,14 +65,14 @@ export interface CustomAuthOptions extends InboundOptions {
   logger?: Logger;
 }
 
-const CUSTOM_AUTH_KEYS = keysOf<CustomAuthOptions>()(
-  'customAuth',
-  { location: true, realm: true, logger: true, mode: true, publicPaths: true, delegateErrors: true },
-  {
-    authenticate: { say: 'it belongs on the provider, the first argument: customAuth(provider, options)' },
-    provider: { say: 'the provider is the first argument: customAuth(provider, options)' },
-  },
+lockedTo<CustomAuthOptions, z.output<typeof CUSTOM_AUTH_OPTIONS>>(true);
+
+/** The first argument of `customAuth()`: checked for its method only (its other members are its own). */
+const AUTH_PROVIDER = z.custom<AuthProvider>(
+  (value) => typeof (value as Partial<AuthProvider> | null)?.authenticate === 'function',
+  { error: 'must have an authenticate(credential, request) method' },
 );
+
 // The response to a denial is always this fixed sentence: the provider's reason is its own text
 // and may hold anything (the token it was handed, a user name, a DSN), and the README promises
 // that no credential ever reaches a response. The reason goes to the log instead.
@@ -77,14 +92,13 @@ export const CUSTOM_SCHEME: SchemeDeclaration = {
 
 /** A custom provider as an {@link Authenticator}; `context` is what the pipeline checked. */
 export function customAuthenticator(
-  provider: AuthProvider,
-  options: CustomAuthOptions = {},
-  context: SchemeContext = schemeContext(options, CUSTOM_SCHEME),
+  given: AuthProvider,
+  optionsGiven: CustomAuthOptions = {},
+  context: SchemeContext = schemeContext(optionsGiven, CUSTOM_SCHEME),
 ): Authenticator {
-  refuseUnknownKeys(options, CUSTOM_AUTH_KEYS, '');
-  if (typeof provider?.authenticate !== 'function') {
-    throw new ConfigError('provider', 'must have an authenticate(credential, request) method');
-  }
+  // Every key again, `logger`, `realm` and `location` included (already checked: they pass).
+  parseOptions(CUSTOM_AUTH_OPTIONS, optionsGiven);
+  const provider = parseOptions(AUTH_PROVIDER, given, 'provider');
   const logger = context.logger;
 
   const authenticator: Authenticator = {

@@ -5,48 +5,16 @@ import {
   schemeContext,
   type Verdict,
 } from '../authenticator.js';
-import { refuseUnknownKeys } from '../config/known-keys.js';
+import { parseOptions } from '../config/schema.js';
 import { BEARER_LOCATION } from '../credentials/location.js';
-import { ConfigError } from '../errors.js';
 import type { AuthPart } from '../identity.js';
 import type { CredentialCode } from '../refusals.js';
 import { parseCompactJwt } from './compact.js';
-import { JWT_AUTH_KEYS, JWT_PROVIDER_KEYS, type JwtAuthOptions, type JwtProviderOptions } from './options.js';
+import { JWT_AUTH_OPTIONS, type JwtAuthOptions, mergedProviders } from './options.js';
 import { Provider } from './provider.js';
 import { scopesFromClaims } from './scopes.js';
 import { VerifiedTokens } from './verified-tokens.js';
 import { verifyWithKeys } from './verify.js';
-
-const PROVIDER_FIELDS = ['issuer', 'audiences', 'jwks', 'secret', 'allowSameOriginRedirects'] as const;
-const SHARED_FIELDS = ['algorithms', 'clockSkewSeconds', 'requiredClaims', 'scopeClaim'] as const;
-
-function providerOptions(options: JwtAuthOptions): { options: JwtProviderOptions; field: string }[] {
-  if (options.providers === undefined) {
-    return [{ options: options as JwtProviderOptions, field: '' }];
-  }
-  if (!Array.isArray(options.providers) || options.providers.length === 0) {
-    throw new ConfigError('providers', 'must be a non-empty array');
-  }
-  for (const name of PROVIDER_FIELDS) {
-    if (options[name] !== undefined)
-      throw new ConfigError(name, 'belongs inside each entry of `providers` when `providers` is set');
-  }
-  // Top-level validation settings are defaults every provider may override.
-  const shared: Partial<JwtProviderOptions> = {};
-  for (const name of SHARED_FIELDS)
-    if (options[name] !== undefined) Object.assign(shared, { [name]: options[name] });
-  return options.providers.map((provider: JwtProviderOptions, index) => {
-    refuseUnknownKeys(provider, JWT_PROVIDER_KEYS, `providers[${index}]`);
-    // Each option is read by name, not spread: a spread copies own enumerable keys only, so a
-    // provider whose `audiences` is a class getter would lose its audience check without a word.
-    const merged: Record<string, unknown> = { ...shared };
-    for (const name of JWT_PROVIDER_KEYS.names) {
-      const value: unknown = (provider as unknown as Record<string, unknown>)[name];
-      if (value !== undefined) merged[name] = value;
-    }
-    return { options: merged as unknown as JwtProviderOptions, field: `providers[${index}].` };
-  });
-}
 
 /** The identity a verified token grants; claims are shared and frozen, scopes copied. */
 function jwtIdentity(claims: Readonly<Record<string, unknown>>, scopes: readonly string[]): AuthPart {
@@ -68,21 +36,22 @@ export const JWT_SCHEME: SchemeDeclaration = {
  * the adapter. `context` is what the pipeline checked of the shared options.
  */
 export function jwtAuthenticator(
-  options: JwtAuthOptions,
-  context: SchemeContext = schemeContext(options, JWT_SCHEME),
+  given: JwtAuthOptions,
+  context: SchemeContext = schemeContext(given, JWT_SCHEME),
 ): Authenticator {
-  refuseUnknownKeys(options, JWT_AUTH_KEYS, '');
+  // Every option, with each provider's checks, at once: nothing below can refuse them.
+  // `logger`, `realm` and `location` are checked again (already checked: they pass).
+  const options = parseOptions(JWT_AUTH_OPTIONS, given);
   const logger = context.logger;
   const maxTokenLength = options.maxTokenLength ?? 16_384;
-  if (!Number.isInteger(maxTokenLength) || maxTokenLength < 64)
-    throw new ConfigError('maxTokenLength', 'must be an integer >= 64');
   // Checked before any provider starts a key fetch or a file watch that a refusal would leak.
   const verified = new VerifiedTokens(options.cache);
 
   const providers: Provider[] = [];
   try {
-    for (const { options: provider, field } of providerOptions(options))
-      providers.push(new Provider(provider, field, logger));
+    const field = (index: number) => (options.providers === undefined ? '' : `providers[${index}].`);
+    for (const [index, provider] of mergedProviders(options).entries())
+      providers.push(new Provider(provider, field(index), logger));
   } catch (error) {
     for (const provider of providers) provider.close();
     throw error;

@@ -1,8 +1,24 @@
-import type { CacheOptions } from '../cache/bounded-cache.js';
-import { type Hint, keysOf, withHints } from '../config/known-keys.js';
-import type { CredentialLocation } from '../credentials/location.js';
+import { CACHE_OPTIONS, type CacheOptions } from '../cache/bounded-cache.js';
+import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
+import { type Hint, knownKeys, unknownKeyProblem, withHints } from '../config/known-keys.js';
+import {
+  bounded,
+  flag,
+  knownKeysOf,
+  lockedTo,
+  narrowed,
+  optionsObject,
+  refined,
+  refuse,
+  text,
+  whole,
+  z,
+} from '../config/schema.js';
+import { CREDENTIAL_LOCATION, type CredentialLocation } from '../credentials/location.js';
 import type { InboundOptions } from '../inbound.js';
-import type { Logger } from '../logger.js';
+import { LOGGER, type Logger } from '../logger.js';
+import { isAsymmetric, isHmac } from './algorithms.js';
+import { checkProvider } from './provider-checks.js';
 
 /** Where a provider's public keys come from. */
 export type JwksOption =
@@ -19,53 +35,75 @@ export type JwksOption =
   /** A JWKS object, or its JSON text. */
   | { inline: string | { keys: unknown[] } };
 
-/** One token issuer and how its tokens are checked. */
-export interface JwtProviderOptions {
-  /** Must equal the token's `iss`. Required. */
-  issuer: string;
-  /** When set, `aud` is required and must contain one of these. */
-  audiences?: readonly string[];
-  /** Omitted with an https issuer: OIDC discovery finds `jwks_uri`. */
-  jwks?: JwksOption;
-  /**
-   * Key fetches (`jwks.url`, OIDC discovery and the `jwks_uri` it names) never follow a
-   * redirect: one is a failed fetch. `true` follows up to 3 redirects that keep the scheme,
-   * host and port; a redirect to another origin is refused even then. Default false.
-   */
-  allowSameOriginRedirects?: boolean;
-  /** A shared HMAC secret, only together with HS algorithms in `algorithms`; never with `jwks`. */
-  secret?: string | Uint8Array;
-  /** Accepted algorithms. Default: every asymmetric one (RS*, PS*, ES*, EdDSA). */
-  algorithms?: readonly string[];
-  /** Leeway for `exp` and `nbf`. Default 30. */
-  clockSkewSeconds?: number;
-  /** Claims that must be present. Default `["exp"]`. */
-  requiredClaims?: readonly string[];
-  /** Claim holding scopes. Default: `scope` (space-separated), else `scp` (array or string). */
-  scopeClaim?: string;
-}
+const STRINGS = 'must be an array of non-empty strings';
+const strings = () => z.array(text(STRINGS), { error: STRINGS });
+const JWKS_RSA_SECRET =
+  "is a function (jwks-rsa's expressJwtSecret?): give the JWKS URL as `jwks: { url }` instead";
 
-/** Options of `jwtAuth()`: one provider inline, or several in `providers`. */
-export interface JwtAuthOptions extends InboundOptions, Partial<JwtProviderOptions> {
-  /** Several issuers; the provider is chosen by the token's `iss`, then by `kid`. */
-  providers?: readonly JwtProviderOptions[];
-  /** Where the token is read. Default `{ header: { name: "authorization", prefix: "Bearer " } }`. */
-  location?: CredentialLocation;
-  /** The realm in `WWW-Authenticate`. Default "api". */
-  realm?: string;
-  /** Longer tokens are refused before any parsing. Default 16384. */
-  maxTokenLength?: number;
-  /** Where warnings go (key fetch failures, reloads). Default: console.warn. */
-  logger?: Logger;
-  /**
-   * Verified tokens are remembered by a SHA-256 digest of the whole token: a repeat skips the
-   * signature but still checks `exp` and `nbf` against the clock, is dropped when its key
-   * leaves the key set, and never outlives the token. Default `{ maxEntries: 10000,
-   * ttlSeconds: 300 }`; `false` turns it off.
-   */
-  cache?: CacheOptions;
-}
+/** Every key any form of `jwks` takes, each with the form it belongs to. */
+const JWKS_SHAPE = {
+  url: z.string({ error: 'is not a URL' }),
+  timeoutMs: bounded(0, 60_000, 'must be a number greater than 0 and at most 60000', {
+    exclusiveMinimum: true,
+  }),
+  cooldownSeconds: bounded(0, 3600, 'must be a number greater than 0 and at most 3600', {
+    exclusiveMinimum: true,
+  }),
+  file: text('must be a path'),
+  // Checked where it is parsed into keys (KeySet.parse), whose messages say what is wrong inside.
+  inline: z.custom<string | { keys: unknown[] }>(),
+};
+type JwksForm = 'url' | 'file' | 'inline';
+const JWKS_FORM_NAMES: Readonly<Record<JwksForm, readonly (keyof typeof JWKS_SHAPE)[]>> = {
+  url: ['url', 'timeoutMs', 'cooldownSeconds'],
+  file: ['file'],
+  inline: ['inline'],
+};
 
+/** The keys of a provider, whether given at the top of jwtAuth or in `providers[i]`. */
+const PROVIDER_SHAPE = {
+  issuer: text('is required: tokens are only accepted from a known issuer'),
+  audiences: whole(strings().min(1, { error: 'is empty: list the accepted audiences, or leave it out' }))
+    .readonly()
+    .optional(),
+  get jwks() {
+    return JWKS.optional();
+  },
+  allowSameOriginRedirects: flag().optional(),
+  secret: z
+    .union([z.string(), z.custom<Uint8Array>((value) => value instanceof Uint8Array)], {
+      error: (issue) =>
+        typeof issue.input === 'function' ? JWKS_RSA_SECRET : 'must be a string or a Uint8Array',
+    })
+    .optional(),
+  algorithms: whole(
+    z
+      .array(
+        z.string({ error: STRINGS }).refine((alg) => isAsymmetric(alg) || isHmac(alg), {
+          error: (issue) => `"${String(issue.input)}" is not a supported signature algorithm`,
+        }),
+        { error: STRINGS },
+      )
+      .min(1, { error: 'must list at least one algorithm' }),
+  )
+    .readonly()
+    .optional(),
+  clockSkewSeconds: bounded(0, 600, 'must be a number of seconds between 0 and 600').optional(),
+  requiredClaims: whole(strings()).readonly().optional(),
+  scopeClaim: text('must be a claim name').optional(),
+};
+
+/** The options of jwtAuth itself, besides those of its one provider. */
+const OWN_SHAPE = {
+  get providers() {
+    return z.array(PROVIDER, { error: 'must be a non-empty array' }).min(1).readonly().optional();
+  },
+  location: CREDENTIAL_LOCATION.optional(),
+  realm: REALM.optional(),
+  maxTokenLength: z.int({ error: 'must be an integer >= 64' }).min(64).optional(),
+  logger: LOGGER.optional(),
+  cache: CACHE_OPTIONS.optional(),
+};
 // What other JWT middlewares call their options (express-jwt, express-oauth2-jwt-bearer, koa-jwt,
 // passport-jwt, jwks-rsa), for a user moving from one of them: each says what to write here.
 const IDENTITY_IS_FIXED = { say: 'the identity is always `req.auth` (Express) / `ctx.state.auth` (Koa)' };
@@ -141,63 +179,32 @@ const JWT_HINTS: Readonly<Record<string, Hint>> = {
   ignorePaths: 'publicPaths',
 };
 
-/** The keys of a provider, whether given at the top of jwtAuth or in `providers[i]`. */
-const PROVIDER_KEY_RECORD = {
-  issuer: true,
-  audiences: true,
-  jwks: true,
-  secret: true,
-  algorithms: true,
-  clockSkewSeconds: true,
-  requiredClaims: true,
-  scopeClaim: true,
-  allowSameOriginRedirects: true,
-} as const satisfies Record<keyof JwtProviderOptions, true>;
-
-export const JWT_AUTH_KEYS = keysOf<JwtAuthOptions>()(
-  'jwtAuth',
-  {
-    ...PROVIDER_KEY_RECORD,
-    providers: true,
-    location: true,
-    realm: true,
-    maxTokenLength: true,
-    logger: true,
-    cache: true,
-    mode: true,
-    publicPaths: true,
-    delegateErrors: true,
-  },
-  withHints(JWT_HINTS, { provider: 'providers', issuers: 'providers' }),
-);
+const OWN_NAMES = [...Object.keys(OWN_SHAPE), ...Object.keys(INBOUND_SHAPE)];
 
 /** Options of the whole middleware, refused inside one entry of `providers`. */
 const NOT_PER_PROVIDER = {
   say: 'it is an option of jwtAuth itself, not of one provider: move it to the top level',
 };
 
-export const JWT_PROVIDER_KEYS = keysOf<JwtProviderOptions>()(
+/** One token issuer and how its tokens are checked: an entry of `providers`. */
+const PROVIDER = optionsObject(
   'a jwtAuth provider',
-  PROVIDER_KEY_RECORD,
-  withHints(
-    JWT_HINTS,
-    Object.fromEntries(
-      JWT_AUTH_KEYS.names
-        .filter((name) => !(name in PROVIDER_KEY_RECORD))
-        .map((name) => [name, NOT_PER_PROVIDER]),
-    ),
-  ),
+  PROVIDER_SHAPE,
+  withHints(JWT_HINTS, Object.fromEntries(OWN_NAMES.map((name) => [name, NOT_PER_PROVIDER]))),
 );
-
-type UrlJwks = Extract<JwksOption, { url: string }>;
-type FileJwks = Extract<JwksOption, { file: string }>;
-type InlineJwks = Extract<JwksOption, { inline: unknown }>;
 
 const JWKS_HINTS: Readonly<Record<string, Hint>> = {
   // An option of jwtAuth or of its provider written one level too deep.
   ...Object.fromEntries(
-    JWT_AUTH_KEYS.names.map((name) => [name, { say: `it is an option beside \`jwks\`, not inside it` }]),
+    [...Object.keys(PROVIDER_SHAPE), ...OWN_NAMES].map((name) => [
+      name,
+      { say: `it is an option beside \`jwks\`, not inside it` },
+    ]),
   ),
+  // One spelling: the option covers discovery too, which has no jwks object to hold it.
+  allowSameOriginRedirects: {
+    say: 'it is a provider option: write `allowSameOriginRedirects` beside `jwks`, not inside it',
+  },
   uri: 'url',
   jwksUri: 'url',
   href: 'url',
@@ -207,26 +214,148 @@ const JWKS_HINTS: Readonly<Record<string, Hint>> = {
   cooldown: 'cooldownSeconds',
 };
 
-/** Every key any form of `jwks` takes: a key outside all of them is a typo. */
-export const JWKS_KEYS = keysOf<JwksOption>()(
-  'jwks',
-  { url: true, timeoutMs: true, cooldownSeconds: true, file: true, inline: true },
-  JWKS_HINTS,
-);
-
-const URL_JWKS_KEYS = keysOf<UrlJwks>()('jwks { url }', {
-  url: true,
-  timeoutMs: true,
-  cooldownSeconds: true,
-});
 /** What `{ file }` and `{ inline }` say of a key only `{ url }` takes. */
 const ONLY_FOR_URL = Object.fromEntries(
-  URL_JWKS_KEYS.names.map((name) => [name, { say: 'it applies to `jwks: { url }` only' }]),
+  JWKS_FORM_NAMES.url.map((name) => [name, { say: 'it applies to `jwks: { url }` only' }]),
+);
+/** The keys each form of `jwks` takes, once the form is known. */
+const JWKS_FORM_KEYS = {
+  url: knownKeys('jwks { url }', JWKS_FORM_NAMES.url),
+  file: knownKeys('jwks { file }', JWKS_FORM_NAMES.file, ONLY_FOR_URL),
+  inline: knownKeys('jwks { inline }', JWKS_FORM_NAMES.inline, ONLY_FOR_URL),
+} as const;
+
+/**
+ * The schema of {@link JwksOption}: every key of every form is known (a key outside all of them
+ * is a typo); then exactly one form, with the keys of that form only.
+ */
+const JWKS = narrowed<JwksOption>()(
+  refined(
+    optionsObject('jwks', partial(JWKS_SHAPE), JWKS_HINTS, 'must be { url }, { file } or { inline }'),
+    (jwks, ctx) => {
+      const given = (['url', 'file', 'inline'] as const).filter((form) => jwks[form] !== undefined);
+      // Two sources in one jwks used to be settled by a silent precedence (url first).
+      if (given.length > 1) {
+        const both = given.map((form) => `\`${form}\``).join(' and ');
+        return refuse(ctx, `gives both ${both}: one provider has one key source`);
+      }
+      const form = given[0];
+      if (form === undefined) return refuse(ctx, 'must be { url }, { file } or { inline }');
+      for (const key of Object.keys(jwks) as (keyof typeof JWKS_SHAPE)[]) {
+        if (jwks[key] !== undefined && !JWKS_FORM_NAMES[form].includes(key))
+          return refuse(ctx, unknownKeyProblem(key, JWKS_FORM_KEYS[form]), key);
+      }
+    },
+  ),
 );
 
-/** The keys each form of `jwks` takes, once the form is known. */
-export const JWKS_FORM_KEYS = {
-  url: URL_JWKS_KEYS,
-  file: keysOf<FileJwks>()('jwks { file }', { file: true }, ONLY_FOR_URL),
-  inline: keysOf<InlineJwks>()('jwks { inline }', { inline: true }, ONLY_FOR_URL),
-} as const;
+/** The shape with every key optional. */
+function partial<Shape extends z.ZodRawShape>(shape: Shape): { [K in keyof Shape]: z.ZodOptional<Shape[K]> } {
+  return Object.fromEntries(Object.entries(shape).map(([key, schema]) => [key, z.optional(schema)])) as {
+    [K in keyof Shape]: z.ZodOptional<Shape[K]>;
+  };
+}
+
+/** Provider options that only one provider can have: with `providers`, they go in each entry. */
+const PROVIDER_ONLY = ['issuer', 'audiences', 'jwks', 'secret', 'allowSameOriginRedirects'] as const;
+
+/**
+ * The schema of {@link JwtAuthOptions}: one provider inline, or several in `providers` (then the
+ * top-level validation settings are defaults each provider may override). The semantic checks of
+ * each provider (secrets, algorithms, key sources) run once its options are merged.
+ */
+export const JWT_AUTH_OPTIONS = refined(
+  optionsObject(
+    'jwtAuth',
+    { ...partial(PROVIDER_SHAPE), ...OWN_SHAPE, ...INBOUND_SHAPE },
+    withHints(JWT_HINTS, { provider: 'providers', issuers: 'providers' }),
+  ),
+  (options, ctx) => {
+    if (options.providers === undefined) {
+      if (options.issuer === undefined)
+        return refuse(ctx, 'is required: tokens are only accepted from a known issuer', 'issuer');
+      return checkProvider({ ...options, issuer: options.issuer }, ctx, []);
+    }
+    for (const name of PROVIDER_ONLY) {
+      if (options[name] !== undefined)
+        return refuse(ctx, 'belongs inside each entry of `providers` when `providers` is set', name);
+    }
+    mergedProviders(options).forEach((provider, index) => {
+      checkProvider(provider, ctx, ['providers', index]);
+    });
+  },
+);
+
+/** One token issuer and how its tokens are checked. */
+export interface JwtProviderOptions {
+  /** Must equal the token's `iss`. Required. */
+  issuer: string;
+  /** When set, `aud` is required and must contain one of these. */
+  audiences?: readonly string[];
+  /** Omitted with an https issuer: OIDC discovery finds `jwks_uri`. */
+  jwks?: JwksOption;
+  /**
+   * Key fetches (`jwks.url`, OIDC discovery and the `jwks_uri` it names) never follow a
+   * redirect: one is a failed fetch. `true` follows up to 3 redirects that keep the scheme,
+   * host and port; a redirect to another origin is refused even then. Default false.
+   */
+  allowSameOriginRedirects?: boolean;
+  /** A shared HMAC secret, only together with HS algorithms in `algorithms`; never with `jwks`. */
+  secret?: string | Uint8Array;
+  /** Accepted algorithms. Default: every asymmetric one (RS*, PS*, ES*, EdDSA). */
+  algorithms?: readonly string[];
+  /** Leeway for `exp` and `nbf`. Default 30. */
+  clockSkewSeconds?: number;
+  /** Claims that must be present. Default `["exp"]`. */
+  requiredClaims?: readonly string[];
+  /** Claim holding scopes. Default: `scope` (space-separated), else `scp` (array or string). */
+  scopeClaim?: string;
+}
+
+lockedTo<JwtProviderOptions, z.output<typeof PROVIDER>>(true);
+
+/** Options of `jwtAuth()`: one provider inline, or several in `providers`. */
+export interface JwtAuthOptions extends InboundOptions, Partial<JwtProviderOptions> {
+  /** Several issuers; the provider is chosen by the token's `iss`, then by `kid`. */
+  providers?: readonly JwtProviderOptions[];
+  /** Where the token is read. Default `{ header: { name: "authorization", prefix: "Bearer " } }`. */
+  location?: CredentialLocation;
+  /** The realm in `WWW-Authenticate`. Default "api". */
+  realm?: string;
+  /** Longer tokens are refused before any parsing. Default 16384. */
+  maxTokenLength?: number;
+  /** Where warnings go (key fetch failures, reloads). Default: console.warn. */
+  logger?: Logger;
+  /**
+   * Verified tokens are remembered by a SHA-256 digest of the whole token: a repeat skips the
+   * signature but still checks `exp` and `nbf` against the clock, is dropped when its key
+   * leaves the key set, and never outlives the token. Default `{ maxEntries: 10000,
+   * ttlSeconds: 300 }`; `false` turns it off.
+   */
+  cache?: CacheOptions;
+}
+
+lockedTo<JwtAuthOptions, z.output<typeof JWT_AUTH_OPTIONS>>(true);
+
+/** The validation settings a top-level option gives every provider that does not set its own. */
+const SHARED = ['algorithms', 'clockSkewSeconds', 'requiredClaims', 'scopeClaim'] as const;
+
+/**
+ * The providers of parsed options, each with the top-level validation settings it does not
+ * override; the options themselves when `providers` is not given.
+ */
+export function mergedProviders(options: JwtAuthOptions): JwtProviderOptions[] {
+  if (options.providers === undefined) return [options as JwtProviderOptions];
+  const shared: Partial<JwtProviderOptions> = {};
+  for (const name of SHARED)
+    if (options[name] !== undefined) Object.assign(shared, { [name]: options[name] });
+  return options.providers.map((provider) => {
+    const merged: Record<string, unknown> = { ...shared };
+    // Parsed options are plain objects of known keys: `undefined` means not given.
+    for (const [name, value] of Object.entries(provider)) if (value !== undefined) merged[name] = value;
+    return merged as unknown as JwtProviderOptions;
+  });
+}
+
+/** The known keys of jwtAuth, derived from its schema (for tests and messages). */
+export const JWT_AUTH_KEYS = knownKeysOf(JWT_AUTH_OPTIONS);
