@@ -3,6 +3,8 @@ import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { ConfigError } from '../errors.js';
 import { logText } from '../logging/log-text.js';
 import { canonicalPath, type PathFolding } from './canonical-path.js';
+import { type MessageHead, sameSpelling } from './headers.js';
+import { queryOccurrences } from './query.js';
 
 /**
  * `publicPaths`: the requests an inbound middleware lets through without a credential, in the
@@ -28,7 +30,11 @@ export interface PublicRequests {
   path?: string;
   /**
    * Methods as Node receives them, upper case (`'OPTIONS'`); every method when left out. `GET`
-   * also covers `HEAD`, as Express and @koa/router route a HEAD to the GET handler.
+   * also covers `HEAD`, as Express and @koa/router route a HEAD to the GET handler. A request
+   * that asks for another method by override (`X-HTTP-Method-Override`, `X-HTTP-Method`,
+   * `X-Method-Override`, a `_method` query parameter) is covered only when that method is
+   * listed too: what runs after us may honour the override. (A `_method` in a form body cannot
+   * be seen here: run method-override before portcullis, or not at all on public methods.)
    */
   methods?: readonly string[];
 }
@@ -64,7 +70,41 @@ export interface PublicPathMatcher {
    * is read only when an entry names methods: on Express every read of `req` costs (see
    * BENCHMARKS.md), and the common `['/health']` needs none.
    */
-  matches(path: string, folding: PathFolding, request: { readonly method?: string | undefined }): boolean;
+  matches(path: string, folding: PathFolding, request: PublicPathRequest): boolean;
+}
+
+/** What the matcher reads of a request: its method, and what could override it. */
+export interface PublicPathRequest extends MessageHead {
+  readonly method?: string | undefined;
+}
+
+/**
+ * Where a client can ask for another method than the request line's, read by what may run
+ * after us: Express's method-override and ASP.NET Core (`X-HTTP-Method-Override`), Rack and
+ * Laravel (that header, and `_method`), OData and Microsoft services (`X-HTTP-Method`),
+ * Google APIs (`X-Method-Override`), Spring's HiddenHttpMethodFilter (`_method`, query string
+ * included). Compared in every spelling an upstream folds into one name (`X_HTTP_Method_Override`).
+ */
+const OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
+const OVERRIDE_PARAMETER = '_method';
+
+/**
+ * Every method this request may be routed as: its own, and each override it carries (upper
+ * case, as method-override and Rack upper-case it). An override in a spelling we do not read
+ * (`_method[]`) counts as a method no entry names.
+ */
+function requestedMethods(request: PublicPathRequest): string[] {
+  const methods = [request.method ?? ''];
+  const raw = request.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (OVERRIDE_HEADERS.some((key) => sameSpelling(name, key)))
+      methods.push(raw[i + 1]!.trim().toUpperCase());
+  }
+  for (const value of queryOccurrences(request.url ?? '', OVERRIDE_PARAMETER)) {
+    methods.push(value?.toUpperCase() ?? '');
+  }
+  return methods;
 }
 
 /** A checked entry, before folding. */
@@ -100,8 +140,17 @@ export function compilePublicPaths(value: unknown): PublicPathMatcher | undefine
     matches(path, folding, request) {
       const table = tables[(folding.caseSensitive ? 2 : 0) + (folding.strict ? 1 : 0)]!;
       if (table.exact.has(path)) return true;
+      // Read once, and only when an entry names methods (see above).
+      let methods: string[] | undefined;
       for (const entry of table.others) {
-        if (entry.methods !== undefined && !entry.methods.has(request.method ?? '')) continue;
+        if (entry.methods !== undefined) {
+          // An entry for some methods covers a request only when every method it may be
+          // routed as is one of them: a public POST webhook must not become a DELETE behind
+          // an upstream that honours `X-HTTP-Method-Override: DELETE`.
+          methods ??= requestedMethods(request);
+          const allowed = entry.methods;
+          if (!methods.every((method) => allowed.has(method))) continue;
+        }
         if (entry.path === undefined || entry.path === path) return true;
         if (entry.prefix && under(path, entry.path)) return true;
       }

@@ -1,0 +1,148 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import request from 'supertest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../src/index.js';
+import { frameworks } from './support/frameworks.js';
+import { closeServer, listenOnLoopback } from './support/loopback.js';
+
+// Issue 12, a hostile review of the inbound pipeline, the refusal catalogue and publicPaths.
+// Each case below failed before its fix, on both adapters.
+
+const all = await frameworks();
+
+const API_KEY = 'ak_test_review_5c1e9a3b7d2f4e6a';
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+/**
+ * An upstream that honours a method override the way Rack (Rails), ASP.NET Core's
+ * UseHttpMethodOverride, Laravel and Express's method-override do for a POST
+ * (`X-HTTP-Method-Override`), and Spring's HiddenHttpMethodFilter does for a `_method`
+ * parameter: it reports the method it would route the request as.
+ */
+async function overridingUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://upstream');
+    const override =
+      req.headers['x-http-method-override'] ??
+      req.headers['x-http-method'] ??
+      url.searchParams.get('_method');
+    const routedAs =
+      req.method === 'POST' && typeof override === 'string' ? override.toUpperCase() : req.method;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ routedAs, path: url.pathname }));
+  });
+  await listenOnLoopback(server);
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+}
+
+describe.each(all)('review of issue 12 on $name', (framework) => {
+  const lib = framework.lib;
+  const closables: Closable[] = [];
+  afterAll(async () => {
+    for (const closable of closables.splice(0).reverse()) await closable.close();
+  });
+  const track = <T extends Closable>(closable: T): T => {
+    closables.push(closable);
+    return closable;
+  };
+
+  describe('publicPaths methods: a method override never widens a method entry', () => {
+    it('a public POST carrying X-HTTP-Method-Override or _method for another method needs a credential', async () => {
+      const upstream = track(await overridingUpstream());
+      const auth = track(
+        lib.apiKeyAuth({
+          keys: [{ name: 'ops', key: API_KEY }],
+          location: { header: { name: 'x-api-key' } },
+          publicPaths: [{ path: '/hooks/*', methods: ['POST'] }],
+        }),
+      );
+      const server = track(await framework.serve([auth], { forwardTo: upstream.url }));
+      // The public webhook itself, and an override that names the same method, stay public.
+      const plain = await request(server.url).post('/hooks/github').send({});
+      expect(plain.status).toBe(200);
+      expect(plain.body).toEqual({ routedAs: 'POST', path: '/hooks/github' });
+      const same = await request(server.url).post('/hooks/github').set('x-http-method-override', 'post');
+      expect(same.status).toBe(200);
+      // Another method, by header (any of the usual names, any spelling) or by query parameter.
+      for (const [name, value] of [
+        ['x-http-method-override', 'DELETE'],
+        ['X-HTTP-Method-Override', 'delete'],
+        ['x-http-method', 'PUT'],
+        ['x-method-override', 'PATCH'],
+        ['X_HTTP_Method_Override', 'DELETE'],
+      ] as const) {
+        const res = await request(server.url).post('/hooks/github').set(name, value);
+        expect(res.status, `${name}: ${value}`).toBe(401);
+        expect(res.body.error).toBe('credentials_missing');
+      }
+      for (const target of [
+        '/hooks/github?_method=DELETE',
+        '/hooks/github?_method=put&x=1',
+        '/hooks/github?_method[]=DELETE',
+      ]) {
+        const res = await request(server.url).post(target);
+        expect(res.status, target).toBe(401);
+      }
+      // With the credential, the override reaches the upstream as before: only "public" narrows.
+      const keyed = await request(server.url)
+        .post('/hooks/github')
+        .set('x-api-key', API_KEY)
+        .set('x-http-method-override', 'DELETE');
+      expect(keyed.status).toBe(200);
+      expect(keyed.body.routedAs).toBe('DELETE');
+    });
+
+    it('an entry without methods is public for every method, overrides included', async () => {
+      const auth = track(
+        lib.apiKeyAuth({
+          keys: [{ name: 'ops', key: API_KEY }],
+          location: { header: { name: 'x-api-key' } },
+          publicPaths: ['/open/*'],
+        }),
+      );
+      const server = track(await framework.serve([auth]));
+      const res = await request(server.url)
+        .post('/open/x?_method=DELETE')
+        .set('x-http-method-override', 'DELETE');
+      expect(res.status).toBe(200);
+    });
+  });
+
+  describe('realm: only what a response header can carry', () => {
+    it('a realm outside printable ASCII is refused at start-up, not turned into a 500 on every refusal', () => {
+      for (const realm of ['API ✓', 'Zürich', 'tab\there']) {
+        expect(
+          () =>
+            lib.apiKeyAuth({
+              keys: [{ name: 'ops', key: API_KEY }],
+              location: { header: { name: 'x-api-key' } },
+              realm,
+            }),
+          realm,
+        ).toThrow(ConfigError);
+      }
+    });
+
+    it('a printable ASCII realm is answered in the challenge, escaped nowhere it need not be', async () => {
+      const auth = track(
+        lib.apiKeyAuth({
+          keys: [{ name: 'ops', key: API_KEY }],
+          location: { header: { name: 'x-api-key' } },
+          realm: "Ops API (v2) ~ it's ok",
+        }),
+      );
+      const server = track(await framework.serve([auth]));
+      const res = await request(server.url).get('/x');
+      expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toBe(
+        `ApiKey realm="Ops API (v2) ~ it's ok", header="x-api-key"`,
+      );
+      expect(res.headers['cache-control']).toBe('no-store');
+    });
+  });
+});
