@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/index.js';
@@ -110,6 +114,77 @@ describe.each(all)('review of issue 12 on $name', (framework) => {
         .post('/open/x?_method=DELETE')
         .set('x-http-method-override', 'DELETE');
       expect(res.status).toBe(200);
+    });
+  });
+
+  describe('insufficient_scope answers with the challenge of the scheme that ran, as every refusal does', () => {
+    const KEYS = [
+      { name: 'reader', key: API_KEY, scopes: ['read'] },
+      { name: 'other', key: `${API_KEY}_other`, scopes: ['read'] },
+    ];
+    const sha1 = (password: string) => `{SHA}${createHash('sha1').update(password, 'utf8').digest('base64')}`;
+
+    it('an API key at x-api-key is not told to bring a bearer token', async () => {
+      const auth = track(lib.apiKeyAuth({ keys: KEYS, location: { header: { name: 'x-api-key' } } }));
+      const server = track(await framework.serve([auth, lib.requireScopes('write')]));
+      const res = await request(server.url).get('/x').set('x-api-key', API_KEY);
+      expect(res.status).toBe(403);
+      expect(res.body).toEqual({ error: 'insufficient_scope', error_description: expect.any(String) });
+      expect(res.headers['www-authenticate']).toBe(
+        'ApiKey realm="api", header="x-api-key", error="insufficient_scope", scope="write"',
+      );
+      expect(res.headers['cache-control']).toBe('no-store');
+    });
+
+    it('a custom session cookie gets its own challenge; a key at Authorization: Bearer keeps Bearer', async () => {
+      const session = track(
+        lib.customAuth(
+          { authenticate: () => lib.AuthResult.ok({ subject: 'ali', scopes: ['read'] }) },
+          { location: { cookie: { name: 'sid' } } },
+        ),
+      );
+      const cookie = track(await framework.serve([session, lib.requireScopes('write')]));
+      const byCookie = await request(cookie.url).get('/x').set('cookie', 'sid=s1');
+      expect(byCookie.status).toBe(403);
+      expect(byCookie.headers['www-authenticate']).toBe(
+        'Custom realm="api", cookie="sid", error="insufficient_scope", scope="write"',
+      );
+      const bearer = track(lib.apiKeyAuth({ keys: KEYS }));
+      const atBearer = track(await framework.serve([bearer, lib.requireScopes('write')]));
+      const byBearer = await request(atBearer.url).get('/x').set('authorization', `Bearer ${API_KEY}`);
+      expect(byBearer.status).toBe(403);
+      expect(byBearer.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="write"');
+    });
+
+    it('Basic has no insufficient_scope (RFC 7617): a 403 without a Bearer challenge', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'portcullis-review-'));
+      const file = join(dir, 'htpasswd');
+      await writeFile(file, `ali:${sha1('sesame')}\n`);
+      const basic = track(lib.basicAuth({ htpasswd: { file } }));
+      const server = track(await framework.serve([basic, lib.requireScopes('write')]));
+      const res = await request(server.url)
+        .get('/x')
+        .set('authorization', `Basic ${Buffer.from('ali:sesame').toString('base64')}`);
+      expect(res.status).toBe(403);
+      expect(res.body.error).toBe('insufficient_scope');
+      expect(res.headers['www-authenticate']).toBeUndefined();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('with no scheme in front (an identity the app set), the RFC 6750 challenge as before', async () => {
+      const setByApp = framework.name.startsWith('express')
+        ? (req: { auth?: unknown }, _res: unknown, next: () => void) => {
+            req.auth = { subject: 'app', scopes: [] };
+            next();
+          }
+        : (ctx: { state: { auth?: unknown } }, next: () => Promise<unknown>) => {
+            ctx.state.auth = { subject: 'app', scopes: [] };
+            return next();
+          };
+      const server = track(await framework.serve([setByApp, lib.requireScopes('write')]));
+      const res = await request(server.url).get('/x');
+      expect(res.status).toBe(403);
+      expect(res.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="write"');
     });
   });
 
