@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../src/index.js';
 import { frameworks } from './support/frameworks.js';
 import { closeServer, listenOnLoopback } from './support/loopback.js';
@@ -16,6 +16,8 @@ import { closeServer, listenOnLoopback } from './support/loopback.js';
 const all = await frameworks();
 
 const API_KEY = 'ak_test_review_5c1e9a3b7d2f4e6a';
+
+const sha1 = (password: string) => `{SHA}${createHash('sha1').update(password, 'utf8').digest('base64')}`;
 
 interface Closable {
   close(): Promise<void>;
@@ -122,7 +124,6 @@ describe.each(all)('review of issue 12 on $name', (framework) => {
       { name: 'reader', key: API_KEY, scopes: ['read'] },
       { name: 'other', key: `${API_KEY}_other`, scopes: ['read'] },
     ];
-    const sha1 = (password: string) => `{SHA}${createHash('sha1').update(password, 'utf8').digest('base64')}`;
 
     it('an API key at x-api-key is not told to bring a bearer token', async () => {
       const auth = track(lib.apiKeyAuth({ keys: KEYS, location: { header: { name: 'x-api-key' } } }));
@@ -185,6 +186,44 @@ describe.each(all)('review of issue 12 on $name', (framework) => {
       const res = await request(server.url).get('/x');
       expect(res.status).toBe(403);
       expect(res.headers['www-authenticate']).toBe('Bearer error="insufficient_scope", scope="write"');
+    });
+  });
+
+  describe('wrong_adapter: all nine factories of the other adapter, at app level and on a route', () => {
+    const other = all.find((candidate) => candidate !== framework)!.lib;
+    const makers: [string, (l: typeof lib) => unknown][] = [
+      ['jwtAuth', (l) => l.jwtAuth({ issuer: 'https://issuer.example', jwks: { inline: { keys: [] } } })],
+      [
+        'basicAuth',
+        async (l) => {
+          const dir = await mkdtemp(join(tmpdir(), 'portcullis-review-'));
+          await writeFile(join(dir, 'htpasswd'), `ali:${sha1('sesame')}\n`);
+          return l.basicAuth({ htpasswd: { file: join(dir, 'htpasswd') } });
+        },
+      ],
+      ['apiKeyAuth', (l) => l.apiKeyAuth({ keys: [{ name: 'ops', key: API_KEY }] })],
+      ['customAuth', (l) => l.customAuth({ authenticate: () => l.AuthResult.denied() })],
+      ['anyAuth', (l) => l.anyAuth(l.apiKeyAuth({ keys: [{ name: 'ops', key: API_KEY }] }) as never)],
+      ['authorize', (l) => l.authorize({ rules: ['true'] })],
+      ['requireScopes', (l) => l.requireScopes('read')],
+      ['forwardIdentity', (l) => l.forwardIdentity({ headers: { 'x-user': 'auth.subject' } })],
+      [
+        'backendAuth',
+        (l) => l.backendAuth({ openai: { apiKey: 'sk-test-key' }, upstream: 'https://api.openai.com' }),
+      ],
+    ];
+    it.each(makers)('%s answers 500 wrong_adapter, never reaching the app', async (_, make) => {
+      const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+      const middleware = await make(other);
+      if (typeof (middleware as Partial<Closable>).close === 'function') track(middleware as Closable);
+      const server = track(await framework.serve([middleware]));
+      const res = await request(server.url).get('/x').set('x-api-key', API_KEY);
+      expect(res.status).toBe(500);
+      expect(res.headers['cache-control']).toBe('no-store');
+      expect(res.body.error).toBe('wrong_adapter');
+      expect(res.body.auth).toBeUndefined();
+      expect(res.text).not.toMatch(/ at |\.ts:|\.js:/);
+      logged.mockRestore();
     });
   });
 
