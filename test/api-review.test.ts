@@ -39,7 +39,11 @@ async function overridingUpstream(): Promise<{ url: string; close(): Promise<voi
     const routedAs =
       req.method === 'POST' && typeof override === 'string' ? override.toUpperCase() : req.method;
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ routedAs, path: url.pathname }));
+    // IIS URL Rewrite and Symfony before CVE-2018-14773 route by these headers when present.
+    const rewritten = req.headers['x-original-url'] ?? req.headers['x-rewrite-url'];
+    const path =
+      typeof rewritten === 'string' ? new URL(rewritten, 'http://upstream').pathname : url.pathname;
+    res.end(JSON.stringify({ routedAs, path }));
   });
   await listenOnLoopback(server);
   const { port } = server.address() as AddressInfo;
@@ -101,6 +105,45 @@ describe.each(all)('review of issue 12 on $name', (framework) => {
         .set('x-http-method-override', 'DELETE');
       expect(keyed.status).toBe(200);
       expect(keyed.body.routedAs).toBe('DELETE');
+    });
+
+    it('a public path carrying X-Original-URL or X-Rewrite-URL for another path needs a credential', async () => {
+      const upstream = track(await overridingUpstream());
+      const auth = track(
+        lib.apiKeyAuth({
+          keys: [{ name: 'ops', key: API_KEY }],
+          location: { header: { name: 'x-api-key' } },
+          publicPaths: ['/health', '/docs/*', { path: '/hooks/*', methods: ['POST'] }],
+        }),
+      );
+      const server = track(await framework.serve([auth], { forwardTo: upstream.url }));
+      for (const [target, name, value] of [
+        ['/health', 'x-original-url', '/admin'],
+        ['/docs/a', 'X-Rewrite-URL', '/admin/users?x=1'],
+        ['/health', 'X_Original_URL', '/admin'],
+        ['/health', 'x-original-url', '/docs/../admin'],
+        ['/health', 'x-original-url', 'not a path'],
+      ] as const) {
+        const res = await request(server.url).get(target).set(name, value);
+        expect(res.status, `${target} ${name}: ${value}`).toBe(401);
+      }
+      const hook = await request(server.url).post('/hooks/a').set('x-original-url', '/admin');
+      expect(hook.status).toBe(401);
+      // What repeats a public path (IIS ARR in front: the client's own URL) changes nothing.
+      for (const [target, value] of [
+        ['/health', '/health'],
+        ['/docs/a', '/docs/b?page=2'],
+        ['/health', '/HEALTH/'],
+      ] as const) {
+        const res = await request(server.url).get(target).set('x-original-url', value);
+        expect(res.status, `${target} x-original-url: ${value}`).toBe(200);
+      }
+      const keyed = await request(server.url)
+        .get('/health')
+        .set('x-original-url', '/admin')
+        .set('x-api-key', API_KEY);
+      expect(keyed.status).toBe(200);
+      expect(keyed.body.path).toBe('/admin');
     });
 
     it('an entry without methods is public for every method, overrides included', async () => {

@@ -107,6 +107,29 @@ function requestedMethods(request: PublicPathRequest): string[] {
   return methods;
 }
 
+/**
+ * Headers that name another path than the request line's, honoured by what may run after us:
+ * IIS URL Rewrite / ARR, Zend Framework 1, and Symfony (so Drupal) until the 2018 fix of
+ * CVE-2018-14773, the access-control bypass these two headers are known for. A request public by its
+ * own path is public only when each of these also names a public path (behind IIS ARR,
+ * `X-Original-URL` repeats the request's own path and changes nothing).
+ */
+const REWRITE_HEADERS = ['x-original-url', 'x-rewrite-url'] as const;
+
+/** The canonical path of each rewrite header sent; undefined for one that is not a path. */
+function rewrittenPaths(request: PublicPathRequest, folding: PathFolding): (string | undefined)[] {
+  let paths: (string | undefined)[] | undefined;
+  const raw = request.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (!REWRITE_HEADERS.some((key) => sameSpelling(name, key))) continue;
+    paths ??= [];
+    paths.push(canonicalPath(raw[i + 1]!.trim(), folding));
+  }
+  return paths ?? NO_PATHS;
+}
+const NO_PATHS: (string | undefined)[] = [];
+
 /** A checked entry, before folding. */
 interface Entry {
   readonly path: string | undefined;
@@ -139,22 +162,27 @@ export function compilePublicPaths(value: unknown): PublicPathMatcher | undefine
   return {
     matches(path, folding, request) {
       const table = tables[(folding.caseSensitive ? 2 : 0) + (folding.strict ? 1 : 0)]!;
-      if (table.exact.has(path)) return true;
       // Read once, and only when an entry names methods (see above).
       let methods: string[] | undefined;
-      for (const entry of table.others) {
-        if (entry.methods !== undefined) {
-          // An entry for some methods covers a request only when every method it may be
-          // routed as is one of them: a public POST webhook must not become a DELETE behind
-          // an upstream that honours `X-HTTP-Method-Override: DELETE`.
-          methods ??= requestedMethods(request);
-          const allowed = entry.methods;
-          if (!methods.every((method) => allowed.has(method))) continue;
+      const covers = (candidate: string): boolean => {
+        if (table.exact.has(candidate)) return true;
+        for (const entry of table.others) {
+          if (entry.methods !== undefined) {
+            // An entry for some methods covers a request only when every method it may be
+            // routed as is one of them: a public POST webhook must not become a DELETE behind
+            // an upstream that honours `X-HTTP-Method-Override: DELETE`.
+            methods ??= requestedMethods(request);
+            const allowed = entry.methods;
+            if (!methods.every((method) => allowed.has(method))) continue;
+          }
+          if (entry.path === undefined || entry.path === candidate) return true;
+          if (entry.prefix && under(candidate, entry.path)) return true;
         }
-        if (entry.path === undefined || entry.path === path) return true;
-        if (entry.prefix && under(path, entry.path)) return true;
-      }
-      return false;
+        return false;
+      };
+      if (!covers(path)) return false;
+      // Read only for a request that is public by its own path: the rare case that pays.
+      return rewrittenPaths(request, folding).every((other) => other !== undefined && covers(other));
     },
   };
 }
