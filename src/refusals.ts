@@ -247,6 +247,14 @@ export function ambiguousPathError(): AuthError {
   return new AuthError(400, 'invalid_request', 'The request path is ambiguous or malformed');
 }
 
+/**
+ * A rule reads the method, and the request asks for another one by an override
+ * (`X-HTTP-Method-Override`, `_method`) that the app or an upstream may honour.
+ */
+export function overriddenMethodError(): AuthError {
+  return new AuthError(400, 'invalid_request', 'The request asks for another method than its request line');
+}
+
 /** A query parameter a rule reads was sent more than once, or in a bracket form (`name[]`). */
 export function repeatedQueryError(): AuthError {
   return new AuthError(400, 'invalid_request', 'A query parameter the policy reads was sent more than once');

@@ -162,6 +162,80 @@ describe.each(all)('review of issue 12 on $name', (framework) => {
     });
   });
 
+  describe('authorize: a rule on request.method or request.path decides for the request that is served', () => {
+    const keyed = () =>
+      track(
+        lib.apiKeyAuth({
+          keys: [{ name: 'ops', key: API_KEY }],
+          location: { header: { name: 'x-api-key' } },
+        }),
+      );
+
+    it('a method override naming another method than a rule allowed is refused with 400', async () => {
+      const upstream = track(await overridingUpstream());
+      const server = track(
+        await framework.serve([keyed(), lib.authorize({ rules: ['request.method in ["GET", "POST"]'] })], {
+          forwardTo: upstream.url,
+        }),
+      );
+      const plain = await request(server.url).post('/items/1').set('x-api-key', API_KEY);
+      expect(plain.status).toBe(200);
+      expect(plain.body.routedAs).toBe('POST');
+      for (const [name, value] of [
+        ['x-http-method-override', 'DELETE'],
+        ['X-Method-Override', 'put'],
+        ['x_http_method', 'DELETE'],
+      ] as const) {
+        const res = await request(server.url).post('/items/1').set('x-api-key', API_KEY).set(name, value);
+        expect(res.status, `${name}: ${value}`).toBe(400);
+        expect(res.body.error).toBe('invalid_request');
+        expect(res.headers['cache-control']).toBe('no-store');
+      }
+      const byQuery = await request(server.url).post('/items/1?_method=DELETE').set('x-api-key', API_KEY);
+      expect(byQuery.status).toBe(400);
+      // An override that repeats the method changes nothing.
+      const same = await request(server.url)
+        .post('/items/1')
+        .set('x-api-key', API_KEY)
+        .set('x-http-method-override', 'POST');
+      expect(same.status).toBe(200);
+    });
+
+    it('a rewrite header naming another path than a rule allowed is refused with 400', async () => {
+      const upstream = track(await overridingUpstream());
+      const server = track(
+        await framework.serve([keyed(), lib.authorize({ rules: ['!request.path.startsWith("/admin")'] })], {
+          forwardTo: upstream.url,
+        }),
+      );
+      const plain = await request(server.url).get('/reports').set('x-api-key', API_KEY);
+      expect(plain.status).toBe(200);
+      expect((await request(server.url).get('/admin').set('x-api-key', API_KEY)).status).toBe(403);
+      for (const name of ['x-original-url', 'X-Rewrite-URL']) {
+        const res = await request(server.url).get('/reports').set('x-api-key', API_KEY).set(name, '/admin');
+        expect(res.status, name).toBe(400);
+        expect(res.body.error).toBe('invalid_request');
+      }
+      const same = await request(server.url)
+        .get('/reports')
+        .set('x-api-key', API_KEY)
+        .set('x-original-url', '/reports?x=1');
+      expect(same.status).toBe(200);
+    });
+
+    it('rules that read neither leave overrides to the app', async () => {
+      const server = track(
+        await framework.serve([keyed(), lib.authorize({ rules: ['auth.subject != ""'] })]),
+      );
+      const res = await request(server.url)
+        .post('/x')
+        .set('x-api-key', API_KEY)
+        .set('x-http-method-override', 'DELETE')
+        .set('x-original-url', '/y');
+      expect(res.status).toBe(200);
+    });
+  });
+
   describe('insufficient_scope answers with the challenge of the scheme that ran, as every refusal does', () => {
     const KEYS = [
       { name: 'reader', key: API_KEY, scopes: ['read'] },

@@ -3,8 +3,7 @@ import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { ConfigError } from '../errors.js';
 import { logText } from '../logging/log-text.js';
 import { canonicalPath, type PathFolding } from './canonical-path.js';
-import { type MessageHead, sameSpelling } from './headers.js';
-import { queryOccurrences } from './query.js';
+import { type OverridableRequest, requestedMethods, rewrittenPaths } from './overrides.js';
 
 /**
  * `publicPaths`: the requests an inbound middleware lets through without a credential, in the
@@ -73,62 +72,12 @@ export interface PublicPathMatcher {
   matches(path: string, folding: PathFolding, request: PublicPathRequest): boolean;
 }
 
-/** What the matcher reads of a request: its method, and what could override it. */
-export interface PublicPathRequest extends MessageHead {
-  readonly method?: string | undefined;
-}
-
 /**
- * Where a client can ask for another method than the request line's, read by what may run
- * after us: Express's method-override and ASP.NET Core (`X-HTTP-Method-Override`), Rack and
- * Laravel (that header, and `_method`), OData and Microsoft services (`X-HTTP-Method`),
- * Google APIs (`X-Method-Override`), Spring's HiddenHttpMethodFilter (`_method`, query string
- * included). Compared in every spelling an upstream folds into one name (`X_HTTP_Method_Override`).
+ * What the matcher reads of a request: its method, and what may override it or its path
+ * (src/http/overrides.ts): a public POST webhook must not become a DELETE, nor `/health` an
+ * `/admin`, behind something that honours `X-HTTP-Method-Override` or `X-Original-URL`.
  */
-const OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
-const OVERRIDE_PARAMETER = '_method';
-
-/**
- * Every method this request may be routed as: its own, and each override it carries (upper
- * case, as method-override and Rack upper-case it). An override in a spelling we do not read
- * (`_method[]`) counts as a method no entry names.
- */
-function requestedMethods(request: PublicPathRequest): string[] {
-  const methods = [request.method ?? ''];
-  const raw = request.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (OVERRIDE_HEADERS.some((key) => sameSpelling(name, key)))
-      methods.push(raw[i + 1]!.trim().toUpperCase());
-  }
-  for (const value of queryOccurrences(request.url ?? '', OVERRIDE_PARAMETER)) {
-    methods.push(value?.toUpperCase() ?? '');
-  }
-  return methods;
-}
-
-/**
- * Headers that name another path than the request line's, honoured by what may run after us:
- * IIS URL Rewrite / ARR, Zend Framework 1, and Symfony (so Drupal) until the 2018 fix of
- * CVE-2018-14773, the access-control bypass these two headers are known for. A request public by its
- * own path is public only when each of these also names a public path (behind IIS ARR,
- * `X-Original-URL` repeats the request's own path and changes nothing).
- */
-const REWRITE_HEADERS = ['x-original-url', 'x-rewrite-url'] as const;
-
-/** The canonical path of each rewrite header sent; undefined for one that is not a path. */
-function rewrittenPaths(request: PublicPathRequest, folding: PathFolding): (string | undefined)[] {
-  let paths: (string | undefined)[] | undefined;
-  const raw = request.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (!REWRITE_HEADERS.some((key) => sameSpelling(name, key))) continue;
-    paths ??= [];
-    paths.push(canonicalPath(raw[i + 1]!.trim(), folding));
-  }
-  return paths ?? NO_PATHS;
-}
-const NO_PATHS: (string | undefined)[] = [];
+export type PublicPathRequest = OverridableRequest;
 
 /** A checked entry, before folding. */
 interface Entry {
