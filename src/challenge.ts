@@ -37,12 +37,17 @@ export function withError(challenge: string, error: string, description: string)
   return `${challenge}, error=${quoted(error)}, error_description=${quoted(description)}`;
 }
 
-/** Realms end up inside a header: refuse what could break out of the quoted string. */
+/**
+ * Realms end up inside a header: printable ASCII only, without what could break out of the
+ * quoted string. Anything above 0x7E is refused too: Node throws on a header character above
+ * 0xFF (every refusal would become a 500 with the framework's error page), and 0x80-0xFF goes
+ * out as Latin-1 bytes that no client reads as the UTF-8 the configuration meant.
+ */
 export function isSafeRealm(realm: string): boolean {
   if (realm.length === 0 || realm.length > 200) return false;
-  for (const char of realm) {
-    const code = char.charCodeAt(0);
-    if (code < 0x20 || code === 0x7f || char === '"' || char === '\\') return false;
+  for (let i = 0; i < realm.length; i++) {
+    const code = realm.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e || code === 0x22 || code === 0x5c) return false;
   }
   return true;
 }

@@ -207,12 +207,31 @@ export function unavailable(retryAfterSeconds: number): AuthError {
   );
 }
 
-/** An identity without every scope a step requires: 403 with RFC 6750's challenge naming them. */
-export function insufficientScope(scopes: readonly string[]): AuthError {
+/**
+ * An identity without every scope a step requires: 403, asking for the scopes in the challenge
+ * of each scheme that ran on the request, by the challenge rule above: RFC 6750's
+ * `Bearer error="insufficient_scope", scope="..."` behind `Authorization: Bearer`, the scheme's
+ * own named challenge with the same attributes elsewhere (`ApiKey realm="api",
+ * header="x-api-key", error="insufficient_scope", scope="..."`: a key or a session cookie is
+ * not told to bring a bearer token), none for Basic (RFC 7617 has no error attributes, and a
+ * 403 needs no challenge). With no scheme in front (an identity the app set), RFC 6750's.
+ */
+export function insufficientScope(scopes: readonly string[], message: MessageHead): AuthError {
   const wanted = scopes.join(' ');
-  return new AuthError(403, 'insufficient_scope', `This request needs the scope(s): ${wanted}`, {
-    'www-authenticate': `Bearer error="insufficient_scope", scope="${wanted}"`,
-  });
+  const attributes = `error="insufficient_scope", scope="${wanted}"`;
+  const readers = readersOf(message);
+  const headers: Record<string, string[]> = {};
+  const add = (header: string, challenge: string) => {
+    const list = headers[header] ?? [];
+    if (!list.includes(challenge)) list.push(challenge);
+    headers[header] = list;
+  };
+  if (readers.length === 0) add('www-authenticate', `Bearer ${attributes}`);
+  for (const { asking } of readers) {
+    if (asking.form === 'bearer') add(asking.header, `Bearer ${attributes}`);
+    else if (asking.form === 'named') add(asking.header, `${asking.challenge}, ${attributes}`);
+  }
+  return new AuthError(403, 'insufficient_scope', `This request needs the scope(s): ${wanted}`, headers);
 }
 
 /** An identity an authorize() rule refuses. 403 needs no challenge (RFC 7235 section 3.1 is 401's). */
@@ -226,6 +245,14 @@ export function accessDenied(): AuthError {
 /** The request path is ambiguous or malformed. */
 export function ambiguousPathError(): AuthError {
   return new AuthError(400, 'invalid_request', 'The request path is ambiguous or malformed');
+}
+
+/**
+ * A rule reads the method, and the request asks for another one by an override
+ * (`X-HTTP-Method-Override`, `_method`) that the app or an upstream may honour.
+ */
+export function overriddenMethodError(): AuthError {
+  return new AuthError(400, 'invalid_request', 'The request asks for another method than its request line');
 }
 
 /** A query parameter a rule reads was sent more than once, or in a bracket form (`name[]`). */

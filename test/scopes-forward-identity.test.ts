@@ -32,10 +32,16 @@ const sha1 = (password: string) => `{SHA}${createHash('sha1').update(password, '
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
 
-/** The 403 every missing scope gets: status, RFC 6750 challenge naming `scopes`, JSON body. */
+/**
+ * The 403 every missing scope gets: status, the challenge of the scheme that ran naming `scopes`
+ * (`Bearer ...` or `ApiKey realm=..., header=...`: test/api-review.test.ts), JSON body.
+ */
 function expectInsufficientScope(res: request.Response, scopes: string) {
   expect(res.status).toBe(403);
-  expect(res.headers['www-authenticate']).toBe(`Bearer error="insufficient_scope", scope="${scopes}"`);
+  expect(res.headers['www-authenticate']).toMatch(/^(Bearer|ApiKey realm="api", header="x-api-key",) error=/);
+  expect(res.headers['www-authenticate']?.endsWith(`error="insufficient_scope", scope="${scopes}"`)).toBe(
+    true,
+  );
   expect(res.headers['content-type']).toMatch(/^application\/json/);
   expect(res.body).toEqual({ error: 'insufficient_scope', error_description: expect.any(String) });
 }

@@ -3,12 +3,14 @@ import type { AuthError } from '../errors.js';
 import {
   ambiguousHostError,
   ambiguousPathError,
+  overriddenMethodError,
   repeatedHeaderError,
   repeatedQueryError,
 } from '../http/ambiguity.js';
 import { canonicalPath, type PathFolding } from '../http/canonical-path.js';
 import { headerSpellingKey, sameSpelling } from '../http/headers.js';
 import { foldedName } from '../http/name-spellings.js';
+import { methodIsOverridden, pathIsRewritten } from '../http/overrides.js';
 import { queryOccurrences, queryString } from '../http/query.js';
 import type { RequestHost } from '../http/request-host.js';
 
@@ -22,6 +24,8 @@ import type { RequestHost } from '../http/request-host.js';
 export interface RequestReads {
   /** `request.path` or `request.url`: the canonical path must exist. */
   path: boolean;
+  /** `request.method`: no override may name another method. */
+  method: boolean;
   /** Query parameter names read; `true`: the query is read as a whole (or by a computed key). */
   query: Set<string> | true;
   /** Header names read, lower-case; `true`: the headers are read as a whole. */
@@ -30,7 +34,7 @@ export interface RequestReads {
 
 /** Reads nothing; grows with {@link addReads}. */
 export function noReads(): RequestReads {
-  return { path: false, query: new Set(), headers: new Set() };
+  return { path: false, method: false, query: new Set(), headers: new Set() };
 }
 
 /**
@@ -51,6 +55,7 @@ export function addReads(reads: RequestReads, expression: string): void {
 
 function readEverything(reads: RequestReads): void {
   reads.path = true;
+  reads.method = true;
   reads.query = true;
   reads.headers = true;
 }
@@ -92,6 +97,7 @@ function recordChain(chain: readonly string[], reads: RequestReads): void {
   if (field === undefined)
     readEverything(reads); // `request` itself, as a value
   else if (field === 'path') reads.path = true;
+  else if (field === 'method') reads.method = true;
   else if (field === 'url') {
     reads.path = true;
     reads.query = true;
@@ -131,10 +137,18 @@ function visit(node: unknown, reads: RequestReads): void {
 
 /**
  * Refuses (400) a request whose parts the rules read are ambiguous: the canonical path when
- * rules read the path, a read query parameter or header sent more than once.
+ * rules read the path (or a rewrite header names another), the method when rules read it and
+ * an override names another, a read query parameter or header sent more than once.
  */
 export function checkReads(reads: RequestReads, host: RequestHost): AuthError | undefined {
-  if (reads.path && host.path === undefined) return ambiguousPathError();
+  if (reads.path) {
+    // A rule decides on the request line's path; an upstream that honours X-Original-URL
+    // (src/http/overrides.ts) would serve another: as ambiguous as `/x/../admin`.
+    const path = host.path;
+    if (path === undefined || pathIsRewritten(host.message, path, host.folding)) return ambiguousPathError();
+  }
+  // Likewise for a rule on the method and an override naming another one.
+  if (reads.method && methodIsOverridden(host.message)) return overriddenMethodError();
   if (reads.query === true || reads.query.size > 0) {
     if (queryIsAmbiguous(reads.query, host.message.url ?? '')) return repeatedQueryError();
   }

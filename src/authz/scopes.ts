@@ -39,7 +39,7 @@ export function scopeRequirement(scopes: readonly string[]): RequestCheck {
       return traceStepRefusal(
         host.message,
         'requireScopes',
-        insufficientScope(wanted),
+        insufficientScope(wanted, host.message),
         `lacks ${lacking.map((scope) => `"${scope}"`).join(', ')}`,
       );
     },

@@ -3,6 +3,7 @@
 export {
   ambiguousHostError,
   ambiguousPathError,
+  overriddenMethodError,
   repeatedHeaderError,
   repeatedQueryError,
 } from '../refusals.js';

@@ -3,6 +3,7 @@ import { keysOf, refuseUnknownKeys } from '../config/known-keys.js';
 import { ConfigError } from '../errors.js';
 import { logText } from '../logging/log-text.js';
 import { canonicalPath, type PathFolding } from './canonical-path.js';
+import { type OverridableRequest, requestedMethods, rewrittenPaths } from './overrides.js';
 
 /**
  * `publicPaths`: the requests an inbound middleware lets through without a credential, in the
@@ -28,7 +29,11 @@ export interface PublicRequests {
   path?: string;
   /**
    * Methods as Node receives them, upper case (`'OPTIONS'`); every method when left out. `GET`
-   * also covers `HEAD`, as Express and @koa/router route a HEAD to the GET handler.
+   * also covers `HEAD`, as Express and @koa/router route a HEAD to the GET handler. A request
+   * that asks for another method by override (`X-HTTP-Method-Override`, `X-HTTP-Method`,
+   * `X-Method-Override`, a `_method` query parameter) is covered only when that method is
+   * listed too: what runs after us may honour the override. (A `_method` in a form body cannot
+   * be seen here: run method-override before portcullis, or not at all on public methods.)
    */
   methods?: readonly string[];
 }
@@ -64,8 +69,15 @@ export interface PublicPathMatcher {
    * is read only when an entry names methods: on Express every read of `req` costs (see
    * BENCHMARKS.md), and the common `['/health']` needs none.
    */
-  matches(path: string, folding: PathFolding, request: { readonly method?: string | undefined }): boolean;
+  matches(path: string, folding: PathFolding, request: PublicPathRequest): boolean;
 }
+
+/**
+ * What the matcher reads of a request: its method, and what may override it or its path
+ * (src/http/overrides.ts): a public POST webhook must not become a DELETE, nor `/health` an
+ * `/admin`, behind something that honours `X-HTTP-Method-Override` or `X-Original-URL`.
+ */
+export type PublicPathRequest = OverridableRequest;
 
 /** A checked entry, before folding. */
 interface Entry {
@@ -99,13 +111,27 @@ export function compilePublicPaths(value: unknown): PublicPathMatcher | undefine
   return {
     matches(path, folding, request) {
       const table = tables[(folding.caseSensitive ? 2 : 0) + (folding.strict ? 1 : 0)]!;
-      if (table.exact.has(path)) return true;
-      for (const entry of table.others) {
-        if (entry.methods !== undefined && !entry.methods.has(request.method ?? '')) continue;
-        if (entry.path === undefined || entry.path === path) return true;
-        if (entry.prefix && under(path, entry.path)) return true;
-      }
-      return false;
+      // Read once, and only when an entry names methods (see above).
+      let methods: string[] | undefined;
+      const covers = (candidate: string): boolean => {
+        if (table.exact.has(candidate)) return true;
+        for (const entry of table.others) {
+          if (entry.methods !== undefined) {
+            // An entry for some methods covers a request only when every method it may be
+            // routed as is one of them: a public POST webhook must not become a DELETE behind
+            // an upstream that honours `X-HTTP-Method-Override: DELETE`.
+            methods ??= requestedMethods(request);
+            const allowed = entry.methods;
+            if (!methods.every((method) => allowed.has(method))) continue;
+          }
+          if (entry.path === undefined || entry.path === candidate) return true;
+          if (entry.prefix && under(candidate, entry.path)) return true;
+        }
+        return false;
+      };
+      if (!covers(path)) return false;
+      // Read only for a request that is public by its own path: the rare case that pays.
+      return rewrittenPaths(request, folding).every((other) => other !== undefined && covers(other));
     },
   };
 }
