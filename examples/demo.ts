@@ -67,11 +67,12 @@ const IDENTITY_HEADERS = { headers: { 'x-user-id': 'auth.subject', 'x-auth-metho
 function policies(issuer: DemoIssuer, credentials: DemoCredentials, logger: Logger | undefined) {
   const jwt = { issuer: issuer.url, audiences: [AUDIENCE], logger } satisfies JwtAuthOptions;
   return {
-    // Public: the health check, everything under /docs/, and CORS preflights (a browser sends
-    // them without credentials) on every path.
+    // Public: the health check, everything under /docs/, and the CORS preflight of /me (a
+    // browser sends it without credentials; narrowed to one path, as every OPTIONS handler on a
+    // public entry runs without a credential).
     header: {
       ...jwt,
-      publicPaths: [ROUTES.health, '/docs/*', { methods: ['OPTIONS'] }],
+      publicPaths: [ROUTES.health, '/docs/*', { path: ROUTES.me, methods: ['OPTIONS'] }],
     } satisfies JwtAuthOptions,
     // EventSource cannot send headers, so this route takes the token from the query string.
     query: { ...jwt, location: { queryParameter: { name: 'access_token' } } } satisfies JwtAuthOptions,
@@ -123,7 +124,7 @@ function expressGateway(p: Policies, upstream: string) {
   app.get(ROUTES.docs, (_req, res) => {
     res.json({ openapi: '3.1.0', info: { title: 'portcullis demo', version: '1' } });
   });
-  // A CORS preflight, public through `{ methods: ['OPTIONS'] }`.
+  // A CORS preflight, public on /me through `{ path: '/me', methods: ['OPTIONS'] }`.
   app.options(/.*/, (_req, res) => {
     res.set({ 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization' }).end();
   });

@@ -14,7 +14,7 @@ export const INBOUND_SHAPE = {
   delegateErrors: z.custom<InboundOptions['delegateErrors']>().optional(),
 } satisfies { [K in keyof Required<InboundOptions>]: z.ZodType };
 
-const REALM_PROBLEM = 'must be 1-200 printable characters without quotes or backslashes';
+const REALM_PROBLEM = 'must be 1-200 printable ASCII characters without quotes or backslashes';
 
 /** The `realm` option of a scheme that sends a challenge: safe inside a quoted string. */
 export const REALM = z.string({ error: REALM_PROBLEM }).refine(isSafeRealm, { error: REALM_PROBLEM });
