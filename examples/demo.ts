@@ -14,6 +14,7 @@ import type {
 import { type DemoCredentials, demoCredentials } from './credentials.js';
 import { forward } from './forward.js';
 import { type DemoIssuer, startIssuer } from './issuer.js';
+import { type SharedInstances, startSharedInstances } from './shared-instances.js';
 import { startEchoUpstream } from './upstream.js';
 
 export const AUDIENCE = 'demo-api';
@@ -24,11 +25,20 @@ export interface DemoPorts {
   koa: number;
   issuer: number;
   upstream: number;
+  /** With `redisUrl`: the two instances that share their API keys through Redis (A: Express, B: Koa). */
+  instanceA?: number;
+  instanceB?: number;
 }
 
 export interface DemoOptions {
   /** Where the gateways report; `npm start` passes one with `debug`, so each refusal's reason shows. */
   logger?: Logger;
+  /**
+   * A Redis URL (`npm start` passes REDIS_URL): two more gateway instances then share their API
+   * keys through it, and a key revoked through one is refused by the other. Without it the demo
+   * needs no Redis at all.
+   */
+  redisUrl?: string;
 }
 
 export interface Demo {
@@ -39,6 +49,8 @@ export interface Demo {
   /** The same, for a member of the "admins" group. */
   adminToken: string;
   credentials: DemoCredentials;
+  /** With `redisUrl`: the two instances on Redis. */
+  shared?: SharedInstances;
   /** Ready-to-paste commands, one per demo route and gateway. */
   curls(): string[];
   close(): Promise<void>;
@@ -219,6 +231,17 @@ export async function startDemo(ports: DemoPorts, options: DemoOptions = {}): Pr
   const token = await issuer.mint();
   const adminToken = await issuer.mint({ sub: 'demo-admin', groups: ['admins'] });
   const urls = { express: urlOf(expressServer), koa: urlOf(koaServer), upstream: upstream.url };
+  const shared =
+    options.redisUrl === undefined
+      ? undefined
+      : await startSharedInstances({
+          redisUrl: options.redisUrl,
+          ports: [ports.instanceA ?? 0, ports.instanceB ?? 0],
+          issuer,
+          audience: AUDIENCE,
+          apiKeys: credentials.apiKeys,
+          logger: options.logger,
+        });
   const { username, password } = credentials.basicUser;
   return {
     issuer,
@@ -226,6 +249,7 @@ export async function startDemo(ports: DemoPorts, options: DemoOptions = {}): Pr
     token,
     adminToken,
     credentials,
+    ...(shared === undefined ? {} : { shared }),
     curls() {
       const lines: string[] = [];
       for (const base of [urls.express, urls.koa]) {
@@ -249,6 +273,7 @@ export async function startDemo(ports: DemoPorts, options: DemoOptions = {}): Pr
       return lines;
     },
     async close() {
+      await shared?.close();
       for (const middleware of [...ex.middlewares, ...ko.middlewares]) await middleware.close();
       for (const server of [expressServer, koaServer, upstream.server, issuer.server]) {
         server.closeAllConnections();

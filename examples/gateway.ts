@@ -4,6 +4,11 @@
  * DEMO_PORT to move the block of four ports (default 8080: Express 8080, Koa 8081, issuer
  * 8082, upstream 8083); DEMO_PORT=0 takes any four free ones.
  *
+ * With REDIS_URL set (`REDIS_URL=redis://127.0.0.1:6379 npm start`), two more gateway
+ * instances (8084: A, Express; 8085: B, Koa) share their API keys through that Redis, and the
+ * demo prints a curl pair: a key revoked through A, then refused by B. Without it, no Redis is
+ * needed (nor loaded).
+ *
  * `npm start` runs `exec node --import tsx` (package.json), not the `tsx` command: that
  * wrapper outlived a killed npm and its child went on holding the ports. With `exec` this
  * process replaces npm's shell, so npm is its parent: the SIGINT and SIGTERM npm forwards reach
@@ -19,10 +24,29 @@ const logger = {
   warn: (message: string) => console.warn(`[portcullis] ${message}`),
   debug: (message: string) => console.warn(`[portcullis debug] ${message}`),
 };
+// An empty REDIS_URL counts as unset.
+const redisUrl = process.env.REDIS_URL || undefined;
 const demo = await startDemo(
-  { express: port(0), koa: port(1), issuer: port(2), upstream: port(3) },
-  { logger },
+  {
+    express: port(0),
+    koa: port(1),
+    issuer: port(2),
+    upstream: port(3),
+    instanceA: port(4),
+    instanceB: port(5),
+  },
+  { logger, ...(redisUrl === undefined ? {} : { redisUrl }) },
 );
+const shared =
+  demo.shared === undefined
+    ? ''
+    : `
+Two more instances share their API keys through Redis (REDIS_URL, key prefix ${demo.shared.prefix}):
+  instance A (Express)  ${demo.shared.urls.a}
+  instance B (Koa)      ${demo.shared.urls.b}
+
+${demo.shared.curls().join('\n')}
+`;
 
 console.log(`portcullis demo
   Express gateway  ${demo.urls.express}
@@ -44,7 +68,7 @@ Then try (the last line of each block shows the 401 without a token; each refusa
 printed below as a [portcullis debug] line):
 
 ${demo.curls().join('\n')}
-
+${shared}
 Ctrl-C stops the demo.`);
 
 let stopping = false;

@@ -2,12 +2,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Demo, ROUTES, startDemo } from '../examples/demo.js';
+import { SHARED_ROUTES } from '../examples/shared-instances.js';
 import { frameworks } from './support/frameworks.js';
 import { closeServer, listenOnLoopback } from './support/loopback.js';
 import { headerLines, rawGet } from './support/raw-request.js';
+import { type RedisServer, startRedis } from './support/redis-server.js';
 import { eventually } from './support/wait.js';
 
 // The demo `npm start` runs, driven the way its printed curl lines drive it.
@@ -164,10 +167,13 @@ describe('npm start', () => {
   });
 
   /** Runs `npm start` on four free ports and resolves with them once the demo says it is up. */
-  async function npmStart(): Promise<{ npm: ChildProcess; ports: number[] }> {
+  async function npmStart(
+    redisUrl = '',
+  ): Promise<{ npm: ChildProcess; ports: number[]; output: () => string }> {
     const npm = spawn('npm', ['start'], {
       cwd: ROOT,
-      env: { ...process.env, DEMO_PORT: '0' },
+      // REDIS_URL emptied unless given: the demo without Redis, whatever the caller's environment says.
+      env: { ...process.env, DEMO_PORT: '0', REDIS_URL: redisUrl },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     started.push(npm);
@@ -184,8 +190,9 @@ describe('npm start', () => {
     expect(up && npm.exitCode === null, output).toBe(true);
     const ports = [...output.matchAll(/http:\/\/127\.0\.0\.1:(\d+)/g)].map((match) => Number(match[1]));
     const distinct = [...new Set(ports)];
-    expect(distinct).toHaveLength(4);
-    return { npm, ports: distinct };
+    // Four servers, and the two instances on Redis when REDIS_URL is set.
+    expect(distinct).toHaveLength(redisUrl === '' ? 4 : 6);
+    return { npm, ports: distinct, output: () => output };
   }
 
   const accepts = (port: number) =>
@@ -221,6 +228,37 @@ describe('npm start', () => {
     },
     60_000,
   );
+
+  it('with REDIS_URL, prints the curl pair on two more ports, which run it as printed', async () => {
+    const redis = await startRedis();
+    try {
+      const { npm, ports, output } = await npmStart(redis.url);
+      const text = output();
+      const value = (name: string) => text.match(new RegExp(`^${name}=(.+)$`, 'm'))?.[1] ?? '';
+      const curls = text
+        .split('\n')
+        .filter((line) => line.includes('/keys/me') || line.includes('/admin/keys/'));
+      expect(curls).toHaveLength(3);
+      // The printed commands, run with the printed variables (no shell: the same requests).
+      const url = (line: string) => line.match(/http:\/\/127\.0\.0\.1:\d+[^\s"]*/)?.[0] ?? '';
+      const [check, revoke] = [url(curls[0] ?? ''), url(curls[1] ?? '')];
+      expect(new Set([ports.map(String)].flat())).toContain(new URL(check).port);
+      expect(new URL(check).port).not.toBe(new URL(revoke).port);
+      const key = { 'x-api-key': value('API_KEY') };
+      expect((await fetch(check, { headers: key })).status).toBe(200);
+      const revoked = await fetch(revoke, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${value('ADMIN_TOKEN')}` },
+      });
+      expect(revoked.status).toBe(200);
+      expect(await eventually(async () => (await fetch(check, { headers: key })).status === 401)).toBe(true);
+      const exited = new Promise((resolve) => npm.once('exit', resolve));
+      npm.kill('SIGTERM');
+      await exited;
+    } finally {
+      await redis.stop();
+    }
+  }, 60_000);
 });
 
 // The forwarders the README shows (Koa: examples/koa-fetch-forwarder.ts; Express:
@@ -262,3 +300,115 @@ describe.each(await frameworks())(
     });
   },
 );
+
+// The demo with REDIS_URL: two more instances (A on Express, B on Koa) share their API keys
+// through a real redis-server; a key revoked through one is refused by the other. No skip: CI
+// installs redis-server (.ci/run), and a missing binary fails here.
+describe('the demo with a Redis URL', () => {
+  let redis: RedisServer;
+  let shared: Demo;
+  beforeAll(async () => {
+    redis = await startRedis();
+    shared = await startDemo(
+      { express: 0, koa: 0, issuer: 0, upstream: 0, instanceA: 0, instanceB: 0 },
+      { redisUrl: redis.url },
+    );
+  });
+  afterAll(async () => {
+    await shared?.close();
+    await redis?.stop();
+  });
+
+  const instances = () => {
+    if (shared.shared === undefined) throw new Error('the demo started without its Redis instances');
+    return shared.shared;
+  };
+  const keyCheck = (base: string) =>
+    request(base).get(SHARED_ROUTES.key).set('x-api-key', shared.credentials.apiKey);
+  const revoke = (base: string, token?: string) => {
+    const call = request(base).post(`${SHARED_ROUTES.revoke}?name=demo-client`);
+    return token === undefined ? call : call.set('Authorization', `Bearer ${token}`);
+  };
+
+  it('prints the curl pair: a check on B, the revocation through A, the check on B again', () => {
+    const { urls } = instances();
+    const lines = instances().curls();
+    expect(lines.filter((line) => line.startsWith('curl'))).toEqual([
+      `curl -s ${urls.b}${SHARED_ROUTES.key} -H "x-api-key: $API_KEY"`,
+      `curl -s -X POST "${urls.a}${SHARED_ROUTES.revoke}?name=demo-client" -H "Authorization: Bearer $ADMIN_TOKEN"`,
+      `curl -s ${urls.b}${SHARED_ROUTES.key} -H "x-api-key: $API_KEY"`,
+    ]);
+  });
+
+  it('lets only an admin token revoke (401 without a token, 403 for a user)', async () => {
+    const { urls } = instances();
+    for (const base of [urls.a, urls.b]) {
+      expect((await revoke(base)).status).toBe(401);
+      expect((await revoke(base, shared.token)).status).toBe(403);
+      expect((await keyCheck(base)).status).toBe(200);
+    }
+  });
+
+  it('a key revoked through A (Express) is refused by B (Koa), and by A', async () => {
+    const { urls } = instances();
+    const before = await keyCheck(urls.b);
+    expect(before.status).toBe(200);
+    expect(before.body).toMatchObject({
+      instance: 'B (koa)',
+      auth: { subject: 'demo-client', method: 'apiKey' },
+    });
+    const revoked = await revoke(urls.a, shared.adminToken);
+    expect(revoked.status).toBe(200);
+    expect(revoked.body).toEqual({ instance: 'A (express)', name: 'demo-client', revoked: true });
+    // A applied its own write before answering; B learns it from Redis.
+    expect((await keyCheck(urls.a)).status).toBe(401);
+    expect(await eventually(async () => (await keyCheck(urls.b)).status === 401)).toBe(true);
+    const after = await keyCheck(urls.b);
+    expect(after.status).toBe(401);
+    expect(JSON.stringify(after.body)).not.toContain(shared.credentials.apiKey);
+  });
+
+  it('a key revoked through B (Koa) is refused by A (Express), on a demo of its own', async () => {
+    const other = await startDemo(
+      { express: 0, koa: 0, issuer: 0, upstream: 0, instanceA: 0, instanceB: 0 },
+      { redisUrl: redis.url },
+    );
+    try {
+      const urls = other.shared?.urls;
+      if (urls === undefined) throw new Error('no Redis instances');
+      const check = (base: string) =>
+        request(base).get(SHARED_ROUTES.key).set('x-api-key', other.credentials.apiKey);
+      expect((await check(urls.a)).status).toBe(200);
+      const revoked = await request(urls.b)
+        .post(`${SHARED_ROUTES.revoke}?name=demo-client`)
+        .set('Authorization', `Bearer ${other.adminToken}`);
+      expect(revoked.status).toBe(200);
+      expect(await eventually(async () => (await check(urls.a)).status === 401)).toBe(true);
+      // The first demo's key (its own Redis prefix) is untouched by this one.
+      expect((await keyCheck(instances().urls.a)).status).toBe(401);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('deletes its own Redis keys on close, nothing else', async () => {
+    const other = await startDemo(
+      { express: 0, koa: 0, issuer: 0, upstream: 0, instanceA: 0, instanceB: 0 },
+      { redisUrl: redis.url },
+    );
+    const prefix = other.shared?.prefix ?? '';
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    try {
+      await request(other.shared?.urls.a ?? '')
+        .post(`${SHARED_ROUTES.revoke}?name=demo-client`)
+        .set('Authorization', `Bearer ${other.adminToken}`);
+      expect(await client.keys(`${prefix}:*`)).not.toEqual([]);
+      await other.close();
+      expect(await client.keys(`${prefix}:*`)).toEqual([]);
+      expect(await client.keys(`${instances().prefix}:*`)).not.toEqual([]);
+    } finally {
+      await client.quit();
+    }
+  });
+});
