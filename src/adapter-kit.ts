@@ -21,6 +21,7 @@ import { ConfigError } from './errors.js';
 import { apiKeyInbound, basicInbound, customInbound, type InboundHandler, jwtInbound } from './factories.js';
 import type { Inbound, InboundOptions } from './inbound.js';
 import type { JwtAuthOptions } from './jwt/options.js';
+import type { TokenRevoker } from './jwt/revocations.js';
 
 /** Options every step after authentication takes: `requireScopes(..., options)`, `forwardIdentity`. */
 export interface StepOptions {
@@ -46,14 +47,19 @@ export interface JwtAuthFactory<Middleware> {
   /**
    * Verifies JWTs against JWKS (URL, file, inline or OIDC discovery) or an explicit HMAC secret.
    * The identity lands on `req.auth` (Express) or `ctx.state.auth` (Koa), its claims on
-   * `auth.jwt`; `close()` stops its refresh timers and file watchers.
+   * `auth.jwt`; `close()` stops its refresh timers and file watchers. `revoke({ jti })` or
+   * `revoke({ sub })` refuses a token (or a subject's tokens issued until now) on every replica
+   * sharing `revocations.store`, cached tokens included.
    *
    * @example
    * ```ts
-   * app.use(jwtAuth({ issuer: 'https://id.example.com', audiences: ['api'], jwks: { url: 'https://id.example.com/jwks' } }));
+   * const jwt = jwtAuth({ issuer: 'https://id.example.com', audiences: ['api'], jwks: { url: 'https://id.example.com/jwks' },
+   *   revocations: { store: redisStore({ client }) } });
+   * app.use(jwt);
+   * await jwt.revoke({ sub: 'user-42' });
    * ```
    */
-  (options: JwtAuthOptions): Middleware;
+  (options: JwtAuthOptions): Middleware & TokenRevoker;
 }
 
 /** `basicAuth(options)` */
@@ -73,13 +79,15 @@ export interface BasicAuthFactory<Middleware> {
 export interface ApiKeyAuthFactory<Middleware> {
   /**
    * API keys looked up by SHA-256 digest, with scopes, metadata, expiry and revocation;
-   * `add`, `revoke` and `list` on the middleware manage keys at run time.
+   * `add` and `revoke` (promises: they write through `store`, shared by every replica on it)
+   * and `list` on the middleware manage keys at run time.
    *
    * @example
    * ```ts
-   * const keys = apiKeyAuth({ keys: [{ name: 'ci', keyHash: 'sha256:...', scopes: ['deploy'] }], location: { header: { name: 'x-api-key' } } });
+   * const keys = apiKeyAuth({ keys: [{ name: 'ci', keyHash: 'sha256:...', scopes: ['deploy'] }], location: { header: { name: 'x-api-key' } },
+   *   store: redisStore({ client }) });
    * app.use(keys);
-   * keys.revoke('ci');
+   * await keys.revoke('ci');
    * ```
    */
   (options: ApiKeyAuthOptions): Middleware & ApiKeyManager;
@@ -225,7 +233,10 @@ export function adapterFactories<Auth extends { close(): Promise<void> }, Check,
   const inbound = (handler: Inbound, options: InboundOptions): Auth =>
     withInbound(wrap.inbound(handler, options), handler);
   return {
-    jwtAuth: (options) => inbound(jwtInbound(options), options),
+    jwtAuth(options) {
+      const { inbound: handler, revocations } = jwtInbound(options);
+      return Object.assign(inbound(handler, options), { revoke: revocations.revoke.bind(revocations) });
+    },
     basicAuth: (options) => inbound(basicInbound(options), options),
     apiKeyAuth(options) {
       const { inbound: handler, keys } = apiKeyInbound(options);

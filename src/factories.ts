@@ -16,6 +16,7 @@ import type { Auth } from './identity.js';
 import { Inbound, type InboundResult } from './inbound.js';
 import { JWT_SCHEME, jwtAuthenticator } from './jwt/authenticator.js';
 import type { JwtAuthOptions } from './jwt/options.js';
+import type { TokenRevoker } from './jwt/revocations.js';
 
 /** What an adapter wraps: the inbound pipeline over one scheme (Inbound) or several (AnyInbound). */
 export interface InboundHandler {
@@ -26,8 +27,14 @@ export interface InboundHandler {
 
 // One constructor per scheme, so both adapters build them the same way.
 
-export function jwtInbound(options: JwtAuthOptions): Inbound {
-  return Inbound.scheme(options, JWT_SCHEME, (context) => jwtAuthenticator(options, context));
+export function jwtInbound(options: JwtAuthOptions): { inbound: Inbound; revocations: TokenRevoker } {
+  let revocations: TokenRevoker | undefined;
+  const inbound = Inbound.scheme(options, JWT_SCHEME, (context) => {
+    const authenticator = jwtAuthenticator(options, context);
+    revocations = authenticator.revocations;
+    return authenticator;
+  });
+  return { inbound, revocations: revocations! };
 }
 
 export function basicInbound(options: BasicAuthOptions): Inbound {

@@ -8,140 +8,91 @@ import {
 import { INBOUND_SHAPE, REALM } from '../config/inbound-shape.js';
 import { FILE_HINTS } from '../config/known-keys.js';
 import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
-import { lockedTo, optionsObject, parseOptions, text, z } from '../config/schema.js';
+import { flag, lockedTo, optionsObject, parseOptions, refined, refuse, text, z } from '../config/schema.js';
 import { BEARER_LOCATION, CREDENTIAL_LOCATION, type CredentialLocation } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
 import { type AuthPart, grantAllScopes } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
 import { LOGGER, type Logger } from '../logger.js';
+import { memoryStore } from '../store/memory.js';
+import type { Store } from '../store/store.js';
+import { STORE } from '../store/store-option.js';
 import { KeyIndex } from './key-index.js';
-import {
-  API_KEY_RECORD,
-  type ApiKeyInfo,
-  type ApiKeyRecord,
-  digestOf,
-  infoOf,
-  isUsable,
-  type StoredApiKey,
-  storeRecord,
-} from './records.js';
+import { API_KEY_RECORD, type ApiKeyRecord, digestOf, isUsable, type StoredApiKey } from './records.js';
+import { API_KEYS_COLLECTION, type ApiKeyManager, SharedKeys, storedOrThrow } from './shared-keys.js';
+
+export type { ApiKeyManager } from './shared-keys.js';
 
 /** The schema of {@link ApiKeyAuthOptions}. */
-export const API_KEY_AUTH_OPTIONS = optionsObject(
-  'apiKeyAuth',
-  {
-    keys: z.union(
-      [
-        z.array(API_KEY_RECORD).readonly(),
-        optionsObject('keys { file }', { file: text('must be a path') }, FILE_HINTS),
-      ],
-      { error: 'must be an array of key records or { file }' },
-    ),
-    location: CREDENTIAL_LOCATION.optional(),
-    realm: REALM.optional(),
-    logger: LOGGER.optional(),
-    ...INBOUND_SHAPE,
-  },
-  {
-    apiKeys: 'keys',
-    key: 'keys',
-    records: 'keys',
-    file: 'keys: { file }',
-    header: 'location: { header: { name } }',
-    headerName: 'location: { header: { name } }',
-    query: 'location: { queryParameter: { name } }',
-    queryParameter: 'location: { queryParameter: { name } }',
-    cookie: 'location: { cookie: { name } }',
+export const API_KEY_AUTH_OPTIONS = refined(
+  optionsObject(
+    'apiKeyAuth',
+    {
+      keys: z
+        .union(
+          [
+            z.array(API_KEY_RECORD).readonly(),
+            optionsObject('keys { file }', { file: text('must be a path') }, FILE_HINTS),
+          ],
+          { error: 'must be an array of key records or { file }' },
+        )
+        .optional(),
+      location: CREDENTIAL_LOCATION.optional(),
+      realm: REALM.optional(),
+      logger: LOGGER.optional(),
+      store: STORE.optional(),
+      allowUnsyncedStart: flag().optional(),
+      ...INBOUND_SHAPE,
+    },
+    {
+      apiKeys: 'keys',
+      redis: { say: 'give `store: redisStore({ client })`' },
+      client: { say: 'give `store: redisStore({ client })`' },
+      key: 'keys',
+      records: 'keys',
+      file: 'keys: { file }',
+      header: 'location: { header: { name } }',
+      headerName: 'location: { header: { name } }',
+      query: 'location: { queryParameter: { name } }',
+      queryParameter: 'location: { queryParameter: { name } }',
+      cookie: 'location: { cookie: { name } }',
+    },
+  ),
+  (options, ctx) => {
+    // With no store there is no other way to have a key.
+    if (options.keys === undefined && options.store === undefined)
+      refuse(ctx, 'is required: key records, { file }, or a `store` holding them', 'keys');
   },
 );
 
 /** Options of `apiKeyAuth()`. */
 export interface ApiKeyAuthOptions extends InboundOptions {
-  /** Key records, or `{ file }`: a JSON array of records, re-read when it changes. */
-  keys: readonly ApiKeyRecord[] | { file: string };
+  /**
+   * Seed keys: records, or `{ file }` (a JSON array of records, re-read when it changes). Local
+   * to the process; a record in the store with the same key wins. Required without `store`.
+   */
+  keys?: readonly ApiKeyRecord[] | { file: string };
   /** Default `Authorization: Bearer`; commonly `{ header: { name: 'x-api-key' } }`. */
   location?: CredentialLocation;
   /** The realm in `WWW-Authenticate`. Default "api". */
   realm?: string;
   logger?: Logger;
+  /**
+   * Where run-time keys and revocations live, shared by every middleware (and every replica)
+   * built on the same store: `memoryStore()` (one process) or `redisStore({ client })`. Records
+   * are kept by the key's SHA-256 digest, never the key. Default: a memory store of this
+   * middleware's own (today's behaviour).
+   */
+  store?: Store;
+  /**
+   * Before the store's first sync (Redis not reachable at start-up), serve the seeds (`keys`)
+   * alone instead of answering 503. A seeded key revoked through the store is then accepted
+   * until the first sync. Default false: fail closed.
+   */
+  allowUnsyncedStart?: boolean;
 }
 
 lockedTo<ApiKeyAuthOptions, z.output<typeof API_KEY_AUTH_OPTIONS>>(true);
-
-/** Keys managed at run time; every change applies from the next request on. */
-export interface ApiKeyManager {
-  /** Adds a key (same checks as at start-up); throws on a duplicate name or key. */
-  add(record: ApiKeyRecord): void;
-  /** Revokes a key by name; returns false when there is no such key. */
-  revoke(name: string): boolean;
-  /** Every key, without secrets. */
-  list(): ApiKeyInfo[];
-}
-
-/**
- * The keys in force: those from the options (or file) plus run-time additions, minus run-time
- * revocations. Run-time changes survive a reload of the file.
- */
-class KeyStore implements ApiKeyManager {
-  private index: KeyIndex;
-  private readonly added: StoredApiKey[] = [];
-  private readonly revoked = new Set<string>();
-
-  constructor(private readonly configured: () => readonly StoredApiKey[]) {
-    this.index = this.build();
-  }
-
-  lookup(digest: string): StoredApiKey | undefined {
-    return this.index.byDigest.get(digest);
-  }
-
-  rebuild(): void {
-    this.index = this.build();
-  }
-
-  /** Throws when `configured` repeats a name or key, in itself or against a run-time addition. */
-  checkAgainstAdded(configured: readonly StoredApiKey[]): void {
-    new KeyIndex([...configured, ...this.added]);
-  }
-
-  add(record: ApiKeyRecord): void {
-    const stored = storedOrThrow(record, 'record');
-    const next = [...this.added, stored];
-    try {
-      this.index = this.build(next);
-    } catch (error) {
-      throw new ConfigError('record', (error as Error).message);
-    }
-    this.added.push(stored);
-  }
-
-  revoke(name: string): boolean {
-    if (!this.index.byName.has(name)) return false;
-    this.revoked.add(name);
-    this.rebuild();
-    return true;
-  }
-
-  list(): ApiKeyInfo[] {
-    return [...this.index.byName.values()].map(infoOf);
-  }
-
-  private build(added: readonly StoredApiKey[] = this.added): KeyIndex {
-    const all = [...this.configured(), ...added].map((key) =>
-      this.revoked.has(key.name) ? { ...key, revoked: true } : key,
-    );
-    return new KeyIndex(all);
-  }
-}
-
-function storedOrThrow(record: ApiKeyRecord, field: string): StoredApiKey {
-  try {
-    return storeRecord(record, field);
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    throw new ConfigError(field, (error as Error).message);
-  }
-}
 
 /** How the apiKey scheme asks: Bearer at `Authorization: Bearer`, `ApiKey` naming its location elsewhere. */
 export const API_KEY_SCHEME: SchemeDeclaration = {
@@ -164,39 +115,57 @@ export function apiKeyAuthenticator(
   const logger = context.logger;
 
   let file: ReloadingFile<readonly StoredApiKey[]> | undefined;
-  let configured: readonly StoredApiKey[] = [];
-  // Made first (empty, rebuilt below) so a file reload can be checked against run-time additions.
-  const store = new KeyStore(() => file?.value ?? configured);
-  const source = options.keys;
+  // The default store is this middleware's own: closed with it.
+  const ownStore = options.store === undefined ? memoryStore({ logger }) : undefined;
+  const store = options.store ?? ownStore!;
+  const collection = store.collection(API_KEYS_COLLECTION);
+  const keys = new SharedKeys(collection, logger);
+  const allowUnsyncedStart = options.allowUnsyncedStart ?? false;
+  const source = options.keys ?? [];
   if ('file' in source) {
-    // Checked whole on every reload: a file with duplicates is refused and the last good set stays.
-    // A version that clashes with a key added at run time is refused the same way: otherwise
-    // rebuild() would throw from the watcher's timer (an unhandled rejection) with the file's
-    // value already replaced, leaving the index stale and add()/revoke() throwing from then on.
+    // Checked whole on every reload: a file with duplicates, or one that clashes with a record
+    // in the store, is refused and the last good set stays.
     const parse = (text: string) => {
-      const stored = KeyIndex.fromJson(text);
-      store.checkAgainstAdded(stored);
-      return stored;
+      const seeds = KeyIndex.fromJson(text);
+      keys.checkSeeds(seeds);
+      return seeds;
     };
-    file = reloadingFile(source.file, 'keys.file', parse, logger, () => store.rebuild());
+    file = reloadingFile(source.file, 'keys.file', parse, logger, () => keys.setSeeds(file!.value));
+    keys.setSeeds(file.value);
   } else {
-    configured = source.map((record, index) => storedOrThrow(record, `keys[${index}]`));
+    const seeds = source.map((record, index) => storedOrThrow(record, `keys[${index}]`));
     try {
-      new KeyIndex(configured);
+      new KeyIndex(seeds);
     } catch (error) {
       throw new ConfigError('keys', (error as Error).message);
     }
+    keys.setSeeds(seeds);
   }
-  store.rebuild();
 
   const authenticator = {
-    keys: store as ApiKeyManager,
+    keys: keys as ApiKeyManager,
+    /** Synchronous: one Map lookup and the store's status, never a network call. */
     authenticate(key: string): Verdict {
       const digest = digestOf(key);
       // Looked up by SHA-256 digest, never by the key: whatever the map compares, it compares
       // digests, and a client cannot steer the digest of its guess toward a stored one byte by
       // byte, so the lookup leaks nothing about the keys through timing.
-      const found = store.lookup(digest);
+      const status = collection.status();
+      let found: StoredApiKey | undefined;
+      if (status.fresh) found = keys.lookup(digest);
+      else if (allowUnsyncedStart && status.syncedAt === undefined) found = keys.lookupSeed(digest);
+      else {
+        // The copy may miss a revocation made elsewhere: no key is checked against it (fail
+        // closed), whether this one is known or not.
+        return {
+          ok: false,
+          problem: {
+            code: 'unavailable',
+            reason: `key store (${store.kind}) not in sync`,
+            retryAfterSeconds: status.retryAfterSeconds,
+          },
+        };
+      }
       if (found === undefined || !isUsable(found, Date.now())) {
         // Unknown, expired and revoked get one answer: no oracle for which keys exist. The
         // log tells them apart (never the key nor its name: the key was not proven).
@@ -218,6 +187,8 @@ export function apiKeyAuthenticator(
     },
     async close() {
       file?.close();
+      // A store given in the options is the caller's: other middlewares may use it.
+      await ownStore?.close();
     },
   };
   return authenticator;

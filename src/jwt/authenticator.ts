@@ -12,6 +12,7 @@ import type { CredentialCode } from '../refusals.js';
 import { parseCompactJwt } from './compact.js';
 import { JWT_AUTH_OPTIONS, type JwtAuthOptions, mergedProviders } from './options.js';
 import { Provider } from './provider.js';
+import { Revocations, type TokenRevoker } from './revocations.js';
 import { scopesFromClaims } from './scopes.js';
 import { VerifiedTokens } from './verified-tokens.js';
 import { verifyWithKeys } from './verify.js';
@@ -38,7 +39,7 @@ export const JWT_SCHEME: SchemeDeclaration = {
 export function jwtAuthenticator(
   given: JwtAuthOptions,
   context: SchemeContext = schemeContext(given, JWT_SCHEME),
-): Authenticator {
+): Authenticator & { revocations: TokenRevoker } {
   // Every option, with each provider's checks, at once: nothing below can refuse them.
   // `logger`, `realm` and `location` are checked again (already checked: they pass).
   const options = parseOptions(JWT_AUTH_OPTIONS, given);
@@ -46,6 +47,7 @@ export function jwtAuthenticator(
   const maxTokenLength = options.maxTokenLength ?? 16_384;
   // Checked before any provider starts a key fetch or a file watch that a refusal would leak.
   const verified = new VerifiedTokens(options.cache);
+  const revocations = new Revocations(options.revocations, logger);
 
   const providers: Provider[] = [];
   try {
@@ -54,23 +56,33 @@ export function jwtAuthenticator(
       providers.push(new Provider(provider, field(index), logger));
   } catch (error) {
     for (const provider of providers) provider.close();
+    void revocations.close();
     throw error;
   }
   const byIssuer = new Map<string, Provider[]>();
   for (const provider of providers)
     byIssuer.set(provider.issuer, [...(byIssuer.get(provider.issuer) ?? []), provider]);
 
-  const authenticator: Authenticator = {
+  /** A verified token's verdict: refused when revoked, or while revocations cannot be checked. */
+  const unlessRevoked = (claims: Readonly<Record<string, unknown>>, scopes: readonly string[]): Verdict => {
+    const problem = revocations.check(claims);
+    return problem === undefined ? { ok: true, identity: jwtIdentity(claims, scopes) } : { ok: false, problem };
+  };
+
+  const authenticator = {
+    revocations: revocations as TokenRevoker,
     /** Synchronous for a cached token: most requests then cross no promise. */
-    authenticate(token): Verdict | Promise<Verdict> {
+    authenticate(token: string): Verdict | Promise<Verdict> {
       if (token.length > maxTokenLength)
         return reject('invalid_token', 'longer than maxTokenLength', 'The token is too long');
       const hit = verified.lookup(token);
-      if (hit !== undefined) return { ok: true, identity: jwtIdentity(hit.claims, hit.scopes) };
+      // A cached token is checked against the revocations like any other, on every request.
+      if (hit !== undefined) return unlessRevoked(hit.claims, hit.scopes);
       return verifyToken(token);
     },
     async close() {
       for (const provider of providers) provider.close();
+      await revocations.close();
     },
   };
   const reject = (code: CredentialCode, reason: string, description: string): Verdict => ({
@@ -128,7 +140,8 @@ export function jwtAuthenticator(
         key: check.key,
         ...VerifiedTokens.timesOf(claims),
       });
-      return { ok: true, identity: jwtIdentity(claims, scopes) };
+      // Checked after the awaits above: a revocation that arrived meanwhile applies.
+      return unlessRevoked(claims, scopes);
     }
     if (keyMismatch)
       return reject('invalid_token', 'signature not valid', "The token's signature is not valid");

@@ -19,6 +19,7 @@ import type { InboundOptions } from '../inbound.js';
 import { LOGGER, type Logger } from '../logger.js';
 import { isAsymmetric, isHmac } from './algorithms.js';
 import { checkProvider } from './provider-checks.js';
+import { REVOCATION_OPTIONS, type RevocationOptions } from './revocations.js';
 
 /** Where a provider's public keys come from. */
 export type JwksOption =
@@ -103,6 +104,7 @@ const OWN_SHAPE = {
   maxTokenLength: z.int({ error: 'must be an integer >= 64' }).min(64).optional(),
   logger: LOGGER.optional(),
   cache: CACHE_OPTIONS.optional(),
+  revocations: REVOCATION_OPTIONS.optional(),
 };
 // What other JWT middlewares call their options (express-jwt, express-oauth2-jwt-bearer, koa-jwt,
 // passport-jwt, jwks-rsa), for a user moving from one of them: each says what to write here.
@@ -152,7 +154,11 @@ const JWT_HINTS: Readonly<Record<string, Hint>> = {
   resultProperty: IDENTITY_IS_FIXED,
   property: IDENTITY_IS_FIXED,
   tokenKey: { say: 'not supported: the raw token is never handed to the app' },
-  isRevoked: { say: 'not supported yet: token revocation is planned for a later version' },
+  isRevoked: { say: "use `revocations` and the middleware's revoke({ jti | sub })" },
+  revoked: 'revocations',
+  revocation: 'revocations',
+  blacklist: 'revocations',
+  denylist: 'revocations',
   onExpired: { say: 'not supported: an expired token is always refused (401 token_expired)' },
   ignoreExpiration: { say: 'not supported: `exp` is always checked (see `clockSkewSeconds`)' },
   maxAge: { say: 'not supported: a token is valid until its `exp`' },
@@ -333,6 +339,13 @@ export interface JwtAuthOptions extends InboundOptions, Partial<JwtProviderOptio
    * ttlSeconds: 300 }`; `false` turns it off.
    */
   cache?: CacheOptions;
+  /**
+   * Where `revoke({ jti | sub })` keeps revocations, checked on every request (cached tokens
+   * included) from a local copy; while the store's copy is not fresh every token is refused
+   * with 503 and Retry-After. Default: a memory store of this middleware's own, entries kept
+   * 86400 s unless `revoke()` says `until`.
+   */
+  revocations?: RevocationOptions;
 }
 
 lockedTo<JwtAuthOptions, z.output<typeof JWT_AUTH_OPTIONS>>(true);
