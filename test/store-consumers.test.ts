@@ -1,15 +1,22 @@
+import { createHash } from 'node:crypto';
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { SignJWT } from 'jose';
+import { createClient } from 'redis';
 import request from 'supertest';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryStore } from '../src/store/memory.js';
+import { redisStore } from '../src/store/redis.js';
 import { replayCache } from '../src/store/replay-cache.js';
 import type { Collection, Store, SyncStatus } from '../src/store/store.js';
 import { type Echo, frameworks, type TestServer } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
+import { type RedisServer, startRedis } from './support/redis-server.js';
+import { eventually } from './support/wait.js';
 
 // The consumers of the store (issue 13): apiKeyAuth's records, jwtAuth's revocations and the
 // replay cache. Two middlewares built on one store stand for two replicas: a change made
-// through one is seen by the other. The Redis-backed runs are in store-consumers-redis.test.ts.
+// through one is seen by the other: on a memory store within one process, and on a real
+// redis-server (one per test) through two redisStore()s, each with its own connections.
 
 const all = await frameworks();
 const quiet = { warn() {} };
@@ -411,3 +418,253 @@ describe('replayCache({ store })', () => {
     await expect(cache.claim('after-close', 60)).rejects.toThrow();
   });
 });
+
+/**
+ * A loopback TCP relay to a Redis port that the test can cut (connections dropped, new ones
+ * refused) and restore on the same port: one replica cut off while the others still reach Redis.
+ */
+async function cuttableRelay(targetPort: number) {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+  const open = () =>
+    new Promise<void>((resolve, reject) => {
+      const relay = createServer((client) => {
+        const upstream = tcpConnect(targetPort, '127.0.0.1');
+        for (const socket of [client, upstream]) {
+          sockets.add(socket);
+          socket.on('error', () => {});
+          socket.on('close', () => {
+            sockets.delete(socket);
+            client.destroy();
+            upstream.destroy();
+          });
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      relay.once('error', reject);
+      relay.listen(port, '127.0.0.1', () => {
+        port = (relay.address() as { port: number }).port;
+        server = relay;
+        resolve();
+      });
+    });
+  const cut = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      if (server === undefined) return resolve();
+      server.close(() => resolve());
+      server = undefined;
+    });
+  await open();
+  return { url: () => `redis://127.0.0.1:${port}`, cut, restore: open };
+}
+
+describe.each(all)(
+  'store consumers on $name (redisStore on a real redis-server, two replicas)',
+  (framework) => {
+    const { lib } = framework;
+    const cleanups: (() => unknown)[] = [];
+    /** Every status seen, to show no request ever got a 500. */
+    const seen: number[] = [];
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+      expect(seen.splice(0).filter((code) => code >= 500 && code !== 503)).toEqual([]);
+    });
+    const serve = async (middleware: { close(): Promise<void> }): Promise<TestServer> => {
+      const server = await framework.serve([middleware]);
+      cleanups.push(
+        () => middleware.close(),
+        () => server.close(),
+      );
+      return server;
+    };
+    const redis = async (options: { persistent?: boolean } = {}): Promise<RedisServer> => {
+      const server = await startRedis(options);
+      cleanups.push(() => server.stop());
+      return server;
+    };
+    /** One replica's store: its own connections to `url`, fast polls and a short staleness bound. */
+    const replica = (url: string, maxStaleSeconds = 10): Store => {
+      const store = redisStore({
+        url,
+        pollIntervalMs: 50,
+        maxStaleSeconds,
+        commandTimeoutMs: 300,
+        logger: quiet,
+      });
+      cleanups.push(() => store.close());
+      return store;
+    };
+    const bearer = (server: TestServer, credential: string) =>
+      request(server.url).get('/').set('Authorization', `Bearer ${credential}`);
+    const status = async (server: TestServer, credential: string) => {
+      const res = await bearer(server, credential);
+      seen.push(res.status);
+      return res;
+    };
+    const becomes = (server: TestServer, credential: string, expected: number) =>
+      eventually(async () => (await status(server, credential)).status === expected, { timeoutMs: 10_000 });
+
+    it('a key added on replica A is accepted on B, and revoked on A refused on B', async () => {
+      const server = await redis();
+      const a = lib.apiKeyAuth({ keys: [{ name: 'alice', key: ALICE }], store: replica(server.url) });
+      const b = lib.apiKeyAuth({ keys: [{ name: 'alice', key: ALICE }], store: replica(server.url) });
+      const [serverA, serverB] = [await serve(a), await serve(b)];
+      expect(await becomes(serverB, ALICE, 200)).toBe(true);
+
+      await a.add({ name: 'bob', key: BOB, scopes: ['deploy'] });
+      expect(await becomes(serverB, BOB, 200)).toBe(true);
+      expect(
+        b
+          .list()
+          .map((info) => info.name)
+          .sort(),
+      ).toEqual(['alice', 'bob']);
+
+      expect(await a.revoke('bob')).toBe(true);
+      expect(await a.revoke('alice')).toBe(true);
+      expect((await status(serverA, BOB)).status).toBe(401);
+      expect(await becomes(serverB, BOB, 401)).toBe(true);
+      expect(await becomes(serverB, ALICE, 401)).toBe(true);
+      expect(b.list().every((info) => info.revoked)).toBe(true);
+    });
+
+    it('a revoked jti and a revoked sub are refused on both replicas, cached tokens included', async () => {
+      const server = await redis();
+      const jwt = () =>
+        lib.jwtAuth({
+          issuer: ISSUER,
+          audiences: [AUDIENCE],
+          jwks: { inline: jwks(key) },
+          revocations: { store: replica(server.url) },
+          logger: quiet,
+        });
+      const a = jwt();
+      const b = jwt();
+      const [serverA, serverB] = [await serve(a), await serve(b)];
+      const byJti = await sign(key, { sub: 'carol', jti: 'jti-1' });
+      const bySub = await signed({ sub: 'mallory' }, Math.floor(Date.now() / 1000) - 5);
+      const other = await sign(key, { sub: 'carol', jti: 'jti-2' });
+      for (const server of [serverA, serverB])
+        for (const token of [byJti, bySub]) expect(await becomes(server, token, 200)).toBe(true);
+
+      await a.revoke({ jti: 'jti-1' });
+      await b.revoke({ sub: 'mallory' });
+      for (const server of [serverA, serverB]) {
+        expect(await becomes(server, byJti, 401)).toBe(true);
+        expect(await becomes(server, bySub, 401)).toBe(true);
+        expect((await status(server, other)).status).toBe(200);
+      }
+    });
+
+    it('never puts a plaintext key or a token in Redis', async () => {
+      const server = await redis();
+      const store = replica(server.url);
+      const keys = lib.apiKeyAuth({ keys: [{ name: 'alice', key: ALICE }], store });
+      const jwt = lib.jwtAuth({
+        issuer: ISSUER,
+        jwks: { inline: jwks(key) },
+        revocations: { store },
+        logger: quiet,
+      });
+      const [keyServer, jwtServer] = [await serve(keys), await serve(jwt)];
+      const token = await sign(key, { jti: 'jti-secret-check' });
+      expect(await becomes(keyServer, ALICE, 200)).toBe(true);
+      expect(await becomes(jwtServer, token, 200)).toBe(true);
+      await keys.add({ name: 'bob', key: BOB, metadata: { owner: 'ops' } });
+      await keys.add({ name: 'carol', keyHash: `sha256:${createHashHex(CAROL)}` });
+      await keys.revoke('alice');
+      await jwt.revoke({ jti: 'jti-secret-check' });
+
+      const raw = createClient({ url: server.url });
+      await raw.connect();
+      cleanups.push(() => raw.destroy());
+      const dump: string[] = [];
+      for await (const batch of raw.scanIterator({ COUNT: 100 })) {
+        for (const name of batch) {
+          dump.push(name);
+          const type = await raw.type(name);
+          if (type === 'hash') dump.push(JSON.stringify(await raw.hGetAll(name)));
+          else if (type === 'stream') dump.push(JSON.stringify(await raw.xRange(name, '-', '+')));
+          else if (type === 'string') dump.push(String(await raw.get(name)));
+          else dump.push(`(${type})`);
+        }
+      }
+      const text = dump.join('\n');
+      // The records are there (by digest), the keys and the token are not.
+      expect(text).toContain(createHashHex(BOB));
+      expect(text).toContain('jti-secret-check');
+      for (const secret of [ALICE, BOB, CAROL, token, token.split('.')[2]!])
+        expect(text).not.toContain(secret);
+    });
+
+    it('Redis killed: known keys are served until the staleness bound, then 503 with Retry-After; back after a restart', async () => {
+      const server = await redis({ persistent: true });
+      const seeds = [{ name: 'alice', key: ALICE }];
+      const a = lib.apiKeyAuth({ keys: seeds, store: replica(server.url, 3) });
+      const b = lib.apiKeyAuth({ keys: seeds, store: replica(server.url, 3) });
+      const [serverA, serverB] = [await serve(a), await serve(b)];
+      await a.add({ name: 'bob', key: BOB });
+      for (const served of [serverA, serverB]) expect(await becomes(served, BOB, 200)).toBe(true);
+
+      await server.kill();
+      // Within the bound (3 s here) the local copy still answers; past it every key check fails closed.
+      for (const served of [serverA, serverB]) expect((await status(served, BOB)).status).toBe(200);
+      for (const served of [serverA, serverB]) {
+        expect(await becomes(served, BOB, 503)).toBe(true);
+        const refused = await status(served, ALICE);
+        expect(refused.status).toBe(503);
+        expect(refused.body.error).toBe('temporarily_unavailable');
+        expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+        expect(seen.filter((code) => code !== 200 && code !== 503)).toEqual([]);
+      }
+
+      await server.restart();
+      for (const served of [serverA, serverB]) {
+        expect(await becomes(served, BOB, 200)).toBe(true);
+        expect((await status(served, ALICE)).status).toBe(200);
+      }
+    });
+
+    it('a revocation made while a replica was cut off from Redis applies there on reconnect', async () => {
+      const server = await redis();
+      const relay = await cuttableRelay(server.port);
+      const jwtOn = (store: Store) =>
+        lib.jwtAuth({ issuer: ISSUER, jwks: { inline: jwks(key) }, revocations: { store }, logger: quiet });
+      const seeds = [{ name: 'alice', key: ALICE }];
+      const storeA = replica(server.url, 2);
+      const storeB = replica(relay.url(), 2);
+      const keysA = lib.apiKeyAuth({ keys: seeds, store: storeA });
+      const keysB = lib.apiKeyAuth({ keys: seeds, store: storeB });
+      const jwtA = jwtOn(storeA);
+      const jwtB = jwtOn(storeB);
+      const [serverA, serverB, tokensA, tokensB] = [
+        await serve(keysA),
+        await serve(keysB),
+        await serve(jwtA),
+        await serve(jwtB),
+      ];
+      const token = await sign(key, { jti: 'cut-off' });
+      expect(await becomes(serverB, ALICE, 200)).toBe(true);
+      expect(await becomes(tokensB, token, 200)).toBe(true);
+
+      await relay.cut();
+      expect(await keysA.revoke('alice')).toBe(true);
+      await jwtA.revoke({ jti: 'cut-off' });
+      expect((await status(serverA, ALICE)).status).toBe(401);
+      expect((await status(tokensA, token)).status).toBe(401);
+      // B cannot learn of it: it fails closed once its copy is older than the bound.
+      expect(await becomes(serverB, ALICE, 503)).toBe(true);
+      expect(await becomes(tokensB, token, 503)).toBe(true);
+
+      await relay.restore();
+      expect(await becomes(serverB, ALICE, 401)).toBe(true);
+      expect(await becomes(tokensB, token, 401)).toBe(true);
+    });
+  },
+);
+
+function createHashHex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
