@@ -479,7 +479,7 @@ describe.each(all)('apiKeyAuth locations, identity, management and start-up on $
       const url = await serve([keys]);
       expect((await get(url, BOB)).status).toBe(401);
 
-      keys.add({ name: 'bob', key: BOB, scopes: ['deploy'], metadata: { owner: 'ops' } });
+      await keys.add({ name: 'bob', key: BOB, scopes: ['deploy'], metadata: { owner: 'ops' } });
       const added = await get(url, BOB);
       expect(added.status).toBe(200);
       expect((added.body as Echo).auth).toEqual({
@@ -489,18 +489,18 @@ describe.each(all)('apiKeyAuth locations, identity, management and start-up on $
         apiKey: { name: 'bob', scopes: ['deploy'], metadata: { owner: 'ops' } },
       });
 
-      keys.add({ name: 'carol', keyHash: `sha256:${sha256(CAROL).toUpperCase()}` });
+      await keys.add({ name: 'carol', keyHash: `sha256:${sha256(CAROL).toUpperCase()}` });
       expect((await get(url, CAROL)).status).toBe(200);
 
-      expect(keys.revoke('alice')).toBe(true);
+      expect(await keys.revoke('alice')).toBe(true);
       const revoked = await get(url, ALICE);
       expect(revoked.status).toBe(401);
       expect(observable(revoked)).toEqual(observable(await get(url, UNKNOWN)));
 
       // A key added at run time can be revoked at run time.
-      expect(keys.revoke('bob')).toBe(true);
+      expect(await keys.revoke('bob')).toBe(true);
       expect((await get(url, BOB)).status).toBe(401);
-      expect(keys.revoke('nobody')).toBe(false);
+      expect(await keys.revoke('nobody')).toBe(false);
       expect((await get(url, CAROL)).status).toBe(200);
 
       expect(keys.list().sort((a, b) => a.name.localeCompare(b.name))).toEqual([
@@ -556,7 +556,7 @@ describe.each(all)('apiKeyAuth locations, identity, management and start-up on $
 
       // A bad record is refused the same way; a good one after it still goes in.
       expect(() => keys.add({ name: 'short', key: 'abc' })).toThrow(framework.lib.ConfigError);
-      keys.add({ name: 'bob', key: BOB });
+      await keys.add({ name: 'bob', key: BOB });
       expect((await get(url, BOB, 'x-api-key')).status).toBe(200);
     });
   });
@@ -783,9 +783,9 @@ describe.each(all)('apiKeyAuth keys file on $name', (framework) => {
     ]);
     const keys = middleware({ keys: { file: path } });
     const url = await serve(keys);
-    expect(keys.revoke('alice')).toBe(true);
+    expect(await keys.revoke('alice')).toBe(true);
     expect((await get(url, ALICE)).status).toBe(401);
-    keys.add({ name: 'carol', key: CAROL });
+    await keys.add({ name: 'carol', key: CAROL });
     expect((await get(url, CAROL)).status).toBe(200);
 
     await replaceByRename(
@@ -814,7 +814,7 @@ describe.each(all)('apiKeyAuth keys file on $name', (framework) => {
     const logger = recorder();
     const keys = middleware({ keys: { file: path }, logger });
     const url = await serve(keys);
-    keys.add({ name: 'bob', key: BOB });
+    await keys.add({ name: 'bob', key: BOB });
 
     // The file now names "bob" too (with another key), then holds bob's key under another name.
     await writeFile(
@@ -840,9 +840,9 @@ describe.each(all)('apiKeyAuth keys file on $name', (framework) => {
     assertNoSecrets(logger);
 
     // Management still works, and a later good version is taken.
-    expect(keys.revoke('alice')).toBe(true);
+    expect(await keys.revoke('alice')).toBe(true);
     expect((await get(url, ALICE)).status).toBe(401);
-    keys.add({ name: 'carol', key: CAROL });
+    await keys.add({ name: 'carol', key: CAROL });
     expect((await get(url, CAROL)).status).toBe(200);
     await writeFile(
       path,

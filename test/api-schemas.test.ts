@@ -230,6 +230,7 @@ describe('jwtAuth options from one schema', () => {
         'location',
         'realm',
         'maxTokenLength',
+        'revocations',
         'logger',
         'cache',
         'mode',

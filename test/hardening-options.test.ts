@@ -137,10 +137,10 @@ const TYPOS: TypoCase[] = [
     hint: /use `mode`/,
   },
   {
-    what: 'jwtAuth isRevoked (not supported yet)',
+    what: 'jwtAuth isRevoked (express-jwt, koa-jwt)',
     make: (lib) => lib.jwtAuth(loose({ issuer: ISSUER, jwks: inline(), isRevoked: () => false })),
     field: 'isRevoked',
-    hint: /not supported yet/,
+    hint: /use `revocations`/,
   },
   {
     what: 'jwtAuth getToken',

@@ -231,9 +231,13 @@ describe.each(all)('the "*" wildcard comes only from an API-key record, on $name
     const keys = r.apiKey();
     const server = await r.serve([keys, lib.requireScopes('x:y')]);
     const added = 'ak_added_abcdef0123456789abcdef01';
-    (keys as unknown as { add(record: unknown): void }).add({ name: 'added', key: added, scopes: ['*'] });
+    await (keys as unknown as { add(record: unknown): Promise<void> }).add({
+      name: 'added',
+      key: added,
+      scopes: ['*'],
+    });
     expect((await request(server.url).get('/').set('X-Api-Key', added)).status).toBe(200);
-    (keys as unknown as { revoke(name: string): boolean }).revoke('added');
+    await (keys as unknown as { revoke(name: string): Promise<boolean> }).revoke('added');
     expect((await request(server.url).get('/').set('X-Api-Key', added)).status).toBe(401);
   });
 

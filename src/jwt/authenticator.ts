@@ -66,7 +66,9 @@ export function jwtAuthenticator(
   /** A verified token's verdict: refused when revoked, or while revocations cannot be checked. */
   const unlessRevoked = (claims: Readonly<Record<string, unknown>>, scopes: readonly string[]): Verdict => {
     const problem = revocations.check(claims);
-    return problem === undefined ? { ok: true, identity: jwtIdentity(claims, scopes) } : { ok: false, problem };
+    return problem === undefined
+      ? { ok: true, identity: jwtIdentity(claims, scopes) }
+      : { ok: false, problem };
   };
 
   const authenticator = {

@@ -30,7 +30,7 @@ export const REVOCATION_OPTIONS = optionsObject(
     maxTokenLifetimeSeconds: bounded(1, 31_536_000, LIFETIME, { integer: true }).optional(),
   },
   {
-    isRevoked: { say: 'revocations are kept by portcullis: call the middleware\'s revoke({ jti | sub })' },
+    isRevoked: { say: "revocations are kept by portcullis: call the middleware's revoke({ jti | sub })" },
     ttl: 'maxTokenLifetimeSeconds',
     ttlSeconds: 'maxTokenLifetimeSeconds',
     maxAge: 'maxTokenLifetimeSeconds',
@@ -61,7 +61,9 @@ export type RevocationExpiry = Date | number;
  * What `revoke()` takes: one token by its `jti`, or every token of a subject issued (`iat`) up
  * to now. `until`: when the entry may be forgotten; default now + `maxTokenLifetimeSeconds`.
  */
-export type Revocation = { jti: string; until?: RevocationExpiry } | { sub: string; until?: RevocationExpiry };
+export type Revocation =
+  | { jti: string; until?: RevocationExpiry }
+  | { sub: string; until?: RevocationExpiry };
 
 const UNTIL = 'must be a Date or a NumericDate (seconds since the epoch, like `exp`) in the future';
 const REVOCATION = narrowed<Revocation>()(
@@ -191,7 +193,8 @@ const revoked = (reason: string): Problem => ({
 
 /** An entry's `until` (seconds); an entry that does not read as one never expires (fail closed). */
 function untilOf(entry: StoredValue): number {
-  const until = typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? entry.until : undefined;
+  const until =
+    typeof entry === 'object' && entry !== null && !Array.isArray(entry) ? entry.until : undefined;
   return typeof until === 'number' ? until : Number.POSITIVE_INFINITY;
 }
 

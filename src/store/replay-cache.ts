@@ -38,8 +38,15 @@ export function replayCache(options: ReplayCacheOptions = {}): ReplayCache {
     claim(key, ttlSeconds) {
       if (typeof key !== 'string' || key === '')
         return Promise.reject(new ConfigError('key', 'must be a non-empty string'));
-      if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > 31_536_000)
-        return Promise.reject(new ConfigError('ttlSeconds', 'must be a number of seconds above 0, at most 31536000'));
+      if (
+        typeof ttlSeconds !== 'number' ||
+        !Number.isFinite(ttlSeconds) ||
+        ttlSeconds <= 0 ||
+        ttlSeconds > 31_536_000
+      )
+        return Promise.reject(
+          new ConfigError('ttlSeconds', 'must be a number of seconds above 0, at most 31536000'),
+        );
       return store.setIfAbsent(`replay:${hash('sha256', key, 'hex')}`, ttlSeconds);
     },
     async close() {
