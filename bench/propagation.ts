@@ -349,8 +349,9 @@ try {
   };
   const next = async () => {};
   const CALLS = 50_000;
+  const ROUNDS = 10;
   const rounds = new Map<string, number[]>(Object.keys(variants).map((label) => [label, []]));
-  for (let round = 0; round < 6; round++) {
+  for (let round = 0; round < ROUNDS; round++) {
     for (const [label, middleware] of Object.entries(variants)) {
       let spent = 0n;
       for (let i = 0; i < CALLS; i++) {
@@ -366,16 +367,15 @@ try {
     }
   }
   console.log(
-    `\n## Per request, in process (Koa middleware, ${CALLS} calls a round, alternating; first 2 rounds warm-up)\n`,
+    `\n## Per request, in process (Koa middleware, ${CALLS} calls a round, ${ROUNDS} rounds alternating; the first 2 warm up)\n`,
   );
-  console.log('| middleware | us per call, rounds 3-6 |\n|---|---|');
-  for (const [label, values] of rounds)
+  console.log('| middleware | us per call, median | each round |\n|---|---|---|');
+  for (const [label, values] of rounds) {
+    const measured = values.slice(2);
     console.log(
-      `| ${label} | ${values
-        .slice(2)
-        .map((us) => us.toFixed(2))
-        .join(', ')} |`,
+      `| ${label} | ${summary(measured).p50.toFixed(2)} | ${measured.map((us) => us.toFixed(2)).join(', ')} |`,
     );
+  }
   // What keeping the copy in sync costs while idle: the poll every pollIntervalMs.
   const idleBefore = process.cpuUsage();
   await sleep(5000);
