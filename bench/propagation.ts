@@ -104,7 +104,7 @@ function call(port: number, method: string, path: string, headers: Record<string
   });
 }
 /**
- * A revocation written as redisStore writes it (bench/../src/store/redis.ts: HSET and XADD in one
+ * A revocation written as redisStore writes it (src/store/redis.ts: HSET and XADD in one
  * MULTI, under `portcullis:apikeys`, the field the key's SHA-256), but with no PUBLISH after it:
  * a hint lost, which only the replicas' polls catch.
  */
