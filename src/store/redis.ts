@@ -39,7 +39,7 @@ import type { Collection, Store, StoredValue, SyncStatus } from './store.js';
  */
 
 /** About how many changes the log keeps (MAXLEN ~): a replica further behind resyncs the whole hash. */
-export const LOG_LENGTH = 10_000;
+const LOG_LENGTH = 10_000;
 /** Log entries read per round trip while catching up. */
 const BATCH = 500;
 
@@ -673,7 +673,7 @@ function isStreamId(value: string): boolean {
 }
 
 /** Orders two stream ids (`<ms>-<seq>`). */
-export function compareIds(a: string, b: string): number {
+function compareIds(a: string, b: string): number {
   const [aMs = 0n, aSeq = 0n] = a.split('-').map(BigInt);
   const [bMs = 0n, bSeq = 0n] = b.split('-').map(BigInt);
   if (aMs !== bMs) return aMs < bMs ? -1 : 1;
