@@ -258,12 +258,17 @@ export function redisStore(options: RedisStoreOptions): Store {
     return client;
   };
 
+  /** What close() cancels fails on its way out: not worth a warning. */
+  const warnUnlessClosed = (message: string): void => {
+    if (!closed) logger.warn(message);
+  };
+
   const subscribe = (collection: RedisCollection): void => {
     if (subscriber === undefined || !subscriberConnected) return;
     subscriber
       .subscribe(collection.keys.changes, (message) => collection.hint(message))
       .catch((error: unknown) =>
-        logger.warn(
+        warnUnlessClosed(
           `redis store (${where}): subscribing to changes failed (${reasonOf(error)}); polling only`,
         ),
       );
@@ -288,7 +293,7 @@ export function redisStore(options: RedisStoreOptions): Store {
         for (const collection of collections.values()) subscribe(collection);
       },
       (error: unknown) =>
-        logger.warn(
+        warnUnlessClosed(
           `redis store (${where}): the pub/sub connection failed (${reasonOf(error)}); polling only`,
         ),
     );
