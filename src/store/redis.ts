@@ -39,7 +39,7 @@ import type { Collection, Store, StoredValue, SyncStatus } from './store.js';
  */
 
 /** About how many changes the log keeps (MAXLEN ~): a replica further behind resyncs the whole hash. */
-export const LOG_LENGTH = 10_000;
+const LOG_LENGTH = 10_000;
 /** Log entries read per round trip while catching up. */
 const BATCH = 500;
 
@@ -220,25 +220,24 @@ export function redisStore(options: RedisStoreOptions): Store {
     if (reachable === false || closed) return;
     logger.warn(
       reachable === undefined
-        ? `redis store (${where}): cannot reach Redis at start-up (${reason}); its collections stay unsynced until it answers`
-        : `redis store (${where}): lost Redis (${reason}); serving the local copy for at most ${maxStaleMs / 1000} s, then refusing with 503`,
+        ? `redis store (${where}): not in sync with Redis at start-up (${reason}); its collections stay not fresh until it answers`
+        : `redis store (${where}): lost sync with Redis (${reason}); serving the local copy for at most ${maxStaleMs / 1000} s, then refusing with 503`,
     );
     reachable = false;
   };
   const reportSuccess = (collection: RedisCollection): void => {
     failing.delete(collection);
     if (failing.size > 0) return;
-    if (reachable === false)
-      (logger.info ?? logger.warn)(`redis store (${where}): Redis reachable again, resynced`);
+    if (reachable === false) (logger.info ?? logger.warn)(`redis store (${where}): in sync with Redis again`);
     reachable = true;
   };
 
   /** `promise`, or a rejection once `timeoutMs` passed: a slow Redis never holds a caller. */
-  const timed = <T>(promise: Promise<T>, what: string): Promise<T> =>
+  const timed = <T>(promise: Promise<T>, what: string, withinMs = timeoutMs): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new RedisCallError(`${what}: no answer within ${timeoutMs} ms`)),
-        timeoutMs,
+        () => reject(new RedisCallError(`${what}: no answer within ${withinMs} ms`)),
+        withinMs,
       );
       promise.then(
         (value) => {
@@ -259,12 +258,17 @@ export function redisStore(options: RedisStoreOptions): Store {
     return client;
   };
 
+  /** What close() cancels fails on its way out: not worth a warning. */
+  const warnUnlessClosed = (message: string): void => {
+    if (!closed) logger.warn(message);
+  };
+
   const subscribe = (collection: RedisCollection): void => {
     if (subscriber === undefined || !subscriberConnected) return;
     subscriber
       .subscribe(collection.keys.changes, (message) => collection.hint(message))
       .catch((error: unknown) =>
-        logger.warn(
+        warnUnlessClosed(
           `redis store (${where}): subscribing to changes failed (${reasonOf(error)}); polling only`,
         ),
       );
@@ -289,7 +293,7 @@ export function redisStore(options: RedisStoreOptions): Store {
         for (const collection of collections.values()) subscribe(collection);
       },
       (error: unknown) =>
-        logger.warn(
+        warnUnlessClosed(
           `redis store (${where}): the pub/sub connection failed (${reasonOf(error)}); polling only`,
         ),
     );
@@ -329,6 +333,7 @@ export function redisStore(options: RedisStoreOptions): Store {
     warn: (message) => logger.warn(`redis store (${where}): ${message}`),
     maxStaleMs,
     pollIntervalMs,
+    commandTimeoutMs: timeoutMs,
   };
 
   return {
@@ -393,12 +398,13 @@ function keysOf(prefix: string, name: string): CollectionKeys {
 
 interface CollectionContext {
   connected(): RedisClientLike;
-  timed<T>(promise: Promise<T>, what: string): Promise<T>;
+  timed<T>(promise: Promise<T>, what: string, withinMs?: number): Promise<T>;
   reportFailure(collection: RedisCollection, reason: string): void;
   reportSuccess(collection: RedisCollection): void;
   warn(message: string): void;
   readonly maxStaleMs: number;
   readonly pollIntervalMs: number;
+  readonly commandTimeoutMs: number;
 }
 
 /** One collection's replica: its local copy and the loop that keeps it in sync. */
@@ -493,7 +499,7 @@ class RedisCollection {
   }
 
   /** A call of a check, tracked so that a timed-out one blocks the next until it settles. */
-  #call<T>(promise: Promise<T>, what: string): Promise<T> {
+  #call<T>(promise: Promise<T>, what: string, withinMs?: number): Promise<T> {
     this.#unsettled = true;
     promise.then(
       () => {
@@ -503,7 +509,7 @@ class RedisCollection {
         this.#unsettled = false;
       },
     );
-    return this.context.timed(promise, what);
+    return this.context.timed(promise, what, withinMs);
   }
 
   async #resync(): Promise<void> {
@@ -515,6 +521,9 @@ class RedisCollection {
         .xRevRange(this.keys.log, '+', '-', { COUNT: 1 })
         .exec(),
       `resync of ${this.name}`,
+      // Off the request path, and a large hash takes a while (100,000 entries: about 2 s on
+      // loopback): half the staleness bound, so one slow resync does not make the copy stale.
+      Math.max(this.context.commandTimeoutMs, this.context.maxStaleMs / 2),
     );
     const next = new Map<string, StoredValue>();
     let skipped = 0;
@@ -605,12 +614,17 @@ class RedisCollection {
       return;
     }
     // The hint goes after the write is acknowledged; a hint lost is caught by the next poll.
-    this.context
-      .connected()
-      .publish(this.keys.changes, id)
-      .catch(() => undefined);
-    // Applied through the log, in order with the other replicas' changes, before resolving.
-    await this.check();
+    try {
+      this.context
+        .connected()
+        .publish(this.keys.changes, id)
+        .catch(() => undefined);
+    } catch {
+      // disconnected just now: the write is done, the other replicas' polls find it
+    }
+    // Applied through the log, in order with the other replicas' changes, before resolving; not
+    // waiting longer than one call may take (a resync can).
+    await this.context.timed(this.check(), 'catch-up').catch(() => undefined);
     if (this.#lastId === null || compareIds(this.#lastId, id) < 0) {
       // Redis took the write but the catch-up failed: apply it now (a later catch-up replays the
       // log in order and ends on the same value) rather than resolve with this replica behind.
@@ -673,7 +687,7 @@ function isStreamId(value: string): boolean {
 }
 
 /** Orders two stream ids (`<ms>-<seq>`). */
-export function compareIds(a: string, b: string): number {
+function compareIds(a: string, b: string): number {
   const [aMs = 0n, aSeq = 0n] = a.split('-').map(BigInt);
   const [bMs = 0n, bSeq = 0n] = b.split('-').map(BigInt);
   if (aMs !== bMs) return aMs < bMs ? -1 : 1;

@@ -144,12 +144,16 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     async freeze(ms) {
       // Not awaited: the answer only comes once the server wakes up.
       send(port, ['DEBUG', 'SLEEP', String(ms / 1000)], ms + 10_000).catch(() => undefined);
-      // The command is read once the socket is open; a PING queued behind it proves nothing, so
-      // wait until a fresh PING goes unanswered for a moment.
-      await send(port, ['PING'], 50).then(
-        () => undefined,
-        () => undefined,
-      );
+      // The sleep starts once the server reads that command: wait until a PING goes unanswered.
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        const answered = await send(port, ['PING'], 50).then(
+          () => true,
+          () => false,
+        );
+        if (!answered) return;
+      }
+      throw new Error(`redis-server on port ${port} did not freeze`);
     },
   };
 }
