@@ -62,7 +62,12 @@ export class LocalCopy {
  * or one it read, cannot change a replica's copy behind the store's back. Refuses what JSON
  * cannot hold (undefined, a function, a cycle, a bigint) before anything is written.
  */
-export function storedForm(value: StoredValue): { json: string; value: StoredValue } {
+export interface StoredForm {
+  readonly json: string;
+  readonly value: StoredValue;
+}
+
+export function storedForm(value: StoredValue): StoredForm {
   let json: string | undefined;
   try {
     json = JSON.stringify(value);

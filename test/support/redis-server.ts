@@ -44,6 +44,8 @@ export interface RedisServerOptions {
    * comes back empty.
    */
   persistent?: boolean;
+  /** Requires this password (`--requirepass`); the helper's own commands then go unauthenticated. */
+  password?: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -79,6 +81,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     dir,
     ...persistence,
     ...debugCommandFlag(),
+    ...(options.password !== undefined ? ['--requirepass', options.password] : []),
     '--loglevel',
     'warning',
   ];
@@ -100,7 +103,9 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     for (;;) {
       if (started.exitCode !== null || started.signalCode !== null)
         throw new Error(`redis-server on port ${port} exited at start: ${output.trim()}`);
-      if ((await send(port, ['PING']).catch(() => '')) === 'PONG') return;
+      const answer = await send(port, ['PING']).catch((error: Error) => error.message);
+      // A server with a password answers NOAUTH: it is up.
+      if (answer === 'PONG' || answer.startsWith('NOAUTH')) return;
       if (Date.now() > deadline)
         throw new Error(`redis-server on port ${port} did not answer PING: ${output}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -139,12 +144,16 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     async freeze(ms) {
       // Not awaited: the answer only comes once the server wakes up.
       send(port, ['DEBUG', 'SLEEP', String(ms / 1000)], ms + 10_000).catch(() => undefined);
-      // The command is read once the socket is open; a PING queued behind it proves nothing, so
-      // wait until a fresh PING goes unanswered for a moment.
-      await send(port, ['PING'], 50).then(
-        () => undefined,
-        () => undefined,
-      );
+      // The sleep starts once the server reads that command: wait until a PING goes unanswered.
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        const answered = await send(port, ['PING'], 50).then(
+          () => true,
+          () => false,
+        );
+        if (!answered) return;
+      }
+      throw new Error(`redis-server on port ${port} did not freeze`);
     },
   };
 }
