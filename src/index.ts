@@ -11,3 +11,6 @@ export { forwardableHeaders } from './backend/forwarded.js';
 export { AuthResult } from './custom/auth-result.js';
 export { AuthError, ConfigError } from './errors.js';
 export * from './public-types.js';
+export { memoryStore } from './store/memory.js';
+export { redisStore } from './store/redis.js';
+export { replayCache } from './store/replay-cache.js';

@@ -36,9 +36,19 @@ export type { PublicPath, PublicRequests } from './http/public-paths.js';
 export type { Auth, AuthMethod, CustomClaims, JwtClaims } from './identity.js';
 export type { InboundOptions } from './inbound.js';
 export type { JwksOption, JwtAuthOptions, JwtProviderOptions } from './jwt/options.js';
+export type { Revocation, RevocationExpiry, RevocationOptions, TokenRevoker } from './jwt/revocations.js';
 export type { Logger } from './logger.js';
 export type { Mode } from './modes.js';
 export type { AuthErrorCode } from './refusals.js';
+export type { MemoryStoreOptions } from './store/memory.js';
+export type {
+  RedisClientLike,
+  RedisMultiLike,
+  RedisStoreOptions,
+  RedisSubscriberLike,
+} from './store/redis.js';
+export type { ReplayCache, ReplayCacheOptions } from './store/replay-cache.js';
+export type { Change, Collection, Store, StoredValue, SyncStatus } from './store/store.js';
 
 /** What `backendCredentials(options)` returns: `apply()` a request, `close()` at shutdown. */
 export type BackendCredentials = Pick<BackendAuth, 'apply' | 'close'>;

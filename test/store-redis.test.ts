@@ -81,6 +81,23 @@ describe('the Store contract, on memoryStore and redisStore', () => {
       expect(collection.status().fresh).toBe(true);
     });
 
+    it(`${kind}: onChange returns the function that stops that listener, and only that one`, async () => {
+      const made = await make();
+      const collection = made.collection('listeners');
+      await collection.ready();
+      const kept: string[] = [];
+      const dropped: string[] = [];
+      const record = (into: string[]) => (change: Change) => into.push(change.field);
+      collection.onChange(record(kept));
+      const stop = collection.onChange(record(dropped));
+      await collection.put('before', 1);
+      stop();
+      stop(); // a second call changes nothing
+      await collection.put('after', 2);
+      expect(kept).toEqual(['before', 'after']);
+      expect(dropped).toEqual(['before']);
+    });
+
     it(`${kind}: a stored value is a frozen copy, and what JSON cannot hold is refused before anything is written`, async () => {
       const made = await make();
       const collection = made.collection('values');

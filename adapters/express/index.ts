@@ -34,6 +34,9 @@ import { expressOnKoa, isWrongAdapterCall } from '../wrong-adapter.js';
 export { AuthResult } from '../../src/custom/auth-result.js';
 export { AuthError, ConfigError } from '../../src/errors.js';
 export * from '../../src/public-types.js';
+export { memoryStore } from '../../src/store/memory.js';
+export { redisStore } from '../../src/store/redis.js';
+export { replayCache } from '../../src/store/replay-cache.js';
 
 /** The parts of an Express request portcullis uses (Express 4 and 5 alike). */
 interface ExpressRequest extends IncomingMessage {

@@ -32,6 +32,9 @@ import { isWrongAdapterCall, koaOnExpress } from '../wrong-adapter.js';
 export { AuthResult } from '../../src/custom/auth-result.js';
 export { AuthError, ConfigError } from '../../src/errors.js';
 export * from '../../src/public-types.js';
+export { memoryStore } from '../../src/store/memory.js';
+export { redisStore } from '../../src/store/redis.js';
+export { replayCache } from '../../src/store/replay-cache.js';
 
 declare module 'koa' {
   /**

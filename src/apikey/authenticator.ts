@@ -187,6 +187,7 @@ export function apiKeyAuthenticator(
     },
     async close() {
       file?.close();
+      keys.detach();
       // A store given in the options is the caller's: other middlewares may use it.
       await ownStore?.close();
     },

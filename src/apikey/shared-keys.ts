@@ -41,12 +41,18 @@ export interface ApiKeyManager {
 export class SharedKeys implements ApiKeyManager {
   private seeds: ReadonlyMap<string, StoredApiKey> = new Map();
   private readonly effective = new Map<string, StoredApiKey>();
+  private readonly stopListening: () => void;
 
   constructor(
     private readonly collection: Collection,
     private readonly logger: Logger,
   ) {
-    collection.onChange(({ field, value }) => this.take(field, value));
+    this.stopListening = collection.onChange(({ field, value }) => this.take(field, value));
+  }
+
+  /** Stops following the collection (the middleware closed; the store may live on). */
+  detach(): void {
+    this.stopListening();
   }
 
   /** The key a presented digest names, seeds and stored records together. */

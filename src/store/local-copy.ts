@@ -6,7 +6,8 @@ import type { Change, StoredValue } from './store.js';
  */
 export class LocalCopy {
   readonly #values = new Map<string, StoredValue>();
-  readonly #listeners: Array<(change: Change) => void> = [];
+  // A Set: a listener removed while changes are told is simply not called again.
+  readonly #listeners = new Set<(change: Change) => void>();
   readonly #report: (message: string) => void;
 
   constructor(report: (message: string) => void) {
@@ -21,8 +22,13 @@ export class LocalCopy {
     return this.#values.entries();
   }
 
-  onChange(listener: (change: Change) => void): void {
-    this.#listeners.push(listener);
+  onChange(listener: (change: Change) => void): () => void {
+    // Wrapped, so the same function given twice is two listeners, each removed on its own.
+    const entry = (change: Change) => listener(change);
+    this.#listeners.add(entry);
+    return () => {
+      this.#listeners.delete(entry);
+    };
   }
 
   /** Takes one change; tells the listeners only when the copy actually changed. */

@@ -49,8 +49,12 @@ export interface Collection {
   put(field: string, value: StoredValue): Promise<void>;
   /** Deletes `field` in the backend, then locally. */
   delete(field: string): Promise<void>;
-  /** Called for every change the local copy takes, local writes included, in order. */
-  onChange(listener: (change: Change) => void): void;
+  /**
+   * Calls `listener` for every change the local copy takes, local writes included, in order.
+   * Returns the function that stops it (a middleware closed while its store lives on must not
+   * keep its listener, and its index, alive).
+   */
+  onChange(listener: (change: Change) => void): () => void;
   /** How fresh the local copy is now. */
   status(): SyncStatus;
   /** Resolves after the first successful sync (at once for memory). Never rejects. */
