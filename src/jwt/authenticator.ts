@@ -64,8 +64,12 @@ export function jwtAuthenticator(
     byIssuer.set(provider.issuer, [...(byIssuer.get(provider.issuer) ?? []), provider]);
 
   /** A verified token's verdict: refused when revoked, or while revocations cannot be checked. */
-  const unlessRevoked = (claims: Readonly<Record<string, unknown>>, scopes: readonly string[]): Verdict => {
-    const problem = revocations.check(claims);
+  const unlessRevoked = (
+    claims: Readonly<Record<string, unknown>>,
+    scopes: readonly string[],
+    provider: Provider,
+  ): Verdict => {
+    const problem = revocations.check(claims, provider.clockSkewSeconds);
     return problem === undefined
       ? { ok: true, identity: jwtIdentity(claims, scopes) }
       : { ok: false, problem };
@@ -79,7 +83,7 @@ export function jwtAuthenticator(
         return reject('invalid_token', 'longer than maxTokenLength', 'The token is too long');
       const hit = verified.lookup(token);
       // A cached token is checked against the revocations like any other, on every request.
-      if (hit !== undefined) return unlessRevoked(hit.claims, hit.scopes);
+      if (hit !== undefined) return unlessRevoked(hit.claims, hit.scopes, hit.provider);
       return verifyToken(token);
     },
     async close() {
@@ -143,7 +147,7 @@ export function jwtAuthenticator(
         ...VerifiedTokens.timesOf(claims),
       });
       // Checked after the awaits above: a revocation that arrived meanwhile applies.
-      return unlessRevoked(claims, scopes);
+      return unlessRevoked(claims, scopes, provider);
     }
     if (keyMismatch)
       return reject('invalid_token', 'signature not valid', "The token's signature is not valid");

@@ -126,8 +126,11 @@ export class Revocations implements TokenRevoker {
     this.lifetimeSeconds = parsed.maxTokenLifetimeSeconds ?? 86_400;
   }
 
-  /** Why a verified token is refused now, or undefined when it is not revoked. Synchronous. */
-  check(claims: Readonly<Record<string, unknown>>): Problem | undefined {
+  /**
+   * Why a verified token is refused now, or undefined when it is not revoked. Synchronous.
+   * `skewSeconds`: the clock skew its provider accepts (clockSkewSeconds).
+   */
+  check(claims: Readonly<Record<string, unknown>>, skewSeconds = 0): Problem | undefined {
     const status = this.collection.status();
     if (!status.fresh) {
       // A revocation made elsewhere may be missing here: no token passes (fail closed).
@@ -145,8 +148,7 @@ export class Revocations implements TokenRevoker {
     }
     if (typeof sub === 'string') {
       const entry = this.collection.get(`sub:${sub}`);
-      // A token without a numeric iat cannot show it was issued after the revocation.
-      if (entry !== undefined && inForce(entry, now) && !(typeof iat === 'number' && iat > before(entry)))
+      if (entry !== undefined && inForce(entry, now) && !issuedAfter(iat, before(entry), now, skewSeconds))
         return revoked('subject revoked');
     }
     return undefined;
@@ -200,6 +202,17 @@ function untilOf(entry: StoredValue): number {
 
 function inForce(entry: StoredValue, now: number): boolean {
   return untilOf(entry) > now;
+}
+
+/**
+ * Whether a token's `iat` shows it was issued after a subject's revocation at `revokedAt`. The
+ * verifier accepts an issuer clock up to `skew` seconds ahead, so an iat within `skew` of the
+ * revocation may be a token issued before it: refused, as is an iat further ahead than any
+ * accepted clock (it proves nothing), and a missing one. A new token of the subject passes once
+ * the issuer's clock is `skew` past the revocation.
+ */
+function issuedAfter(iat: unknown, revokedAt: number, now: number, skew: number): boolean {
+  return typeof iat === 'number' && iat > revokedAt + skew && iat <= now + skew;
 }
 
 /** A subject entry's revocation time (seconds); unreadable: every token of the subject. */

@@ -416,6 +416,11 @@ class RedisCollection {
   /** Read the whole hash at the next check (start, a failed check, a gap, a reconnect). */
   #needsResync = true;
   #syncedAt: number | undefined;
+  /**
+   * The same moment on the monotonic clock (performance.now()): staleness is measured on it, so a
+   * wall clock stepped back (NTP, a resumed VM) cannot keep a cut-off replica fresh.
+   */
+  #syncedAtMonotonic: number | undefined;
   #running: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
   /**
@@ -446,7 +451,9 @@ class RedisCollection {
   }
 
   status(): SyncStatus {
-    const fresh = this.#syncedAt !== undefined && Date.now() - this.#syncedAt <= this.context.maxStaleMs;
+    const fresh =
+      this.#syncedAtMonotonic !== undefined &&
+      performance.now() - this.#syncedAtMonotonic <= this.context.maxStaleMs;
     return {
       fresh,
       syncedAt: this.#syncedAt,
@@ -484,12 +491,14 @@ class RedisCollection {
   /** One check; never rejects: a failure is reported and leaves the copy to a resync. */
   async #pass(): Promise<void> {
     const startedAt = Date.now();
+    const startedAtMonotonic = performance.now();
     try {
       if (this.#unsettled) throw new RedisCallError('still waiting for an earlier answer');
       if (this.#needsResync) await this.#resync();
       else await this.#catchUp();
       // Confirmed in sync as of when the check was sent (not answered): the bound is kept.
       this.#syncedAt = startedAt;
+      this.#syncedAtMonotonic = startedAtMonotonic;
       this.context.reportSuccess(this);
       this.#markReady();
     } catch (error) {

@@ -1,0 +1,119 @@
+import { SignJWT } from 'jose';
+import request from 'supertest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { memoryStore } from '../src/store/memory.js';
+import { redisStore } from '../src/store/redis.js';
+import type { Store } from '../src/store/store.js';
+import { frameworks, type TestServer } from './support/frameworks.js';
+import { AUDIENCE, ISSUER, jwks, makeKey, type TestKey } from './support/keys.js';
+import { type RedisServer, startRedis } from './support/redis-server.js';
+import { eventually } from './support/wait.js';
+
+// Review of issue 13 (shared state through Redis): each test here failed on the code as
+// merged, and names the defect it proves.
+
+const all = await frameworks();
+const quiet = { warn() {} };
+const ALICE = 'ak_alice_0123456789abcdef';
+let key: TestKey;
+
+beforeAll(async () => {
+  key = await makeKey('RS256');
+});
+
+/** A token of `sub` issued (iat) at `iat`, valid for five more minutes. */
+function issuedAt(sub: string, iat: number): Promise<string> {
+  return new SignJWT({ sub })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid })
+    .setIssuedAt(iat)
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setExpirationTime(Math.floor(Date.now() / 1000) + 300)
+    .sign(key.privateKey);
+}
+
+describe.each(all)('store review on $name', (framework) => {
+  const { lib } = framework;
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  const serve = async (middleware: { close(): Promise<void> }): Promise<TestServer> => {
+    const server = await framework.serve([middleware]);
+    cleanups.push(
+      () => middleware.close(),
+      () => server.close(),
+    );
+    return server;
+  };
+  const redis = async (): Promise<RedisServer> => {
+    const server = await startRedis();
+    cleanups.push(() => server.stop());
+    return server;
+  };
+  const replica = (url: string, maxStaleSeconds: number): Store => {
+    const store = redisStore({
+      url,
+      pollIntervalMs: 50,
+      maxStaleSeconds,
+      commandTimeoutMs: 300,
+      logger: quiet,
+    });
+    cleanups.push(() => store.close());
+    return store;
+  };
+  const bearer = (server: TestServer, credential: string) =>
+    request(server.url).get('/').set('Authorization', `Bearer ${credential}`);
+  const becomes = (server: TestServer, credential: string, expected: number) =>
+    eventually(async () => (await bearer(server, credential)).status === expected, { timeoutMs: 10_000 });
+
+  it('a replica cut off from Redis refuses after maxStaleSeconds even when the wall clock is set back', async () => {
+    // Staleness was Date.now() - syncedAt: a clock stepped back (NTP, a VM resumed) kept a cut-off
+    // replica "fresh" for as long as the step, serving revoked keys far past maxStaleSeconds.
+    const server = await redis();
+    const store = replica(server.url, 1);
+    const keys = lib.apiKeyAuth({ keys: [{ name: 'alice', key: ALICE }], store, logger: quiet });
+    const gateway = await serve(keys);
+    expect(await becomes(gateway, ALICE, 200)).toBe(true);
+
+    await server.kill();
+    const realNow = Date.now.bind(Date);
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000);
+    expect(await becomes(gateway, ALICE, 503)).toBe(true);
+    expect(store.collection('apikeys').status().fresh).toBe(false);
+  });
+
+  it('revoke({ sub }) covers a token issued just before it by an issuer whose clock is ahead (within clockSkewSeconds)', async () => {
+    // The verifier accepts an issuer clock up to clockSkewSeconds (default 30) ahead; the subject
+    // check took any iat after the revocation second as "issued after", so a token issued a
+    // moment before revoke() by such an issuer survived it.
+    const jwt = lib.jwtAuth({
+      issuer: ISSUER,
+      audiences: [AUDIENCE],
+      jwks: { inline: jwks(key) },
+      revocations: { store: memoryStore() },
+      logger: quiet,
+    });
+    const gateway = await serve(jwt);
+    const now = Math.floor(Date.now() / 1000);
+    const aheadBy20 = await issuedAt('mallory', now + 20);
+    expect((await bearer(gateway, aheadBy20)).status).toBe(200);
+    await jwt.revoke({ sub: 'mallory' });
+    expect((await bearer(gateway, aheadBy20)).status).toBe(401);
+  });
+
+  it('revoke({ sub }) covers a token whose iat lies beyond the clock skew (it cannot prove it was issued after)', async () => {
+    const jwt = lib.jwtAuth({
+      issuer: ISSUER,
+      audiences: [AUDIENCE],
+      jwks: { inline: jwks(key) },
+      logger: quiet,
+    });
+    const gateway = await serve(jwt);
+    const farAhead = await issuedAt('mallory', Math.floor(Date.now() / 1000) + 86_400);
+    expect((await bearer(gateway, farAhead)).status).toBe(200);
+    await jwt.revoke({ sub: 'mallory' });
+    expect((await bearer(gateway, farAhead)).status).toBe(401);
+  });
+});
