@@ -3,6 +3,7 @@ import request from 'supertest';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { memoryStore } from '../src/store/memory.js';
 import { redisStore } from '../src/store/redis.js';
+import { replayCache } from '../src/store/replay-cache.js';
 import type { Store } from '../src/store/store.js';
 import { frameworks, type TestServer } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, type TestKey } from './support/keys.js';
@@ -115,5 +116,22 @@ describe.each(all)('store review on $name', (framework) => {
     expect((await bearer(gateway, farAhead)).status).toBe(200);
     await jwt.revoke({ sub: 'mallory' });
     expect((await bearer(gateway, farAhead)).status).toBe(401);
+  });
+});
+
+describe('replayCache on the memory store', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('a claim is still a replay within its TTL when the wall clock steps forward', async () => {
+    // Claims expired by Date.now(): a clock stepped forward (NTP) forgot them at once, and the
+    // same DPoP proof jti was accepted twice.
+    const cache = replayCache();
+    expect(await cache.claim('proof-1', 60)).toBe(true);
+    const realNow = Date.now.bind(Date);
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 3_600_000);
+    expect(await cache.claim('proof-1', 60)).toBe(false);
+    await cache.close();
   });
 });

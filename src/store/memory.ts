@@ -40,7 +40,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       checkedName(key, 'a setIfAbsent key');
       const ttl = ttlMilliseconds(ttlSeconds);
       whenOpen();
-      const now = Date.now();
+      // The monotonic clock: a wall clock stepped forward would forget claims early (a replay
+      // accepted), one stepped back would keep them, and skip the sweep, for as long as the step.
+      const now = performance.now();
       // Expired claims are dropped in one pass at most once a second: the map stays bounded by
       // what the last TTLs hold, with no timer to keep the process alive.
       if (now >= nextSweep) {
