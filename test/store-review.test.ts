@@ -85,6 +85,23 @@ describe.each(all)('store review on $name', (framework) => {
     expect(store.collection('apikeys').status().fresh).toBe(false);
   });
 
+  it('a closed apiKeyAuth on a store that lives on refuses, rather than serving keys revoked after its close()', async () => {
+    // close() stops following the store (detach) but a server draining its keep-alive
+    // connections still calls the middleware: it served from a copy frozen at close(), as fresh
+    // as the store it no longer followed, so a key revoked afterwards stayed accepted there.
+    const store = memoryStore();
+    cleanups.push(() => store.close());
+    const closing = lib.apiKeyAuth({ store, logger: quiet });
+    const admin = lib.apiKeyAuth({ store, logger: quiet });
+    const gateway = await serve(closing);
+    cleanups.push(() => admin.close());
+    await admin.add({ name: 'alice', key: ALICE });
+    expect((await bearer(gateway, ALICE)).status).toBe(200);
+    await closing.close();
+    expect(await admin.revoke('alice')).toBe(true);
+    expect((await bearer(gateway, ALICE)).status).not.toBe(200);
+  });
+
   it('revoke({ sub }) covers a token issued just before it by an issuer whose clock is ahead (within clockSkewSeconds)', async () => {
     // The verifier accepts an issuer clock up to clockSkewSeconds (default 30) ahead; the subject
     // check took any iat after the revocation second as "issued after", so a token issued a

@@ -142,10 +142,20 @@ export function apiKeyAuthenticator(
     keys.setSeeds(seeds);
   }
 
+  // Set by close(): the copy stops following the store then, so it is never served again.
+  let closed = false;
   const authenticator = {
     keys: keys as ApiKeyManager,
     /** Synchronous: one Map lookup and the store's status, never a network call. */
     authenticate(key: string): Verdict {
+      if (closed) {
+        // A server draining its connections still calls a closed middleware: its copy no
+        // longer follows the store and may miss a revocation made since (fail closed).
+        return {
+          ok: false,
+          problem: { code: 'unavailable', reason: 'apiKeyAuth closed', retryAfterSeconds: 1 },
+        };
+      }
       const digest = digestOf(key);
       // Looked up by SHA-256 digest, never by the key: whatever the map compares, it compares
       // digests, and a client cannot steer the digest of its guess toward a stored one byte by
@@ -186,6 +196,7 @@ export function apiKeyAuthenticator(
       return { ok: true, identity: found.scopes.includes('*') ? grantAllScopes(identity) : identity };
     },
     async close() {
+      closed = true;
       file?.close();
       keys.detach();
       // A store given in the options is the caller's: other middlewares may use it.
