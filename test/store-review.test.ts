@@ -85,6 +85,20 @@ describe.each(all)('store review on $name', (framework) => {
     expect(store.collection('apikeys').status().fresh).toBe(false);
   });
 
+  it('an add() that rejected on a timeout still lands once Redis answers (the docs said nothing changed)', async () => {
+    // A MULTI sent and not answered within commandTimeoutMs is still carried out by Redis: the
+    // rejection means "unknown", not "nothing changed anywhere" as store.ts and add() said.
+    const server = await redis();
+    const a = lib.apiKeyAuth({ store: replica(server.url, 10), logger: quiet });
+    const b = lib.apiKeyAuth({ store: replica(server.url, 10), logger: quiet });
+    const gatewayB = await serve(b);
+    cleanups.push(() => a.close());
+    expect(await becomes(gatewayB, ALICE, 401)).toBe(true);
+    await server.slow(1500);
+    await expect(a.add({ name: 'alice', key: ALICE })).rejects.toThrow();
+    expect(await becomes(gatewayB, ALICE, 200)).toBe(true);
+  });
+
   it('a closed apiKeyAuth on a store that lives on refuses, rather than serving keys revoked after its close()', async () => {
     // close() stops following the store (detach) but a server draining its keep-alive
     // connections still calls the middleware: it served from a copy frozen at close(), as fresh

@@ -16,7 +16,8 @@ export interface ApiKeyManager {
   /**
    * Adds a key (same checks as at start-up) in the store: every replica takes it. Throws a
    * ConfigError at once for a bad record or a duplicate name or key; the promise rejects when
-   * the store could not write it (then nothing changed anywhere).
+   * the store did not confirm the write (refused: nothing changed; timed out: it may still land
+   * once Redis answers, so check list() or revoke it).
    */
   add(record: ApiKeyRecord): Promise<void>;
   /**

@@ -100,8 +100,8 @@ export interface TokenRevoker {
   /**
    * Refuses, on every replica sharing the store, the token with this `jti`, or every token of
    * this `sub` issued (`iat`) up to now; tokens already verified and cached included. Throws a
-   * ConfigError at once for a bad argument; the promise rejects when the store could not write
-   * it (then nothing changed anywhere).
+   * ConfigError at once for a bad argument; the promise rejects when the store did not confirm
+   * the write (refused, or timed out: then it may still land); retry it, it is idempotent.
    */
   revoke(revocation: Revocation): Promise<void>;
 }

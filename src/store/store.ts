@@ -14,7 +14,9 @@
  * - `status()` says how stale the local copy may be. A consumer serves from it while it was
  *   confirmed in sync within `maxStaleSeconds`; past that it fails closed (503, Retry-After).
  * - Writes (`put`, `delete`) go to the backend first and are applied locally once it
- *   acknowledged them: a write that failed changed nothing anywhere.
+ *   acknowledged them. A write refused before it was sent (backend unreachable) changed nothing;
+ *   one that timed out may still be carried out once the backend answers (then every replica
+ *   takes it): a rejection means "not confirmed", and writes are idempotent, so retry them.
  */
 
 /** A JSON value as stored: what `JSON.stringify` round-trips. */
@@ -45,7 +47,7 @@ export interface Collection {
   get(field: string): StoredValue | undefined;
   /** Every entry of the local copy. */
   entries(): IterableIterator<[string, StoredValue]>;
-  /** Writes `value` at `field` in the backend, then locally; rejects (changing nothing) on failure. */
+  /** Writes `value` at `field` in the backend, then locally; rejects when not confirmed (see above). */
   put(field: string, value: StoredValue): Promise<void>;
   /** Deletes `field` in the backend, then locally. */
   delete(field: string): Promise<void>;
