@@ -906,6 +906,7 @@ describe.each(all)('apiKeyAuth keys file on $name', (framework) => {
     expect(await warned(control, 1)).toBe(true);
     await sleep(150);
     expect(closedLogger.messages).toEqual([]);
-    expect((await get(closedUrl, BOB)).status).toBe(401);
+    // Closed, it serves no key at all (503): its copy no longer follows anything (store-review).
+    expect((await get(closedUrl, BOB)).status).toBe(503);
   });
 });
