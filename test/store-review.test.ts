@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { SignJWT } from 'jose';
 import request from 'supertest';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -97,6 +98,23 @@ describe.each(all)('store review on $name', (framework) => {
     await server.slow(1500);
     await expect(a.add({ name: 'alice', key: ALICE })).rejects.toThrow();
     expect(await becomes(gatewayB, ALICE, 200)).toBe(true);
+  });
+
+  it('a stored record that is not JSON fails closed: a seed whose digest holds it is refused', async () => {
+    // A value that did not parse was left out of the copy, so a seed's revocation record that
+    // reads as nothing let the seed back in, while a JSON record that did not pass was refused.
+    const server = await redis();
+    const digest = createHash('sha256').update(ALICE).digest('hex');
+    expect(
+      await server.command('HSET', 'portcullis:apikeys:data', digest, '{"name":"alice","revoked":tr'),
+    ).toBe('1');
+    const keys = lib.apiKeyAuth({
+      keys: [{ name: 'alice', key: ALICE }],
+      store: replica(server.url, 10),
+      logger: quiet,
+    });
+    const gateway = await serve(keys);
+    expect(await becomes(gateway, ALICE, 401)).toBe(true);
   });
 
   it('a closed apiKeyAuth on a store that lives on refuses, rather than serving keys revoked after its close()', async () => {

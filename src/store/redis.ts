@@ -540,10 +540,14 @@ class RedisCollection {
       try {
         next.set(field, parsedValue(json));
       } catch {
+        // Kept as null, not left out: a field that exists says something (a seed's key revoked,
+        // a token revoked), and every consumer reads a value it cannot use as a refusal.
+        next.set(field, null);
         skipped++;
       }
     }
-    if (skipped > 0) this.context.warn(`${this.name}: ${skipped} stored value(s) are not JSON; left out`);
+    if (skipped > 0)
+      this.context.warn(`${this.name}: ${skipped} stored value(s) are not JSON; kept as null (refusing)`);
     const last = entriesOf(replies[1])[0];
     this.#copy.replace(next);
     this.#lastId = last?.id ?? null;
@@ -590,7 +594,9 @@ class RedisCollection {
     try {
       this.#copy.apply(field, parsedValue(value));
     } catch {
-      this.context.warn(`${this.name}: a log entry's value is not JSON; left out`);
+      // As in a resync: a value present but unreadable is null, which consumers refuse on.
+      this.#copy.apply(field, null);
+      this.context.warn(`${this.name}: a log entry's value is not JSON; kept as null (refusing)`);
     }
   }
 
