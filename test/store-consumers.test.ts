@@ -53,6 +53,7 @@ function cutOffStore(status: SyncStatus): Store & { status: SyncStatus } {
         entries: () => collection.entries(),
         put: (field, value) => collection.put(field, value),
         delete: (field) => collection.delete(field),
+        deleteIf: (field, expected) => collection.deleteIf(field, expected),
         onChange: (listener) => collection.onChange(listener),
         status: () => view.status,
         ready: () => collection.ready(),

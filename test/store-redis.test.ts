@@ -81,6 +81,24 @@ describe('the Store contract, on memoryStore and redisStore', () => {
       expect(collection.status().fresh).toBe(true);
     });
 
+    it(`${kind}: deleteIf deletes only the value it was given, never one written since`, async () => {
+      const made = await make();
+      const collection = made.collection('conditional');
+      await collection.ready();
+      const changes: Change[] = [];
+      collection.onChange((change) => changes.push(change));
+      await collection.put('sub:alice', { before: 1, until: 10 });
+      const seen = collection.get('sub:alice')!;
+      // Renewed (another replica's new revocation) after this one saw the old entry.
+      await collection.put('sub:alice', { before: 5, until: 20 });
+      expect(await collection.deleteIf('sub:alice', seen)).toBe(false);
+      expect(collection.get('sub:alice')).toEqual({ before: 5, until: 20 });
+      expect(await collection.deleteIf('sub:alice', { before: 5, until: 20 })).toBe(true);
+      expect(collection.get('sub:alice')).toBeUndefined();
+      expect(await collection.deleteIf('sub:alice', { before: 5, until: 20 })).toBe(false);
+      expect(changes.at(-1)).toEqual({ field: 'sub:alice', value: undefined });
+    });
+
     it(`${kind}: onChange returns the function that stops that listener, and only that one`, async () => {
       const made = await make();
       const collection = made.collection('listeners');

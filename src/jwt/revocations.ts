@@ -177,13 +177,15 @@ export class Revocations implements TokenRevoker {
 
   /** Deletes entries past their `until`, a few per revoke(): the collection stays bounded. */
   private async forgetExpired(now: number): Promise<void> {
-    const expired: string[] = [];
+    const expired: Array<[string, StoredValue]> = [];
     for (const [field, value] of this.collection.entries()) {
-      if (!inForce(value, now)) expired.push(field);
+      if (!inForce(value, now)) expired.push([field, value]);
       if (expired.length >= 100) break;
     }
+    // Only while the entry is still the expired one this replica saw: another replica may have
+    // renewed it (a new revocation of the same jti or sub) since, and that must never be lost.
     // A failed delete only leaves an entry that no longer refuses anything.
-    await Promise.allSettled(expired.map((field) => this.collection.delete(field)));
+    await Promise.allSettled(expired.map(([field, value]) => this.collection.deleteIf(field, value)));
   }
 }
 

@@ -87,6 +87,21 @@ function memoryCollection(copy: LocalCopy, whenOpen: () => void): Collection {
         return Promise.reject(error);
       }
     },
+    deleteIf(field: string, expected: StoredValue) {
+      try {
+        checkedName(field, 'a field');
+        whenOpen();
+        const current = copy.get(field);
+        // The copy is the store here: compared in the same stored (JSON) form as Redis compares.
+        if (current === undefined || JSON.stringify(current) !== storedForm(expected).json) {
+          return Promise.resolve(false);
+        }
+        copy.apply(field, undefined);
+        return Promise.resolve(true);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
     onChange: (listener: (change: Change) => void) => copy.onChange(listener),
     status: (): SyncStatus => ({ fresh: true, syncedAt: Date.now(), retryAfterSeconds: 0 }),
     ready: () => ready,

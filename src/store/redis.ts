@@ -40,6 +40,15 @@ import type { Collection, Store, StoredValue, SyncStatus } from './store.js';
 
 /** About how many changes the log keeps (MAXLEN ~): a replica further behind resyncs the whole hash. */
 const LOG_LENGTH = 10_000;
+
+/**
+ * The conditional delete: HGET, compare, HDEL and XADD in one script (Redis runs it with nothing
+ * in between), the log entry in the form every write uses. Returns the entry's id, or nil when
+ * the stored value is not the expected one (nothing done).
+ */
+const DELETE_IF = `if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'op', 'delete', 'field', ARGV[1])`;
 /** Log entries read per round trip while catching up. */
 const BATCH = 500;
 
@@ -55,6 +64,8 @@ export interface RedisClientLike {
     options?: { condition?: 'NX'; expiration?: { type: 'PX'; value: number } },
   ): Promise<unknown>;
   publish(channel: string, message: string): Promise<unknown>;
+  /** EVAL: the conditional delete runs as one script, so no write can land between its steps. */
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   multi(): RedisMultiLike;
   /** A second connection of the same settings: the store's own, for pub/sub. */
   duplicate(): RedisSubscriberLike;
@@ -444,6 +455,7 @@ class RedisCollection {
       entries: () => this.#copy.entries(),
       put: async (field, value) => this.#write('put', field, storedForm(value)),
       delete: async (field) => this.#write('delete', field, undefined),
+      deleteIf: async (field, expected) => this.#deleteIf(field, storedForm(expected)),
       onChange: (listener) => this.#copy.onChange(listener),
       status: () => this.status(),
       ready: () => this.#ready,
@@ -623,9 +635,29 @@ class RedisCollection {
         .exec(),
       `${op} in ${this.name}`,
     );
-    const id = textOf(replies[1]);
+    await this.#written(textOf(replies[1]), field, form?.value);
+  }
+
+  /** {@link Collection.deleteIf}: compare, delete and log in one script (see DELETE_IF). */
+  async #deleteIf(field: string, expected: StoredForm): Promise<boolean> {
+    checkedName(field, 'a field');
+    const reply = await this.context.timed(
+      this.#connectedFor(`delete in ${this.name}`).eval(DELETE_IF, {
+        keys: [this.keys.data, this.keys.log],
+        arguments: [field, expected.json, String(LOG_LENGTH)],
+      }),
+      `delete in ${this.name}`,
+    );
+    const id = textOf(reply);
+    if (id === undefined) return false;
+    await this.#written(id, field, undefined);
+    return true;
+  }
+
+  /** After Redis took a write logged as `id`: the hint, then this replica's copy, in log order. */
+  async #written(id: string | undefined, field: string, value: StoredValue | undefined): Promise<void> {
     if (id === undefined) {
-      this.#copy.apply(field, form?.value);
+      this.#copy.apply(field, value);
       return;
     }
     // The hint goes after the write is acknowledged; a hint lost is caught by the next poll.
@@ -643,7 +675,7 @@ class RedisCollection {
     if (this.#lastId === null || compareIds(this.#lastId, id) < 0) {
       // Redis took the write but the catch-up failed: apply it now (a later catch-up replays the
       // log in order and ends on the same value) rather than resolve with this replica behind.
-      this.#copy.apply(field, form?.value);
+      this.#copy.apply(field, value);
     }
   }
 }

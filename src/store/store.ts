@@ -52,6 +52,12 @@ export interface Collection {
   /** Deletes `field` in the backend, then locally. */
   delete(field: string): Promise<void>;
   /**
+   * Deletes `field` only while its stored value is still `expected`, compared in the backend in
+   * one step: true when it deleted. For clean-ups, which must never remove a value another
+   * replica wrote after this one last saw it (a revocation renewed meanwhile).
+   */
+  deleteIf(field: string, expected: StoredValue): Promise<boolean>;
+  /**
    * Calls `listener` for every change the local copy takes, local writes included, in order.
    * Returns the function that stops it (a middleware closed while its store lives on must not
    * keep its listener, and its index, alive).
