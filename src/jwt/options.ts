@@ -159,7 +159,7 @@ const JWT_HINTS: Readonly<Record<string, Hint>> = {
   revocation: 'revocations',
   blacklist: 'revocations',
   denylist: 'revocations',
-  onExpired: { say: 'not supported: an expired token is always refused (401 token_expired)' },
+  onExpired: { say: 'not supported: an expired token is always refused (401, "The token has expired")' },
   ignoreExpiration: { say: 'not supported: `exp` is always checked (see `clockSkewSeconds`)' },
   maxAge: { say: 'not supported: a token is valid until its `exp`' },
   subject: USE_RULES,
