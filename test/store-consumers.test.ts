@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { SignJWT } from 'jose';
 import { createClient } from 'redis';
 import request from 'supertest';
@@ -11,6 +10,7 @@ import type { Collection, Store, SyncStatus } from '../src/store/store.js';
 import { type Echo, frameworks, type TestServer } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
 import { type RedisServer, startRedis } from './support/redis-server.js';
+import { startProxy } from './support/tcp-proxy.js';
 import { eventually, sleep } from './support/wait.js';
 
 // The consumers of the store (issue 13): apiKeyAuth's records, jwtAuth's revocations and the
@@ -426,47 +426,6 @@ describe('replayCache({ store })', () => {
   });
 });
 
-/**
- * A loopback TCP relay to a Redis port that the test can cut (connections dropped, new ones
- * refused) and restore on the same port: one replica cut off while the others still reach Redis.
- */
-async function cuttableRelay(targetPort: number) {
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let port = 0;
-  const open = () =>
-    new Promise<void>((resolve, reject) => {
-      const relay = createServer((client) => {
-        const upstream = tcpConnect(targetPort, '127.0.0.1');
-        for (const socket of [client, upstream]) {
-          sockets.add(socket);
-          socket.on('error', () => {});
-          socket.on('close', () => {
-            sockets.delete(socket);
-            client.destroy();
-            upstream.destroy();
-          });
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      relay.once('error', reject);
-      relay.listen(port, '127.0.0.1', () => {
-        port = (relay.address() as { port: number }).port;
-        server = relay;
-        resolve();
-      });
-    });
-  const cut = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      if (server === undefined) return resolve();
-      server.close(() => resolve());
-      server = undefined;
-    });
-  await open();
-  return { url: () => `redis://127.0.0.1:${port}`, cut, restore: open };
-}
-
 describe.each(all)(
   'store consumers on $name (redisStore on a real redis-server, two replicas)',
   (framework) => {
@@ -640,12 +599,13 @@ describe.each(all)(
 
     it('a revocation made while a replica was cut off from Redis applies there on reconnect', async () => {
       const server = await redis();
-      const relay = await cuttableRelay(server.port);
+      const relay = await startProxy(server.port);
+      cleanups.push(() => relay.close());
       const jwtOn = (store: Store) =>
         lib.jwtAuth({ issuer: ISSUER, jwks: { inline: jwks(key) }, revocations: { store }, logger: quiet });
       const seeds = [{ name: 'alice', key: ALICE }];
       const storeA = replica(server.url, 2);
-      const storeB = replica(relay.url(), 2);
+      const storeB = replica(relay.url, 2);
       const keysA = lib.apiKeyAuth({ keys: seeds, store: storeA });
       const keysB = lib.apiKeyAuth({ keys: seeds, store: storeB });
       const jwtA = jwtOn(storeA);
@@ -662,7 +622,7 @@ describe.each(all)(
       expect(await becomes(serverB, ALICE, 200)).toBe(true);
       expect(await becomes(tokensB, token, 200)).toBe(true);
 
-      await relay.cut();
+      relay.cut();
       expect(await keysA.revoke('alice')).toBe(true);
       await jwtA.revoke({ jti: 'cut-off' });
       expect((await status(serverA, ALICE)).status).toBe(401);
@@ -671,7 +631,7 @@ describe.each(all)(
       expect(await becomes(serverB, ALICE, 503)).toBe(true);
       expect(await becomes(tokensB, token, 503)).toBe(true);
 
-      await relay.restore();
+      relay.restore();
       expect(await becomes(serverB, ALICE, 401)).toBe(true);
       expect(await becomes(tokensB, token, 401)).toBe(true);
     });
