@@ -317,6 +317,12 @@ describe.each(all)('mcpAuth on $name', (framework) => {
       });
       expect(twice.status).toBe(400);
       expect((twice.json().error as { code: number }).code).toBe(-32020);
+      // A JSON-RPC response the client posts back has no method, so nothing to mirror.
+      const response = await send(`${base}/mcp`, {
+        headers: headers(bearer, MODERN),
+        body: JSON.stringify({ jsonrpc: '2.0', id: 'server-1', result: {} }),
+      });
+      expect(response.status).toBe(200);
       // Without a token, the answer is still the 401.
       const anonymous = await send(`${base}/mcp`, { headers: headers(undefined, MODERN), body });
       expect(anonymous.status).toBe(401);

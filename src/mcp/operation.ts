@@ -27,9 +27,9 @@ const NAME_FIELD: Readonly<Record<string, 'name' | 'uri'>> = {
 export type Mirrored =
   /** An earlier revision (or none): the body alone says what the request does. */
   | { kind: 'body' }
-  /** 2026-07-28 or later, with the method (and name) mirrored: scopes known without the body. */
+  /** 2026-07-28 or later: the mirrored method (and name), so scopes are known without the body. */
   | { kind: 'headers'; operation: Operation }
-  /** 2026-07-28 or later with the headers missing or repeated: refused once the caller is known. */
+  /** 2026-07-28 or later with a mirrored header repeated: refused once the caller is known. */
   | { kind: 'refused'; error: AuthError };
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -59,20 +59,16 @@ export function readMirrored(message: MessageHead): Mirrored {
   if (!mirrorsHeaders(versions[0]?.trim())) return { kind: 'body' };
   const methods = headerOccurrences(message, 'mcp-method');
   const names = headerOccurrences(message, 'mcp-name');
-  if (methods.length !== 1) {
-    return {
-      kind: 'refused',
-      error: mismatch(
-        methods.length === 0 ? 'The Mcp-Method header is missing' : 'Mcp-Method was sent more than once',
-      ),
-    };
-  }
+  if (methods.length > 1) return { kind: 'refused', error: mismatch('Mcp-Method was sent more than once') };
   if (names.length > 1) return { kind: 'refused', error: mismatch('Mcp-Name was sent more than once') };
-  const method = methods[0]!.trim();
+  // No Mcp-Method: right for a JSON-RPC response the client posts back (it has no method), and
+  // refused by headerMismatch once the body shows a request or notification.
+  const method = methods[0]?.trim();
+  if (method === undefined) return { kind: 'headers', operation: { method: undefined, name: undefined } };
   const name = names[0] === undefined ? undefined : decodedName(names[0].trim());
   return {
     kind: 'headers',
-    operation: { method, name: NAME_FIELD[method] === undefined ? undefined : name },
+    operation: { method, name: Object.hasOwn(NAME_FIELD, method) ? name : undefined },
   };
 }
 
@@ -123,7 +119,12 @@ export function headerMismatch(
 ): AuthError | undefined {
   for (const [index, message] of messages.entries()) {
     if (message.method !== mirrored.method)
-      return mismatch('Mcp-Method does not match the method in the body', ids[index]);
+      return mismatch(
+        mirrored.method === undefined
+          ? 'The Mcp-Method header is missing'
+          : 'Mcp-Method does not match the method in the body',
+        ids[index],
+      );
     if (message.name !== mirrored.name)
       return mismatch(
         mirrored.name === undefined ? 'The Mcp-Name header is missing' : 'Mcp-Name does not match the body',
