@@ -1,4 +1,4 @@
-import { basicChallenge, bearerChallenge, namedChallenge, withError } from './challenge.js';
+import { basicChallenge, bearerChallenge, dpopChallenge, namedChallenge, withError } from './challenge.js';
 import type { CredentialLocation, Locator } from './credentials/location.js';
 import { type CredentialReader, readersOf } from './credentials/read-locations.js';
 import { AuthError } from './errors.js';
@@ -28,6 +28,8 @@ export type AuthErrorCode =
   | 'credentials_missing'
   | 'invalid_request'
   | 'invalid_token'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'token_expired'
   | 'invalid_credentials'
   | 'insufficient_scope'
@@ -54,6 +56,14 @@ export const AUTH_ERROR_CODES: Readonly<
   invalid_token: {
     statuses: [401, 407],
     meaning: 'a token (or any credential behind a Bearer challenge) refused',
+  },
+  invalid_dpop_proof: {
+    statuses: [401],
+    meaning: 'a DPoP proof (RFC 9449) missing, malformed, not signed right, or not for this request',
+  },
+  use_dpop_nonce: {
+    statuses: [401],
+    meaning: 'a DPoP proof without the nonce the server asks for; the DPoP-Nonce header carries it',
   },
   token_expired: { statuses: [401, 407], meaning: 'an expired JWT read from a non-Bearer location' },
   invalid_credentials: {
@@ -104,6 +114,23 @@ export interface Asking {
   readonly form: 'bearer' | 'basic' | 'named';
   /** The challenge without error attributes (no credential presented). */
   readonly challenge: string;
+  /** DPoP beside (or, when required, instead of) Bearer: jwt at `Authorization` with `dpop`. */
+  readonly dpop?: DpopAsking;
+}
+
+/** How a scheme that takes DPoP-bound tokens asks for them (RFC 9449 section 7.1). */
+export interface DpopAsking {
+  readonly realm: string;
+  readonly algorithms: readonly string[];
+  /** Only DPoP is accepted: no Bearer challenge is sent. */
+  readonly required: boolean;
+  /** `DPoP realm="...", algs="..."`. */
+  readonly challenge: string;
+}
+
+/** The DPoP part of an {@link Asking}. */
+export function dpopAsking(realm: string, algorithms: readonly string[], required: boolean): DpopAsking {
+  return { realm, algorithms, required, challenge: dpopChallenge(realm, algorithms) };
 }
 
 function headerOf(location: CredentialLocation): { name: string; prefix: string } | undefined {
@@ -138,14 +165,23 @@ export function askingFor(declared: ChallengeDeclaration, locator: Locator, real
 }
 
 /** What a scheme may answer for a credential it refuses: no status, no header, no AuthError. */
-export type CredentialCode = 'invalid_token' | 'token_expired' | 'invalid_credentials' | 'invalid_request';
+export type CredentialCode =
+  | 'invalid_token'
+  | 'token_expired'
+  | 'invalid_credentials'
+  | 'invalid_request'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
-// RFC 6750 section 3.1: behind a Bearer challenge only these codes exist.
+// RFC 6750 section 3.1: behind a Bearer challenge only these codes exist (RFC 9449 section 7.1
+// adds its two to the DPoP challenge, which is a Bearer-form asking's other face).
 const BEARER_CODE: Record<CredentialCode, AuthErrorCode> = {
   invalid_request: 'invalid_request',
   invalid_token: 'invalid_token',
   token_expired: 'invalid_token',
   invalid_credentials: 'invalid_token',
+  invalid_dpop_proof: 'invalid_dpop_proof',
+  use_dpop_nonce: 'use_dpop_nonce',
 };
 
 /** The code a refused credential gets behind this challenge: the body's and the challenge's. */
@@ -156,17 +192,33 @@ export function codeBehind(asking: Asking, code: CredentialCode): AuthErrorCode 
 /**
  * A presented credential refused (401/407, or 400 for one sent twice), with the scheme's
  * challenge carrying the same `error` as the body (none for Basic).
+ *
+ * With DPoP (`asking.dpop`), the challenge follows the auth-scheme the client used
+ * (`presented`, lower case): a token sent as `DPoP`, or any token when DPoP is required, gets
+ * `DPoP realm, error, error_description, algs` alone; one sent as `Bearer` gets the Bearer
+ * challenge with the error, then the plain DPoP challenge (RFC 9449 section 7.2: a client
+ * may learn there that DPoP is accepted). `headers` are added as they are (`DPoP-Nonce`).
  */
 export function credentialRefusal(
   asking: Asking,
   code: CredentialCode,
   description: string,
   status: 400 | 401 | 407 = asking.status,
+  presented?: string,
+  headers?: Readonly<Record<string, string>>,
 ): AuthError {
   const sent = codeBehind(asking, code);
-  const challenge =
-    asking.form === 'basic' ? asking.challenge : withError(asking.challenge, sent, description);
-  return new AuthError(status, sent, description, { [asking.header]: challenge });
+  const dpop = asking.dpop;
+  let challenge: string | string[];
+  if (dpop !== undefined && asking.form === 'bearer') {
+    challenge =
+      presented === 'dpop' || dpop.required || code === 'invalid_dpop_proof' || code === 'use_dpop_nonce'
+        ? dpopChallenge(dpop.realm, dpop.algorithms, { code: sent, description })
+        : [withError(asking.challenge, sent, description), dpop.challenge];
+  } else {
+    challenge = asking.form === 'basic' ? asking.challenge : withError(asking.challenge, sent, description);
+  }
+  return new AuthError(status, sent, description, { ...headers, [asking.header]: challenge });
 }
 
 /**
@@ -178,7 +230,14 @@ export function credentialsMissing(readers: readonly Pick<CredentialReader, 'ask
   const headers: Record<string, string[]> = {};
   for (const { asking } of readers) {
     const list = headers[asking.header] ?? [];
-    if (!list.includes(asking.challenge)) list.push(asking.challenge);
+    const dpop = asking.dpop;
+    const challenges =
+      dpop === undefined
+        ? [asking.challenge]
+        : dpop.required
+          ? [dpop.challenge]
+          : [asking.challenge, dpop.challenge];
+    for (const challenge of challenges) if (!list.includes(challenge)) list.push(challenge);
     headers[asking.header] = list;
   }
   const status = readers.every(({ asking }) => asking.status === 407) ? 407 : 401;
@@ -355,10 +414,12 @@ export function renderRejection(error: AuthError): Rejection {
 // challenge, and MCP 2025-11-25 the `scope` a client should ask for. The rule above holds: no
 // `error` when no token was sent, the challenge's `error` is the body's.
 
-/** What every challenge of one mcpAuth says about the server: its metadata URL, its realm if set. */
+/** What every challenge of one mcpAuth says about the server: its metadata URL, realm, DPoP. */
 export interface McpChallengeParts {
   readonly metadataUrl: string;
   readonly realm: string | undefined;
+  /** With `dpop`: the plain DPoP challenge (realm, algs), and whether Bearer is refused. */
+  readonly dpop?: { readonly challenge: string; readonly required: boolean } | undefined;
 }
 
 function mcpBearer(parts: McpChallengeParts, scope: readonly string[]): string {
@@ -371,10 +432,19 @@ function quotedValue(value: string): string {
   return `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 
+/** `resource_metadata` (RFC 9728 section 5.1 is not tied to Bearer) on a DPoP challenge that lacks it. */
+function withMetadata(challenge: string, parts: McpChallengeParts): string {
+  return challenge.includes('resource_metadata=')
+    ? challenge
+    : `${challenge}, resource_metadata=${quotedValue(parts.metadataUrl)}`;
+}
+
 /**
  * The pipeline's refusal of an MCP request, its Bearer challenge rebuilt in the MCP form:
  * `Bearer resource_metadata="...", scope="..."`, plus `error` and `error_description` once a
- * token was presented. Other challenges (DPoP's) and other refusals (503) are kept as they are.
+ * token was presented. A DPoP challenge (dpop on) is kept, with `resource_metadata` added when
+ * no Bearer challenge carries it (`mode: 'required'`, a token sent as DPoP). Other refusals
+ * (503) are kept as they are.
  */
 export function mcpRefusal(error: AuthError, parts: McpChallengeParts, scope: readonly string[]): AuthError {
   const given = error.headers['www-authenticate'];
@@ -382,8 +452,10 @@ export function mcpRefusal(error: AuthError, parts: McpChallengeParts, scope: re
   const bearer = mcpBearer(parts, scope);
   const challenge =
     error.code === 'credentials_missing' ? bearer : withError(bearer, error.code, error.description);
-  const values = (Array.isArray(given) ? given : [given]).map((value) =>
-    /^bearer(?:\s|$)/i.test(value) ? challenge : value,
+  const list = Array.isArray(given) ? given : [given];
+  const hasBearer = list.some((value) => /^bearer(?:\s|$)/i.test(value));
+  const values = list.map((value) =>
+    /^bearer(?:\s|$)/i.test(value) ? challenge : hasBearer ? value : withMetadata(value, parts),
   );
   const headers = { ...error.headers, 'www-authenticate': values.length === 1 ? values[0]! : values };
   return new AuthError(error.status, error.code, error.description, headers);
@@ -392,21 +464,31 @@ export function mcpRefusal(error: AuthError, parts: McpChallengeParts, scope: re
 /**
  * An MCP operation the token's scopes do not cover: 403 with every scope the operation needs
  * in one challenge (MCP 2025-11-25 step-up: the client asks for these, plus what it holds),
- * the same list in the body's `scope`.
+ * the same list in the body's `scope`. In the scheme the token came in: a DPoP-bound token is
+ * answered `DPoP error="insufficient_scope", ...` (RFC 9449 section 7.1); a Bearer token
+ * `Bearer error="insufficient_scope", ...`, with the plain DPoP challenge beside it when DPoP
+ * is accepted too.
  */
 export function mcpInsufficientScope(
   needed: readonly string[],
   parts: McpChallengeParts,
-  extra: readonly string[] = [],
+  presented: 'bearer' | 'dpop' = 'bearer',
 ): AuthError {
   const wanted = needed.join(' ');
   const description = `This operation needs the scope(s): ${wanted}`;
-  const challenge = `Bearer error="insufficient_scope", scope=${quotedValue(wanted)}, resource_metadata=${quotedValue(parts.metadataUrl)}, error_description=${quotedValue(description)}`;
+  const attributes = `error="insufficient_scope", scope=${quotedValue(wanted)}, resource_metadata=${quotedValue(parts.metadataUrl)}, error_description=${quotedValue(description)}`;
+  const dpop = parts.dpop;
+  const challenge =
+    dpop !== undefined && (presented === 'dpop' || dpop.required)
+      ? `${dpop.challenge}, ${attributes}`
+      : dpop !== undefined
+        ? [`Bearer ${attributes}`, dpop.challenge]
+        : `Bearer ${attributes}`;
   return new AuthError(
     403,
     'insufficient_scope',
     description,
-    { 'www-authenticate': extra.length === 0 ? challenge : [challenge, ...extra] },
+    { 'www-authenticate': challenge },
     { error: 'insufficient_scope', error_description: description, scope: wanted },
   );
 }

@@ -231,6 +231,7 @@ describe('jwtAuth options from one schema', () => {
         'realm',
         'maxTokenLength',
         'revocations',
+        'dpop',
         'logger',
         'cache',
         'mode',

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/index.js';
 import { frameworks, type TestServer } from './support/frameworks.js';
@@ -528,6 +529,104 @@ describe.each(all)('mcpAuth on $name', (framework) => {
         'audiences',
         /client ID/,
       );
+    });
+  });
+
+  describe('with dpop (RFC 9449): proofs made by oauth4webapi', () => {
+    let url: string;
+    let required: string;
+    let client: oauth.CryptoKeyPair;
+    let thumbprint: string;
+    beforeAll(async () => {
+      url = await serve([], { dpop: { mode: 'allowed' } });
+      required = await serve([], { dpop: { mode: 'required', algorithms: ['ES256'] } });
+      client = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
+        'sign',
+        'verify',
+      ])) as oauth.CryptoKeyPair;
+      thumbprint = await oauth.DPoP({}, client).calculateThumbprint();
+    });
+
+    /**
+     * A request signed for the resource's public URL (htu: `dpop.publicUrl` defaults to the
+     * resource's origin), delivered to the local server. The reply whatever its status.
+     */
+    async function dpopCall(server: string, accessToken: string, message: unknown): Promise<Response> {
+      let reply: Response | undefined;
+      const sent = new Headers({ 'content-type': 'application/json', 'mcp-protocol-version': OLDER });
+      try {
+        await oauth.protectedResourceRequest(
+          accessToken,
+          'POST',
+          new URL(RESOURCE),
+          sent,
+          JSON.stringify(message),
+          {
+            DPoP: oauth.DPoP({}, client),
+            [oauth.customFetch]: async (target: string, init: RequestInit) => {
+              reply = await fetch(target.replace('https://mcp.example.test', server), init);
+              return reply.clone();
+            },
+          },
+        );
+      } catch {
+        // oauth4webapi throws on a 401/403 challenge; the reply is what the test reads.
+      }
+      return reply!;
+    }
+
+    it('the metadata lists the DPoP algorithms and whether bound tokens are required', async () => {
+      const allowed = (
+        await send(`${url}/.well-known/oauth-protected-resource/mcp`, { method: 'GET' })
+      ).json();
+      expect(allowed.dpop_signing_alg_values_supported).toContain('ES256');
+      expect(allowed.dpop_bound_access_tokens_required).toBe(false);
+      const strict = (
+        await send(`${required}/.well-known/oauth-protected-resource`, { method: 'GET' })
+      ).json();
+      expect(strict.dpop_signing_alg_values_supported).toEqual(['ES256']);
+      expect(strict.dpop_bound_access_tokens_required).toBe(true);
+    });
+
+    it('no token: the Bearer challenge, then DPoP algs; required: DPoP alone, with resource_metadata', async () => {
+      const allowed = await send(`${url}/mcp`, { headers: headers(undefined, OLDER), body: '{}' });
+      expect(wwwAuthenticate(allowed)).toEqual([
+        `Bearer resource_metadata="${METADATA_URL}", scope="mcp"`,
+        expect.stringMatching(/^DPoP realm="api", algs="ES256 [^"]*EdDSA"$/),
+      ]);
+      const strict = await send(`${required}/mcp`, { headers: headers(undefined, OLDER), body: '{}' });
+      expect(wwwAuthenticate(strict)).toEqual([
+        `DPoP realm="api", algs="ES256", resource_metadata="${METADATA_URL}"`,
+      ]);
+    });
+
+    it('a DPoP-bound token with a valid proof passes; its 403 is a DPoP insufficient_scope challenge', async () => {
+      const bound = await sign(key, { scope: 'mcp', cnf: { jkt: thumbprint } }, { audience: RESOURCE });
+      const ok = await dpopCall(url, bound, rpc('ping'));
+      expect(ok.status).toBe(200);
+      const refused = await dpopCall(url, bound, rpc('tools/call', { name: 'deploy' }));
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get('www-authenticate')).toMatch(
+        new RegExp(
+          `^DPoP realm="api", algs="[^"]+", error="insufficient_scope", scope="mcp deploy", resource_metadata="${METADATA_URL}"`,
+        ),
+      );
+      expect(((await refused.json()) as { scope: string }).scope).toBe('mcp deploy');
+    });
+
+    it('a DPoP-bound token sent as Bearer is refused: invalid_token in the MCP Bearer challenge', async () => {
+      const bound = await sign(key, { scope: 'mcp', cnf: { jkt: thumbprint } }, { audience: RESOURCE });
+      const reply = await send(`${url}/mcp`, {
+        headers: headers(bound, OLDER),
+        body: JSON.stringify(rpc('ping')),
+      });
+      expect(reply.status).toBe(401);
+      const [bearer, dpop] = wwwAuthenticate(reply);
+      expect(bearer).toMatch(
+        new RegExp(`^Bearer resource_metadata="${METADATA_URL}", scope="mcp", error="invalid_token"`),
+      );
+      expect(dpop).toMatch(/^DPoP realm="api", algs=/);
+      expect(reply.json().error).toBe('invalid_token');
     });
   });
 

@@ -161,6 +161,10 @@ class KoaHost implements RequestHost {
     return (app !== undefined && foldings.get(app)) || DEFAULT_FOLDING;
   }
 
+  get target(): string {
+    return this.ctx.originalUrl;
+  }
+
   get protocol(): string {
     return this.ctx.protocol;
   }
@@ -226,6 +230,8 @@ function koaInbound(inbound: InboundHandler, options: InboundOptions): KoaAuthMi
     if (result.error !== undefined) return refuse(result.error, ctx, delegate);
     if (result.answer !== undefined) return answer(result.answer, ctx);
     if (result.auth !== undefined) ctx.state.auth = result.auth;
+    if (result.headers !== undefined)
+      for (const [name, value] of Object.entries(result.headers)) ctx.set(name, value);
     await next();
   };
   return Object.assign(generic(middleware), { close: () => inbound.close() });

@@ -1,14 +1,17 @@
 import { BodyReadError, readAndRestoreBody } from '../backend/body.js';
+import { dpopChallenge } from '../challenge.js';
 import { parseOptions } from '../config/schema.js';
 import type { AuthError } from '../errors.js';
 import type { InboundHandler } from '../factories.js';
 import { canonicalPath } from '../http/canonical-path.js';
+import { headerOccurrences } from '../http/headers.js';
 import { queryOccurrences } from '../http/query.js';
 import type { RequestHost } from '../http/request-host.js';
 import { type Auth, MCP_METHOD } from '../identity.js';
 import { Inbound, type InboundResult } from '../inbound.js';
 import { ASYMMETRIC_ALGORITHMS } from '../jwt/algorithms.js';
-import { JWT_SCHEME, jwtAuthenticator } from '../jwt/authenticator.js';
+import { JWT_SCHEME, jwtAuthenticator, jwtSchemeContext } from '../jwt/authenticator.js';
+import { DEFAULT_DPOP_ALGORITHMS, DPOP_OPTIONS } from '../jwt/dpop/options.js';
 import { type JwtAuthOptions, mergedProviders } from '../jwt/options.js';
 import type { TokenRevoker } from '../jwt/revocations.js';
 import { type Logger, loggerOption } from '../logger.js';
@@ -112,10 +115,14 @@ export class McpInbound implements InboundHandler {
     if (queryOccurrences(message.url ?? '', 'access_token').length > 0)
       return { error: mcpQueryToken(settings.parts) };
     const mirrored: Mirrored = method === 'POST' ? readMirrored(message) : { kind: 'body' };
+    // Read before the pipeline strips the token: a 403 answers in the scheme the client used.
+    const presented = /^dpop\s/i.test(headerOccurrences(message, 'authorization')[0] ?? '')
+      ? 'dpop'
+      : 'bearer';
     const result = this.inner.handle(host, existing);
     if (result instanceof Promise)
-      return result.then((settled) => this.after(settled, mirrored, host, method));
-    return this.after(result, mirrored, host, method);
+      return result.then((settled) => this.after(settled, mirrored, host, method, presented));
+    return this.after(result, mirrored, host, method, presented);
   }
 
   private isMetadataPath(path: string, host: RequestHost): boolean {
@@ -128,6 +135,7 @@ export class McpInbound implements InboundHandler {
     mirrored: Mirrored,
     host: RequestHost,
     method: string,
+    presented: 'bearer' | 'dpop',
   ): InboundResult | Promise<InboundResult> {
     const settings = this.settings;
     if (result.error !== undefined) {
@@ -140,17 +148,22 @@ export class McpInbound implements InboundHandler {
     if (result.answer !== undefined || result.auth === undefined) return result;
     const auth = result.auth;
     if (mirrored.kind === 'refused') return { error: mirrored.error };
-    if (method !== 'POST') return this.scoped(auth, settings.scopes.always, result);
+    if (method !== 'POST') return this.scoped(auth, settings.scopes.always, result, presented);
     return this.operations(host, mirrored).then((read) => {
       if ('error' in read) return { error: read.error };
-      return this.scoped(auth, settings.scopes.needed(read.operations), result);
+      return this.scoped(auth, settings.scopes.needed(read.operations), result, presented);
     });
   }
 
-  private scoped(auth: Auth, needed: readonly string[], result: InboundResult): InboundResult {
+  private scoped(
+    auth: Auth,
+    needed: readonly string[],
+    result: InboundResult,
+    presented: 'bearer' | 'dpop',
+  ): InboundResult {
     const granted = new Set(auth.scopes);
     if (needed.every((scope) => granted.has(scope))) return result;
-    return { error: mcpInsufficientScope(needed, this.settings.parts) };
+    return { error: mcpInsufficientScope(needed, this.settings.parts, presented) };
   }
 
   /** The JSON-RPC messages of the body, checked against the mirrored headers. */
@@ -227,9 +240,16 @@ function jwtOptionsOf(given: McpAuthOptions): JwtAuthOptions {
     entra,
     scopes: _scopes,
     maxBodyBytes: _max,
+    dpop,
     ...jwt
   } = given;
   const options: JwtAuthOptions = { ...jwt };
+  // DPoP's htu is the resource's origin plus the request path unless said otherwise.
+  if (dpop !== undefined)
+    options.dpop =
+      typeof dpop === 'object' && dpop !== null && dpop.publicUrl === undefined
+        ? { ...dpop, publicUrl: new URL(resource).origin }
+        : (dpop as JwtAuthOptions['dpop']);
   if (entra !== undefined) {
     options.issuer = entraIssuer(entra.tenantId);
     options.audiences = [entra.clientId];
@@ -261,11 +281,17 @@ export function mcpInbound(given: McpAuthOptions): {
   const options = parseOptions(MCP_AUTH_OPTIONS, given);
   const jwt = jwtOptionsOf(given);
   let revocations: TokenRevoker | undefined;
-  const inner = Inbound.scheme(jwt, MCP_SCHEME, (context) => {
-    const authenticator = jwtAuthenticator(jwt, context);
-    revocations = authenticator.revocations;
-    return authenticator;
-  });
+  const inner = Inbound.scheme(
+    jwt,
+    MCP_SCHEME,
+    (context) => {
+      const authenticator = jwtAuthenticator(jwt, context);
+      revocations = authenticator.revocations;
+      return authenticator;
+    },
+    jwtSchemeContext,
+  );
+  const dpop = jwt.dpop === undefined ? undefined : parseOptions(DPOP_OPTIONS, jwt.dpop, 'dpop');
   const scopes = new ScopeTable(options.scopes);
   const resource = options.resource;
   const metadata = metadataDocument({
@@ -274,12 +300,33 @@ export function mcpInbound(given: McpAuthOptions): {
     scopesSupported: scopes.supported,
     algorithms: algorithmsOf(jwt),
     mtls: Object.hasOwn(given, 'mtls') && (given as { mtls?: unknown }).mtls !== undefined,
+    ...(dpop === undefined
+      ? {}
+      : {
+          dpop: {
+            algorithms: dpop.algorithms ?? DEFAULT_DPOP_ALGORITHMS,
+            required: dpop.mode === 'required',
+          },
+        }),
   });
   const inbound = new McpInbound(inner, {
     resource,
     paths: wellKnownPaths(resource),
     answers: metadataAnswers(metadata),
-    parts: { metadataUrl: metadataUrl(resource), realm: options.realm },
+    parts: {
+      metadataUrl: metadataUrl(resource),
+      realm: options.realm,
+      dpop:
+        dpop === undefined
+          ? undefined
+          : {
+              challenge: dpopChallenge(
+                options.realm ?? JWT_SCHEME.defaultRealm,
+                dpop.algorithms ?? DEFAULT_DPOP_ALGORITHMS,
+              ),
+              required: dpop.mode === 'required',
+            },
+    },
     scopes,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
     logger: loggerOption(options.logger),

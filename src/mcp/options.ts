@@ -1,6 +1,7 @@
 import { type Hint, withHints } from '../config/known-keys.js';
 import { bounded, lockedTo, optionsObject, refined, refuse, text, whole, z } from '../config/schema.js';
 import { isLoopbackHost } from '../http/loopback.js';
+import type { DpopOptions } from '../jwt/dpop/options.js';
 import { JWT_HINTS, type JwtAuthOptions, OWN_SHAPE, PROVIDER_SHAPE, partial } from '../jwt/options.js';
 
 /**
@@ -29,8 +30,14 @@ export interface EntraPreset {
   clientId: string;
 }
 
+/** jwtAuth's `dpop`, with `publicUrl` defaulting to the origin of `resource`. */
+export interface McpDpopOptions extends Omit<DpopOptions, 'publicUrl'> {
+  /** The public origin (and optional base path) proofs' `htu` is built from. Default: the origin of `resource`. */
+  publicUrl?: string;
+}
+
 /** Options of `mcpAuth()`. */
-export interface McpAuthOptions extends Omit<JwtAuthOptions, 'location' | 'mode'> {
+export interface McpAuthOptions extends Omit<JwtAuthOptions, 'location' | 'mode' | 'dpop'> {
   /**
    * The resource identifier (RFC 8707 / RFC 9728): the MCP endpoint's canonical URL, e.g.
    * `https://mcp.example.com/mcp`. https (http only for loopback hosts), no query, no fragment.
@@ -45,6 +52,11 @@ export interface McpAuthOptions extends Omit<JwtAuthOptions, 'location' | 'mode'
   scopes?: McpScopes;
   /** Largest JSON-RPC body read to find the operation's scopes. Default 1048576 (1 MiB). */
   maxBodyBytes?: number;
+  /**
+   * DPoP (RFC 9449) as on jwtAuth; the metadata then lists `dpop_signing_alg_values_supported`
+   * and `dpop_bound_access_tokens_required`, and challenges add `DPoP algs="..."`.
+   */
+  dpop?: McpDpopOptions;
 }
 
 const STRINGS = 'must be an array of non-empty strings';
@@ -87,7 +99,9 @@ const ENTRA = optionsObject(
   },
 );
 
-const { location: _location, ...JWT_OWN } = OWN_SHAPE;
+// `dpop` is checked by jwtAuth's own schema once its `publicUrl` default (the resource's origin)
+// is filled in (src/mcp/mcp-auth.ts): its mistakes are named `dpop.<field>` all the same.
+const { location: _location, dpop: _dpop, ...JWT_OWN } = OWN_SHAPE;
 
 /** What mcpAuth refuses, and why: the MCP authorization spec fixes both. */
 const MCP_HINTS: Readonly<Record<string, Hint>> = {
@@ -116,6 +130,7 @@ export const MCP_AUTH_OPTIONS = refined(
     {
       ...partial(PROVIDER_SHAPE),
       ...JWT_OWN,
+      dpop: z.custom<McpDpopOptions>().optional(),
       publicPaths: z.custom<JwtAuthOptions['publicPaths']>().optional(),
       delegateErrors: z.custom<JwtAuthOptions['delegateErrors']>().optional(),
       resource: z.string({ error: 'is required: the MCP endpoint URL clients call (RFC 8707 resource)' }),
