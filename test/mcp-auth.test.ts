@@ -472,6 +472,21 @@ describe.each(all)('mcpAuth on $name', (framework) => {
     });
   });
 
+  describe('shared inbound options', () => {
+    it('publicPaths skip mcpAuth; delegateErrors hands the AuthError (with its JSON body) to the app', async () => {
+      const mcp = mcpAuth({ ...options(), publicPaths: ['/health'], delegateErrors: true });
+      closers.push(() => mcp.close());
+      const server = await framework.serve([mcp], { errorHandler: true });
+      servers.push(server);
+      const health = await send(`${server.url}/health`, { method: 'GET' });
+      expect(health.status).toBe(200);
+      const body = JSON.stringify(rpc('tools/call', { name: 'deploy' }));
+      const refused = await send(`${server.url}/mcp`, { headers: headers(await token('mcp'), OLDER), body });
+      expect(refused.status).toBe(403);
+      expect(refused.json()).toEqual({ handledBy: 'app', code: 'insufficient_scope' });
+    });
+  });
+
   describe('start-up checks', () => {
     const base = () => ({
       resource: RESOURCE,
