@@ -6,7 +6,11 @@
 import type { BackendAuth } from './backend/backend-auth.js';
 
 /** `forwardIdentity()`'s options: `headers`, and `delegateErrors`. */
-export type { ForwardIdentityStepOptions as ForwardIdentityOptions, StepOptions } from './adapter-kit.js';
+export type {
+  ForwardIdentityStepOptions as ForwardIdentityOptions,
+  McpAuthParts,
+  StepOptions,
+} from './adapter-kit.js';
 export type { AnyAuthOptions } from './any.js';
 export type { ApiKeyAuthOptions, ApiKeyManager } from './apikey/authenticator.js';
 export type { ApiKeyInfo, ApiKeyRecord } from './apikey/records.js';
@@ -39,7 +43,7 @@ export type { JwksOption, JwtAuthOptions, JwtProviderOptions } from './jwt/optio
 export type { Revocation, RevocationExpiry, RevocationOptions, TokenRevoker } from './jwt/revocations.js';
 export type { Logger } from './logger.js';
 export type { ProtectedResourceMetadata } from './mcp/metadata.js';
-export type { EntraPreset, McpAuthOptions, McpScopes } from './mcp/options.js';
+export type { EntraPreset, McpAuthOptions, McpDpopOptions, McpScopes } from './mcp/options.js';
 export type { Mode } from './modes.js';
 export type { AuthErrorCode } from './refusals.js';
 export type { MemoryStoreOptions } from './store/memory.js';

@@ -414,6 +414,34 @@ describe.each(all)('mcpAuth on $name', (framework) => {
     });
   });
 
+  it('the raw body it read is put back: the handler behind reads the very bytes', async () => {
+    const echoBody = framework.name.startsWith('express')
+      ? (req: NodeJS.ReadableStream, res: { end(text: string): void }) => {
+          let text = '';
+          req.setEncoding('utf8');
+          req.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          req.on('end', () => res.end(text));
+        }
+      : async (ctx: { req: NodeJS.ReadableStream; body: unknown }) => {
+          let text = '';
+          for await (const chunk of ctx.req) text += chunk.toString();
+          ctx.body = text;
+        };
+    const mcp = mcpAuth(options());
+    closers.push(() => mcp.close());
+    const server = await framework.serve([mcp, echoBody]);
+    servers.push(server);
+    const body = JSON.stringify(rpc('tools/call', { name: 'deploy', arguments: { text: 'é'.repeat(5000) } }));
+    const reply = await send(`${server.url}/mcp`, {
+      headers: headers(await token('mcp deploy'), OLDER),
+      body,
+    });
+    expect(reply.status).toBe(200);
+    expect(reply.body).toBe(body);
+  });
+
   describe('a body parser that ran before mcpAuth', () => {
     const parser = async () =>
       framework.name.startsWith('express')

@@ -46,9 +46,12 @@ export function mirrorsHeaders(version: string | undefined): boolean {
 function decodedName(value: string): string | undefined {
   const encoded = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/.exec(value);
   if (encoded === null) return value;
-  const bytes = Buffer.from(encoded[1]!, 'base64');
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  return text;
+  // Bytes that are not UTF-8 name nothing the body can hold: undefined never matches a name.
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded[1]!, 'base64'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The mirrored headers of a POST, read from the raw header list (a repeat is caught there). */
@@ -65,7 +68,9 @@ export function readMirrored(message: MessageHead): Mirrored {
   // refused by headerMismatch once the body shows a request or notification.
   const method = methods[0]?.trim();
   if (method === undefined) return { kind: 'headers', operation: { method: undefined, name: undefined } };
-  const name = names[0] === undefined ? undefined : decodedName(names[0].trim());
+  const sent = names[0]?.trim();
+  // A name that does not decode stands for itself: it then matches no name in the body.
+  const name = sent === undefined ? undefined : (decodedName(sent) ?? sent);
   return {
     kind: 'headers',
     operation: { method, name: Object.hasOwn(NAME_FIELD, method) ? name : undefined },
