@@ -249,6 +249,22 @@ describe.each(all)('DPoP on jwtAuth, $name', (framework) => {
       expect(challenges(res)).toEqual([refusal('invalid_token', "The token's signature is not valid")]);
     });
 
+    it('a scope the token lacks: 403 with the Bearer and the DPoP insufficient_scope challenges', async () => {
+      const client = await dpopClient();
+      const token = await bound(client);
+      for (const mode of ['allowed', 'required']) {
+        const server = await framework.serve([jwtAuth({ mode }), framework.lib.requireScopes('admin')]);
+        cleanups.push(() => server.close());
+        const res = await send(server, token, await proofFor(client, token));
+        expect(res.status).toBe(403);
+        expect(JSON.parse(res.body).error).toBe('insufficient_scope');
+        const dpopLine = `DPoP realm="api", error="insufficient_scope", scope="admin", algs="${ALGS}"`;
+        expect(challenges(res)).toEqual(
+          mode === 'allowed' ? ['Bearer error="insufficient_scope", scope="admin"', dpopLine] : [dpopLine],
+        );
+      }
+    });
+
     it('Authorization sent twice (Bearer and DPoP): 400 invalid_request', async () => {
       const server = await serve();
       const client = await dpopClient();
