@@ -7,9 +7,11 @@ import {
 } from '../authenticator.js';
 import { parseOptions } from '../config/schema.js';
 import { BEARER_LOCATION } from '../credentials/location.js';
+import type { RequestHost } from '../http/request-host.js';
 import type { AuthPart } from '../identity.js';
 import type { CredentialCode } from '../refusals.js';
 import { parseCompactJwt } from './compact.js';
+import { certificateBinding, X5T_S256 } from './mtls/certificate-binding.js';
 import { JWT_AUTH_OPTIONS, type JwtAuthOptions, mergedProviders } from './options.js';
 import { Provider } from './provider.js';
 import { Revocations, type TokenRevoker } from './revocations.js';
@@ -48,6 +50,9 @@ export function jwtAuthenticator(
   // Checked before any provider starts a key fetch or a file watch that a refusal would leak.
   const verified = new VerifiedTokens(options.cache);
   const revocations = new Revocations(options.revocations, logger);
+  // Interim, until the sender-constraint list (src/jwt/sender-constraint.ts) lands: the only
+  // confirmation method checked here is RFC 8705's; any other `cnf` member is refused.
+  const binding = certificateBinding(options.mtls);
 
   const providers: Provider[] = [];
   try {
@@ -63,13 +68,17 @@ export function jwtAuthenticator(
   for (const provider of providers)
     byIssuer.set(provider.issuer, [...(byIssuer.get(provider.issuer) ?? []), provider]);
 
-  /** A verified token's verdict: refused when revoked, or while revocations cannot be checked. */
+  /**
+   * A verified token's verdict: refused when revoked, while revocations cannot be checked, or
+   * when it is bound to a key the request does not prove (fresh and cached tokens alike).
+   */
   const unlessRevoked = (
     claims: Readonly<Record<string, unknown>>,
     scopes: readonly string[],
     provider: Provider,
+    host: RequestHost,
   ): Verdict => {
-    const problem = revocations.check(claims, provider.clockSkewSeconds);
+    const problem = revocations.check(claims, provider.clockSkewSeconds) ?? confirmationProblem(claims, host);
     return problem === undefined
       ? { ok: true, identity: jwtIdentity(claims, scopes) }
       : { ok: false, problem };
@@ -78,13 +87,13 @@ export function jwtAuthenticator(
   const authenticator = {
     revocations: revocations as TokenRevoker,
     /** Synchronous for a cached token: most requests then cross no promise. */
-    authenticate(token: string): Verdict | Promise<Verdict> {
+    authenticate(token: string, host: RequestHost): Verdict | Promise<Verdict> {
       if (token.length > maxTokenLength)
         return reject('invalid_token', 'longer than maxTokenLength', 'The token is too long');
       const hit = verified.lookup(token);
       // A cached token is checked against the revocations like any other, on every request.
-      if (hit !== undefined) return unlessRevoked(hit.claims, hit.scopes, hit.provider);
-      return verifyToken(token);
+      if (hit !== undefined) return unlessRevoked(hit.claims, hit.scopes, hit.provider, host);
+      return verifyToken(token, host);
     },
     async close() {
       for (const provider of providers) provider.close();
@@ -96,8 +105,29 @@ export function jwtAuthenticator(
     problem: { code, reason, description },
   });
 
+  /** Fails closed: a `cnf` that is not an object, or names a method nobody checks, is refused. */
+  function confirmationProblem(claims: Readonly<Record<string, unknown>>, host: RequestHost) {
+    if (!Object.hasOwn(claims, 'cnf')) return undefined;
+    const cnf = claims.cnf;
+    if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))
+      return {
+        code: 'invalid_token',
+        reason: 'cnf not an object',
+        description: "The token's confirmation claim is malformed",
+      } as const;
+    const members = cnf as Record<string, unknown>;
+    // Every member must be checked: one left unchecked (`jkt` beside `x5t#S256`) would bind nothing.
+    if (!binding.applies(members) || Object.keys(members).some((name) => name !== X5T_S256))
+      return {
+        code: 'invalid_token',
+        reason: 'cnf confirmation method not checked',
+        description: "The token's confirmation method is not supported",
+      } as const;
+    return binding.check(members, host);
+  }
+
   /** Full verification of a token the cache does not hold. */
-  async function verifyToken(token: string): Promise<Verdict> {
+  async function verifyToken(token: string, host: RequestHost): Promise<Verdict> {
     const parts = token.split('.').length;
     if (parts === 5) return reject('invalid_token', 'encrypted (JWE)', 'Encrypted tokens are not accepted');
     if (parts !== 3) return reject('invalid_token', `${parts} parts, not 3`, 'The token is malformed');
@@ -147,7 +177,7 @@ export function jwtAuthenticator(
         ...VerifiedTokens.timesOf(claims),
       });
       // Checked after the awaits above: a revocation that arrived meanwhile applies.
-      return unlessRevoked(claims, scopes, provider);
+      return unlessRevoked(claims, scopes, provider, host);
     }
     if (keyMismatch)
       return reject('invalid_token', 'signature not valid', "The token's signature is not valid");

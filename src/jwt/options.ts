@@ -18,6 +18,7 @@ import { CREDENTIAL_LOCATION, type CredentialLocation } from '../credentials/loc
 import type { InboundOptions } from '../inbound.js';
 import { LOGGER, type Logger } from '../logger.js';
 import { isAsymmetric, isHmac } from './algorithms.js';
+import { MTLS_OPTIONS, type MtlsOptions } from './mtls/options.js';
 import { checkProvider } from './provider-checks.js';
 import { REVOCATION_OPTIONS, type RevocationOptions } from './revocations.js';
 
@@ -105,6 +106,7 @@ const OWN_SHAPE = {
   logger: LOGGER.optional(),
   cache: CACHE_OPTIONS.optional(),
   revocations: REVOCATION_OPTIONS.optional(),
+  mtls: MTLS_OPTIONS.optional(),
 };
 // What other JWT middlewares call their options (express-jwt, express-oauth2-jwt-bearer, koa-jwt,
 // passport-jwt, jwks-rsa), for a user moving from one of them: each says what to write here.
@@ -346,6 +348,13 @@ export interface JwtAuthOptions extends InboundOptions, Partial<JwtProviderOptio
    * 86400 s unless `revoke()` says `until`.
    */
   revocations?: RevocationOptions;
+  /**
+   * RFC 8705 certificate-bound tokens: a token whose `cnf["x5t#S256"]` is set is accepted only
+   * when it is the SHA-256 thumbprint of the request's client certificate (of the TLS
+   * connection, or of `certificateHeader` set by a trusted proxy). Without `mtls`, such tokens
+   * are refused. Tokens without `cnf` are not affected.
+   */
+  mtls?: MtlsOptions;
 }
 
 lockedTo<JwtAuthOptions, z.output<typeof JWT_AUTH_OPTIONS>>(true);
