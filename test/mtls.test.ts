@@ -81,6 +81,8 @@ describe('pure parts: thumbprint and header formats', () => {
       `:${b64}:;foo=1`, // parameters RFC 9440 does not define
       `:${pki.alice.der.toString('base64url')}:`, // base64url is not sf-binary
       `:${Buffer.from('not a certificate').toString('base64')}:`,
+      `:${Buffer.from(pki.alice.cert).toString('base64')}:`, // PEM text is not the DER
+      `:${Buffer.concat([pki.alice.der, Buffer.from([0])]).toString('base64')}:`, // trailing bytes
       '::',
       encodeURIComponent(pki.alice.cert), // the other format
       `:${'A'.repeat(40_000)}:`,

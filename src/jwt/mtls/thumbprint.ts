@@ -32,12 +32,17 @@ export function presentedCertificate(socket: Socket | undefined): Buffer | undef
   return Buffer.isBuffer(raw) && raw.length > 0 ? raw : undefined;
 }
 
-/** The DER of `bytes` when they are one X.509 certificate, else undefined. Never throws. */
+/**
+ * The DER of `bytes` when they are exactly one DER X.509 certificate (no PEM, nothing before or
+ * after it), else undefined. Never throws. Parsed rather than hashed as given: what is compared
+ * is a certificate, not arbitrary bytes.
+ */
 export function certificateDer(bytes: Uint8Array): Buffer | undefined {
-  if (bytes.length === 0) return undefined;
+  // 0x30: a DER SEQUENCE. X509Certificate would also take PEM text, which no format here sends.
+  if (bytes.length === 0 || bytes[0] !== 0x30) return undefined;
   try {
-    // Parsed rather than hashed as given: what is compared is a certificate, not arbitrary bytes.
-    return new X509Certificate(bytes).raw;
+    const raw = new X509Certificate(bytes).raw;
+    return raw.equals(bytes) ? raw : undefined;
   } catch {
     return undefined;
   }
