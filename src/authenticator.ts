@@ -4,7 +4,7 @@ import { type CredentialLocation, type Locator, locator } from './credentials/lo
 import type { RequestHost } from './http/request-host.js';
 import type { AuthPart } from './identity.js';
 import { type Logger, loggerOption } from './logger.js';
-import type { ChallengeDeclaration, CredentialCode } from './refusals.js';
+import type { ChallengeDeclaration, CredentialCode, DpopAsking } from './refusals.js';
 
 /**
  * Why a scheme refused, or could not check, a credential. No HTTP in it: the pipeline
@@ -13,8 +13,11 @@ import type { ChallengeDeclaration, CredentialCode } from './refusals.js';
  * (`missing claim "aud"`, `signature not valid`), never credential content.
  */
 export type Problem =
-  /** The credential is not accepted; `description` is the fixed sentence the client reads. */
-  | { code: CredentialCode; reason: string; description: string }
+  /**
+   * The credential is not accepted; `description` is the fixed sentence the client reads.
+   * `headers`: sent with the refusal as they are (DPoP's `DPoP-Nonce`).
+   */
+  | { code: CredentialCode; reason: string; description: string; headers?: Readonly<Record<string, string>> }
   /** It cannot be checked now (a key source down, the hash pool full): 503, Retry-After. */
   | { code: 'unavailable'; reason: string; retryAfterSeconds: number }
   /** The request path cannot be read unambiguously, and the scheme decides on it: 400. */
@@ -23,7 +26,10 @@ export type Problem =
   | { code: 'ambiguous_header'; reason: string };
 
 /** What one scheme says about the credential it was handed. */
-export type Verdict = { ok: true; identity: AuthPart } | { ok: false; problem: Problem };
+/** `headers`: response headers to send with the accepted request's response (a fresh `DPoP-Nonce`). */
+export type Verdict =
+  | { ok: true; identity: AuthPart; headers?: Readonly<Record<string, string>> }
+  | { ok: false; problem: Problem };
 
 /**
  * One inbound scheme (jwt, basic, apiKey, custom) reduced to what differs between schemes:
@@ -31,8 +37,12 @@ export type Verdict = { ok: true; identity: AuthPart } | { ok: false; problem: P
  * stripping, refusals and identity attachment belong to the pipeline (src/inbound.ts).
  */
 export interface Authenticator {
-  /** Checks a credential found at the scheme's location. Never throws for bad input. */
-  authenticate(credential: string, host: RequestHost): Verdict | Promise<Verdict>;
+  /**
+   * Checks a credential found at the scheme's location. Never throws for bad input.
+   * `presented`: the auth-scheme the client used, in lower case (`bearer`, `dpop`), when the
+   * scheme's locator reads several (jwt with `dpop`); undefined otherwise.
+   */
+  authenticate(credential: string, host: RequestHost, presented?: string): Verdict | Promise<Verdict>;
   /** Releases timers, watchers and connections. */
   close(): Promise<void>;
 }
@@ -51,6 +61,8 @@ export interface SchemeContext {
   readonly locator: Locator;
   readonly realm: string;
   readonly logger: Logger;
+  /** How the scheme asks for DPoP-bound tokens, when it takes them (jwt with `dpop`). */
+  readonly dpop?: DpopAsking;
 }
 
 /**

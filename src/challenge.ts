@@ -13,6 +13,22 @@ export function bearerChallenge(realm: string): string {
   return `Bearer realm=${quoted(realm)}`;
 }
 
+/**
+ * RFC 9449 section 7.1: the DPoP challenge, with the realm and the proof algorithms accepted;
+ * with a refusal's `error` and `error_description` between them when one is given.
+ */
+export function dpopChallenge(
+  realm: string,
+  algorithms: readonly string[],
+  error?: { code: string; description: string },
+): string {
+  const attributes =
+    error === undefined
+      ? ''
+      : `, error=${quoted(error.code)}, error_description=${quoted(error.description)}`;
+  return `DPoP realm=${quoted(realm)}${attributes}, algs=${quoted(algorithms.join(' '))}`;
+}
+
 /** RFC 7617: the realm, and UTF-8 as the charset credentials are decoded with. */
 export function basicChallenge(realm: string): string {
   return `Basic realm=${quoted(realm)}, charset="UTF-8"`;

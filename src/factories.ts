@@ -14,7 +14,7 @@ import {
 import type { RequestHost } from './http/request-host.js';
 import type { Auth } from './identity.js';
 import { Inbound, type InboundResult } from './inbound.js';
-import { JWT_SCHEME, jwtAuthenticator } from './jwt/authenticator.js';
+import { JWT_SCHEME, jwtAuthenticator, jwtSchemeContext } from './jwt/authenticator.js';
 import type { JwtAuthOptions } from './jwt/options.js';
 import type { TokenRevoker } from './jwt/revocations.js';
 
@@ -29,11 +29,16 @@ export interface InboundHandler {
 
 export function jwtInbound(options: JwtAuthOptions): { inbound: Inbound; revocations: TokenRevoker } {
   let revocations: TokenRevoker | undefined;
-  const inbound = Inbound.scheme(options, JWT_SCHEME, (context) => {
-    const authenticator = jwtAuthenticator(options, context);
-    revocations = authenticator.revocations;
-    return authenticator;
-  });
+  const inbound = Inbound.scheme(
+    options,
+    JWT_SCHEME,
+    (context) => {
+      const authenticator = jwtAuthenticator(options, context);
+      revocations = authenticator.revocations;
+      return authenticator;
+    },
+    jwtSchemeContext,
+  );
   return { inbound, revocations: revocations! };
 }
 

@@ -51,8 +51,13 @@ export interface SchemeOptions extends InboundOptions {
   logger?: Logger;
 }
 
-/** What the adapter does next: refuse with `error`, or go on with `auth` (undefined: unchanged). */
-export type InboundResult = { error: AuthError } | { error?: undefined; auth: Auth | undefined };
+/**
+ * What the adapter does next: refuse with `error`, or go on with `auth` (undefined: unchanged),
+ * setting `headers` on the response first when there are any (a fresh `DPoP-Nonce`).
+ */
+export type InboundResult =
+  | { error: AuthError }
+  | { error?: undefined; auth: Auth | undefined; headers?: Readonly<Record<string, string>> };
 
 const UNCHANGED: InboundResult = { auth: undefined };
 
@@ -66,7 +71,12 @@ export interface Member extends CredentialReader {
 /** What one member made of its reading: nothing there, an identity, or a refusal with its reason. */
 type Tried =
   | { kind: 'absent' }
-  | { kind: 'valid'; member: Member; outcome: Outcome & { kind: 'valid' } }
+  | {
+      kind: 'valid';
+      member: Member;
+      outcome: Outcome & { kind: 'valid' };
+      headers?: Readonly<Record<string, string>>;
+    }
   | { kind: 'invalid'; member: Member; error: AuthError; reason: string };
 
 const ABSENT: Tried = { kind: 'absent' };
@@ -94,17 +104,19 @@ export class Inbound {
    * checked before `build` runs, so a refused option never leaves a scheme's file watcher or
    * JWKS refresh loop running with nobody able to close it.
    */
-  static scheme(
-    options: SchemeOptions,
+  static scheme<Options extends SchemeOptions>(
+    options: Options,
     declared: SchemeDeclaration,
     build: (context: SchemeContext) => Authenticator,
+    contextOf: (options: Options, declared: SchemeDeclaration) => SchemeContext = schemeContext,
   ): Inbound {
     const settings = inboundSettings(options);
-    const context = schemeContext(options, declared);
+    const context = contextOf(options, declared);
+    const asking = askingFor(declared.challenge, context.locator, context.realm);
     const member: Member = {
       method: declared.method,
       locator: context.locator,
-      asking: askingFor(declared.challenge, context.locator, context.realm),
+      asking: context.dpop === undefined ? asking : { ...asking, dpop: context.dpop },
       logger: context.logger,
       authenticator: build(context),
     };
@@ -186,19 +198,20 @@ export class Inbound {
       return { kind: 'invalid', member, error, reason: 'credential empty' };
     }
     const credential = reading.value;
+    const presented = reading.scheme;
     let verdict: Verdict | Promise<Verdict>;
     try {
-      verdict = member.authenticator.authenticate(credential, host);
+      verdict = member.authenticator.authenticate(credential, host, presented);
     } catch {
       return failed(member);
     }
     if (verdict instanceof Promise) {
       return verdict.then(
-        (settled) => judged(member, settled, credential),
+        (settled) => judged(member, settled, credential, presented),
         () => failed(member),
       );
     }
-    return judged(member, verdict, credential);
+    return judged(member, verdict, credential, presented);
   }
 
   private accept(
@@ -213,7 +226,7 @@ export class Inbound {
     // Filed under the scheme that consumed it, never under the method an identity claims: a
     // custom provider answering method 'jwt' must not turn its API key into a passthrough token.
     rememberInboundCredential(auth, tried.member.method, decision.credential);
-    return { auth };
+    return tried.headers === undefined ? { auth } : { auth, headers: tried.headers };
   }
 
   /** Applies the mode to a request no member authenticated. */
@@ -253,19 +266,26 @@ function failed(member: Member): Tried {
   return { kind: 'invalid', member, error, reason: 'the scheme failed while checking the credential' };
 }
 
-function judged(member: Member, verdict: Verdict, credential: string): Tried {
-  if (verdict.ok)
-    return { kind: 'valid', member, outcome: { kind: 'valid', identity: verdict.identity, credential } };
+function judged(member: Member, verdict: Verdict, credential: string, presented: string | undefined): Tried {
+  if (verdict.ok) {
+    const outcome = { kind: 'valid', identity: verdict.identity, credential } as const;
+    return verdict.headers === undefined
+      ? { kind: 'valid', member, outcome }
+      : { kind: 'valid', member, outcome, headers: verdict.headers };
+  }
   return {
     kind: 'invalid',
     member,
-    error: refusalFor(member, verdict.problem),
+    error: refusalFor(member, verdict.problem, presented),
     reason: verdict.problem.reason,
   };
 }
 
-/** A scheme's problem as the HTTP refusal the catalogue builds for this member's location. */
-function refusalFor(member: Member, problem: Problem): AuthError {
+/**
+ * A scheme's problem as the HTTP refusal the catalogue builds for this member's location and
+ * the auth-scheme the credential was presented with.
+ */
+function refusalFor(member: Member, problem: Problem, presented: string | undefined): AuthError {
   switch (problem.code) {
     case 'unavailable':
       return unavailable(problem.retryAfterSeconds);
@@ -274,7 +294,14 @@ function refusalFor(member: Member, problem: Problem): AuthError {
     case 'ambiguous_header':
       return repeatedHeaderError();
     default:
-      return credentialRefusal(member.asking, problem.code, problem.description);
+      return credentialRefusal(
+        member.asking,
+        problem.code,
+        problem.description,
+        undefined,
+        presented,
+        problem.headers,
+      );
   }
 }
 

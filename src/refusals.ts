@@ -1,4 +1,4 @@
-import { basicChallenge, bearerChallenge, namedChallenge, withError } from './challenge.js';
+import { basicChallenge, bearerChallenge, dpopChallenge, namedChallenge, withError } from './challenge.js';
 import type { CredentialLocation, Locator } from './credentials/location.js';
 import { type CredentialReader, readersOf } from './credentials/read-locations.js';
 import { AuthError } from './errors.js';
@@ -28,6 +28,8 @@ export type AuthErrorCode =
   | 'credentials_missing'
   | 'invalid_request'
   | 'invalid_token'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'token_expired'
   | 'invalid_credentials'
   | 'insufficient_scope'
@@ -53,6 +55,14 @@ export const AUTH_ERROR_CODES: Readonly<
   invalid_token: {
     statuses: [401, 407],
     meaning: 'a token (or any credential behind a Bearer challenge) refused',
+  },
+  invalid_dpop_proof: {
+    statuses: [401],
+    meaning: 'a DPoP proof (RFC 9449) missing, malformed, not signed right, or not for this request',
+  },
+  use_dpop_nonce: {
+    statuses: [401],
+    meaning: 'a DPoP proof without the nonce the server asks for; the DPoP-Nonce header carries it',
   },
   token_expired: { statuses: [401, 407], meaning: 'an expired JWT read from a non-Bearer location' },
   invalid_credentials: {
@@ -97,6 +107,23 @@ export interface Asking {
   readonly form: 'bearer' | 'basic' | 'named';
   /** The challenge without error attributes (no credential presented). */
   readonly challenge: string;
+  /** DPoP beside (or, when required, instead of) Bearer: jwt at `Authorization` with `dpop`. */
+  readonly dpop?: DpopAsking;
+}
+
+/** How a scheme that takes DPoP-bound tokens asks for them (RFC 9449 section 7.1). */
+export interface DpopAsking {
+  readonly realm: string;
+  readonly algorithms: readonly string[];
+  /** Only DPoP is accepted: no Bearer challenge is sent. */
+  readonly required: boolean;
+  /** `DPoP realm="...", algs="..."`. */
+  readonly challenge: string;
+}
+
+/** The DPoP part of an {@link Asking}. */
+export function dpopAsking(realm: string, algorithms: readonly string[], required: boolean): DpopAsking {
+  return { realm, algorithms, required, challenge: dpopChallenge(realm, algorithms) };
 }
 
 function headerOf(location: CredentialLocation): { name: string; prefix: string } | undefined {
@@ -131,14 +158,23 @@ export function askingFor(declared: ChallengeDeclaration, locator: Locator, real
 }
 
 /** What a scheme may answer for a credential it refuses: no status, no header, no AuthError. */
-export type CredentialCode = 'invalid_token' | 'token_expired' | 'invalid_credentials' | 'invalid_request';
+export type CredentialCode =
+  | 'invalid_token'
+  | 'token_expired'
+  | 'invalid_credentials'
+  | 'invalid_request'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce';
 
-// RFC 6750 section 3.1: behind a Bearer challenge only these codes exist.
+// RFC 6750 section 3.1: behind a Bearer challenge only these codes exist (RFC 9449 section 7.1
+// adds its two to the DPoP challenge, which is a Bearer-form asking's other face).
 const BEARER_CODE: Record<CredentialCode, AuthErrorCode> = {
   invalid_request: 'invalid_request',
   invalid_token: 'invalid_token',
   token_expired: 'invalid_token',
   invalid_credentials: 'invalid_token',
+  invalid_dpop_proof: 'invalid_dpop_proof',
+  use_dpop_nonce: 'use_dpop_nonce',
 };
 
 /** The code a refused credential gets behind this challenge: the body's and the challenge's. */
@@ -149,17 +185,33 @@ export function codeBehind(asking: Asking, code: CredentialCode): AuthErrorCode 
 /**
  * A presented credential refused (401/407, or 400 for one sent twice), with the scheme's
  * challenge carrying the same `error` as the body (none for Basic).
+ *
+ * With DPoP (`asking.dpop`), the challenge follows the auth-scheme the client used
+ * (`presented`, lower case): a token sent as `DPoP`, or any token when DPoP is required, gets
+ * `DPoP realm, error, error_description, algs` alone; one sent as `Bearer` gets the Bearer
+ * challenge with the error, then the plain DPoP challenge (RFC 9449 section 7.2: a client
+ * may learn there that DPoP is accepted). `headers` are added as they are (`DPoP-Nonce`).
  */
 export function credentialRefusal(
   asking: Asking,
   code: CredentialCode,
   description: string,
   status: 400 | 401 | 407 = asking.status,
+  presented?: string,
+  headers?: Readonly<Record<string, string>>,
 ): AuthError {
   const sent = codeBehind(asking, code);
-  const challenge =
-    asking.form === 'basic' ? asking.challenge : withError(asking.challenge, sent, description);
-  return new AuthError(status, sent, description, { [asking.header]: challenge });
+  const dpop = asking.dpop;
+  let challenge: string | string[];
+  if (dpop !== undefined && asking.form === 'bearer') {
+    challenge =
+      presented === 'dpop' || dpop.required || code === 'invalid_dpop_proof' || code === 'use_dpop_nonce'
+        ? dpopChallenge(dpop.realm, dpop.algorithms, { code: sent, description })
+        : [withError(asking.challenge, sent, description), dpop.challenge];
+  } else {
+    challenge = asking.form === 'basic' ? asking.challenge : withError(asking.challenge, sent, description);
+  }
+  return new AuthError(status, sent, description, { ...headers, [asking.header]: challenge });
 }
 
 /**
@@ -171,7 +223,14 @@ export function credentialsMissing(readers: readonly Pick<CredentialReader, 'ask
   const headers: Record<string, string[]> = {};
   for (const { asking } of readers) {
     const list = headers[asking.header] ?? [];
-    if (!list.includes(asking.challenge)) list.push(asking.challenge);
+    const dpop = asking.dpop;
+    const challenges =
+      dpop === undefined
+        ? [asking.challenge]
+        : dpop.required
+          ? [dpop.challenge]
+          : [asking.challenge, dpop.challenge];
+    for (const challenge of challenges) if (!list.includes(challenge)) list.push(challenge);
     headers[asking.header] = list;
   }
   const status = readers.every(({ asking }) => asking.status === 407) ? 407 : 401;

@@ -1,4 +1,6 @@
+import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthResult, type CredentialLocation } from '../src/index.js';
@@ -296,6 +298,36 @@ describe.each(all)('one inbound pipeline on $name', (framework) => {
       invalid_token: async () => {
         const server = await r.serve([r.track(make(framework, 'jwt'))]);
         return request(server.url).get('/echo').set('authorization', 'Bearer not.a.token');
+      },
+      invalid_dpop_proof: async () => {
+        // A DPoP-bound token under the DPoP scheme, without its proof.
+        const bound = await sign(key, { cnf: { jkt: 'bm90LWEtdGh1bWJwcmludA' } });
+        const auth = r.track(
+          make(framework, 'jwt', { dpop: { mode: 'allowed', publicUrl: 'http://127.0.0.1' } }),
+        );
+        const server = await r.serve([auth]);
+        return request(server.url).get('/echo').set('authorization', `DPoP ${bound}`);
+      },
+      use_dpop_nonce: async () => {
+        // A valid proof (made with jose here; test/dpop.test.ts uses oauth4webapi) without the
+        // nonce the server asks for.
+        const client = await generateKeyPair('ES256');
+        const jwk = await exportJWK(client.publicKey);
+        const bound = await sign(key, { cnf: { jkt: await calculateJwkThumbprint(jwk) } });
+        const auth = r.track(
+          make(framework, 'jwt', { dpop: { mode: 'allowed', publicUrl: 'http://127.0.0.1', nonce: true } }),
+        );
+        const server = await r.serve([auth]);
+        const proof = await new SignJWT({
+          htm: 'GET',
+          htu: 'http://127.0.0.1/echo',
+          jti: randomUUID(),
+          ath: createHash('sha256').update(bound).digest('base64url'),
+        })
+          .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk })
+          .setIssuedAt()
+          .sign(client.privateKey);
+        return request(server.url).get('/echo').set('authorization', `DPoP ${bound}`).set('dpop', proof);
       },
       token_expired: async () => {
         const server = await r.serve([

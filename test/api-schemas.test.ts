@@ -232,6 +232,7 @@ describe('jwtAuth options from one schema', () => {
         'maxTokenLength',
         'revocations',
         'mtls',
+        'dpop',
         'logger',
         'cache',
         'mode',

@@ -151,6 +151,10 @@ class ExpressHost implements RequestHost {
     return this.cachedFolding;
   }
 
+  get target(): string {
+    return this.message.originalUrl ?? this.message.url ?? '/';
+  }
+
   get protocol(): string {
     return this.message.protocol ?? 'http';
   }
@@ -212,6 +216,8 @@ function expressInbound(inbound: InboundHandler, options: InboundOptions): Expre
         identities.add(result.auth);
         req.auth = result.auth;
       }
+      if (result.headers !== undefined)
+        for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value);
       next();
     };
     let result: InboundResult | Promise<InboundResult>;

@@ -159,6 +159,10 @@ class KoaHost implements RequestHost {
     return (app !== undefined && foldings.get(app)) || DEFAULT_FOLDING;
   }
 
+  get target(): string {
+    return this.ctx.originalUrl;
+  }
+
   get protocol(): string {
     return this.ctx.protocol;
   }
@@ -207,6 +211,8 @@ function koaInbound(inbound: InboundHandler, options: InboundOptions): KoaAuthMi
     const result = pending instanceof Promise ? await pending : pending;
     if (result.error !== undefined) return refuse(result.error, ctx, delegate);
     if (result.auth !== undefined) ctx.state.auth = result.auth;
+    if (result.headers !== undefined)
+      for (const [name, value] of Object.entries(result.headers)) ctx.set(name, value);
     await next();
   };
   return Object.assign(generic(middleware), { close: () => inbound.close() });

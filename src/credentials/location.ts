@@ -37,7 +37,11 @@ export type CredentialLocation =
 /** What was found at a location. */
 export type CredentialReading =
   | { kind: 'absent' }
-  | { kind: 'found'; value: string }
+  /**
+   * `scheme`: the auth-scheme the client used (lower case), only from a locator that reads
+   * several (see {@link authorizationSchemes}).
+   */
+  | { kind: 'found'; value: string; scheme?: string }
   /** The credential was sent more than once: RFC 6750 forbids it and we never guess. */
   | { kind: 'repeated' }
   /**
@@ -191,6 +195,41 @@ function cookieLocator(name: string): Locator {
     },
     write(host, value) {
       setHeader(host.message, 'cookie', withCookie(host.message.headers.cookie, name, value));
+    },
+  };
+}
+
+/**
+ * `Authorization` read with any of several auth-schemes (`Bearer`, `DPoP`): the reading names
+ * the scheme the client used, in lower case. One header only, exactly as with one scheme: sent
+ * twice (in any schemes) is `repeated`; a scheme of ours with a wrong separator is `malformed`.
+ * Its location stays `Authorization: <first scheme>`, which is how challenges and backendAuth
+ * see it; strip() removes the header whatever the scheme, and the companion headers.
+ */
+export function authorizationSchemes(
+  schemes: readonly [string, ...string[]],
+  /** Headers that travel with the credential and go with it when it is stripped (`DPoP`). */
+  companions: readonly string[] = [],
+): Locator {
+  const base = headerLocator('authorization', `${schemes[0]} `);
+  const lower = schemes.map((scheme) => scheme.toLowerCase());
+  return {
+    ...base,
+    strip(host) {
+      base.strip(host);
+      for (const name of companions) deleteHeader(host.message, name);
+    },
+    description: `header "authorization" (${schemes.join(' or ')})`,
+    read(host) {
+      const values = headerOccurrences(host.message, 'authorization');
+      if (values.length !== 1) return single(values);
+      let malformed = false;
+      for (const scheme of lower) {
+        const reading = schemeCredential(values[0]!, scheme);
+        if (reading.kind === 'found') return { kind: 'found', value: reading.value, scheme };
+        if (reading.kind === 'malformed') malformed = true;
+      }
+      return malformed ? MALFORMED : ABSENT;
     },
   };
 }

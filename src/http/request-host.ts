@@ -16,6 +16,12 @@ export interface RequestHost {
    * cannot be made unambiguous: whatever decides on the path then refuses with 400.
    */
   readonly path: string | undefined;
+  /**
+   * The full request target as the client sent it (Express and Koa `originalUrl`: a mount does
+   * not hide its prefix), query included, neither decoded nor folded. For checks that compare
+   * the URL a client signed (DPoP's `htu`).
+   */
+  readonly target: string;
   /** How the app's router compares paths (case, trailing slash). */
   readonly folding: PathFolding;
   /** 'http' or 'https', as the framework resolved it. */

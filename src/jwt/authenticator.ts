@@ -6,16 +6,20 @@ import {
   type Verdict,
 } from '../authenticator.js';
 import { parseOptions } from '../config/schema.js';
-import { BEARER_LOCATION } from '../credentials/location.js';
+import { authorizationSchemes, BEARER_LOCATION } from '../credentials/location.js';
+import { ConfigError } from '../errors.js';
 import type { RequestHost } from '../http/request-host.js';
 import type { AuthPart } from '../identity.js';
-import type { CredentialCode } from '../refusals.js';
+import { type CredentialCode, dpopAsking } from '../refusals.js';
 import { parseCompactJwt } from './compact.js';
-import { certificateBinding, X5T_S256 } from './mtls/certificate-binding.js';
-import { JWT_AUTH_OPTIONS, type JwtAuthOptions, mergedProviders } from './options.js';
+import { type DpopConfirmation, dpopConfirmation } from './dpop/confirmation.js';
+import { DEFAULT_DPOP_ALGORITHMS, DPOP_OPTIONS } from './dpop/options.js';
+import { certificateBinding } from './mtls/certificate-binding.js';
+import { isBearerAuthorization, JWT_AUTH_OPTIONS, type JwtAuthOptions, mergedProviders } from './options.js';
 import { Provider } from './provider.js';
 import { Revocations, type TokenRevoker } from './revocations.js';
 import { scopesFromClaims } from './scopes.js';
+import { type ConfirmationCheck, type ConstraintResult, SenderConstraint } from './sender-constraint.js';
 import { VerifiedTokens } from './verified-tokens.js';
 import { verifyWithKeys } from './verify.js';
 
@@ -24,6 +28,19 @@ function jwtIdentity(claims: Readonly<Record<string, unknown>>, scopes: readonly
   const identity: AuthPart = { scopes: [...scopes], method: 'jwt', jwt: claims as Record<string, unknown> };
   if (typeof claims.sub === 'string') identity.subject = claims.sub;
   return identity;
+}
+
+/** The verdict on a verified token whose binding was checked. */
+function verdictOf(
+  result: ConstraintResult,
+  claims: Readonly<Record<string, unknown>>,
+  scopes: readonly string[],
+): Verdict {
+  if (result.problem !== undefined) return { ok: false, problem: result.problem };
+  const identity = jwtIdentity(claims, scopes);
+  return result.headers === undefined
+    ? { ok: true, identity }
+    : { ok: true, identity, headers: result.headers };
 }
 
 /** How the jwt scheme asks for its token; a JWT elsewhere than `Authorization: Bearer` is asked for as `JWT`. */
@@ -35,12 +52,36 @@ export const JWT_SCHEME: SchemeDeclaration = {
 };
 
 /**
+ * The shared options of the jwt scheme, as {@link schemeContext} reads them; with `dpop`, the
+ * token is read from `Authorization` with either auth-scheme, `Bearer` or `DPoP` (the reading
+ * says which), the DPoP proof is stripped with it, and the scheme asks for DPoP too.
+ */
+export function jwtSchemeContext(
+  options: JwtAuthOptions,
+  declared: SchemeDeclaration = JWT_SCHEME,
+): SchemeContext {
+  const context = schemeContext(options, declared);
+  if (options.dpop === undefined) return context;
+  const dpop = parseOptions(DPOP_OPTIONS, options.dpop, 'dpop');
+  if (!isBearerAuthorization(options.location))
+    throw new ConfigError(
+      'location',
+      'cannot be used with `dpop`: DPoP tokens travel in the Authorization header (Bearer or DPoP scheme)',
+    );
+  return {
+    ...context,
+    locator: authorizationSchemes(['Bearer', 'DPoP'], ['dpop']),
+    dpop: dpopAsking(context.realm, dpop.algorithms ?? DEFAULT_DPOP_ALGORITHMS, dpop.mode === 'required'),
+  };
+}
+
+/**
  * The jwt scheme as an {@link Authenticator}: the whole of `jwtAuth()` except the pipeline and
  * the adapter. `context` is what the pipeline checked of the shared options.
  */
 export function jwtAuthenticator(
   given: JwtAuthOptions,
-  context: SchemeContext = schemeContext(given, JWT_SCHEME),
+  context: SchemeContext = jwtSchemeContext(given),
 ): Authenticator & { revocations: TokenRevoker } {
   // Every option, with each provider's checks, at once: nothing below can refuse them.
   // `logger`, `realm` and `location` are checked again (already checked: they pass).
@@ -50,54 +91,72 @@ export function jwtAuthenticator(
   // Checked before any provider starts a key fetch or a file watch that a refusal would leak.
   const verified = new VerifiedTokens(options.cache);
   const revocations = new Revocations(options.revocations, logger);
-  // Interim, until the sender-constraint list (src/jwt/sender-constraint.ts) lands: the only
-  // confirmation method checked here is RFC 8705's; any other `cnf` member is refused.
-  const binding = certificateBinding(options.mtls);
 
+  // Sender constraints (`cnf`): one confirmation check per method this middleware can confirm.
+  // A token bound by any other method is refused: `jkt` (dpop), `x5t#S256` (mtls).
+  const confirmations: ConfirmationCheck[] = [];
+  let dpop: DpopConfirmation | undefined;
   const providers: Provider[] = [];
   try {
+    if (options.dpop !== undefined) {
+      dpop = dpopConfirmation(options.dpop, logger);
+      confirmations.push(dpop);
+    }
+    if (options.mtls !== undefined) confirmations.push(certificateBinding(options.mtls));
     const field = (index: number) => (options.providers === undefined ? '' : `providers[${index}].`);
     for (const [index, provider] of mergedProviders(options).entries())
       providers.push(new Provider(provider, field(index), logger));
   } catch (error) {
     for (const provider of providers) provider.close();
     void revocations.close();
+    void dpop?.close();
     throw error;
   }
+  const constraint = new SenderConstraint(
+    confirmations,
+    options.dpop === undefined ? undefined : { required: options.dpop.mode === 'required' },
+  );
   const byIssuer = new Map<string, Provider[]>();
   for (const provider of providers)
     byIssuer.set(provider.issuer, [...(byIssuer.get(provider.issuer) ?? []), provider]);
 
   /**
-   * A verified token's verdict: refused when revoked, while revocations cannot be checked, or
-   * when it is bound to a key the request does not prove (fresh and cached tokens alike).
+   * A verified token's verdict: refused when revoked, or while revocations cannot be checked,
+   * or when the request does not prove possession of the key the token is bound to.
    */
   const unlessRevoked = (
     claims: Readonly<Record<string, unknown>>,
     scopes: readonly string[],
     provider: Provider,
+    token: string,
+    presented: string | undefined,
     host: RequestHost,
-  ): Verdict => {
-    const problem = revocations.check(claims, provider.clockSkewSeconds) ?? confirmationProblem(claims, host);
-    return problem === undefined
-      ? { ok: true, identity: jwtIdentity(claims, scopes) }
-      : { ok: false, problem };
+  ): Verdict | Promise<Verdict> => {
+    const problem = revocations.check(claims, provider.clockSkewSeconds);
+    if (problem !== undefined) return { ok: false, problem };
+    const confirmation = constraint.check(claims, token, presented, host);
+    if (confirmation === undefined) return { ok: true, identity: jwtIdentity(claims, scopes) };
+    if (confirmation instanceof Promise)
+      return confirmation.then((result) => verdictOf(result, claims, scopes));
+    return verdictOf(confirmation, claims, scopes);
   };
 
   const authenticator = {
     revocations: revocations as TokenRevoker,
     /** Synchronous for a cached token: most requests then cross no promise. */
-    authenticate(token: string, host: RequestHost): Verdict | Promise<Verdict> {
+    authenticate(token: string, host: RequestHost, presented?: string): Verdict | Promise<Verdict> {
       if (token.length > maxTokenLength)
         return reject('invalid_token', 'longer than maxTokenLength', 'The token is too long');
       const hit = verified.lookup(token);
-      // A cached token is checked against the revocations like any other, on every request.
-      if (hit !== undefined) return unlessRevoked(hit.claims, hit.scopes, hit.provider, host);
-      return verifyToken(token, host);
+      // A cached token is checked against the revocations and its binding like any other, on
+      // every request.
+      if (hit !== undefined)
+        return unlessRevoked(hit.claims, hit.scopes, hit.provider, token, presented, host);
+      return verifyToken(token, host, presented);
     },
     async close() {
       for (const provider of providers) provider.close();
-      await revocations.close();
+      await Promise.all([revocations.close(), dpop?.close()]);
     },
   };
   const reject = (code: CredentialCode, reason: string, description: string): Verdict => ({
@@ -105,29 +164,12 @@ export function jwtAuthenticator(
     problem: { code, reason, description },
   });
 
-  /** Fails closed: a `cnf` that is not an object, or names a method nobody checks, is refused. */
-  function confirmationProblem(claims: Readonly<Record<string, unknown>>, host: RequestHost) {
-    if (!Object.hasOwn(claims, 'cnf')) return undefined;
-    const cnf = claims.cnf;
-    if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))
-      return {
-        code: 'invalid_token',
-        reason: 'cnf not an object',
-        description: "The token's confirmation claim is malformed",
-      } as const;
-    const members = cnf as Record<string, unknown>;
-    // Every member must be checked: one left unchecked (`jkt` beside `x5t#S256`) would bind nothing.
-    if (!binding.applies(members) || Object.keys(members).some((name) => name !== X5T_S256))
-      return {
-        code: 'invalid_token',
-        reason: 'cnf confirmation method not checked',
-        description: "The token's confirmation method is not supported",
-      } as const;
-    return binding.check(members, host);
-  }
-
   /** Full verification of a token the cache does not hold. */
-  async function verifyToken(token: string, host: RequestHost): Promise<Verdict> {
+  async function verifyToken(
+    token: string,
+    host: RequestHost,
+    presented: string | undefined,
+  ): Promise<Verdict> {
     const parts = token.split('.').length;
     if (parts === 5) return reject('invalid_token', 'encrypted (JWE)', 'Encrypted tokens are not accepted');
     if (parts !== 3) return reject('invalid_token', `${parts} parts, not 3`, 'The token is malformed');
@@ -177,7 +219,7 @@ export function jwtAuthenticator(
         ...VerifiedTokens.timesOf(claims),
       });
       // Checked after the awaits above: a revocation that arrived meanwhile applies.
-      return unlessRevoked(claims, scopes, provider, host);
+      return unlessRevoked(claims, scopes, provider, token, presented, host);
     }
     if (keyMismatch)
       return reject('invalid_token', 'signature not valid', "The token's signature is not valid");

@@ -18,6 +18,7 @@ import { CREDENTIAL_LOCATION, type CredentialLocation } from '../credentials/loc
 import type { InboundOptions } from '../inbound.js';
 import { LOGGER, type Logger } from '../logger.js';
 import { isAsymmetric, isHmac } from './algorithms.js';
+import { DPOP_OPTIONS, type DpopOptions } from './dpop/options.js';
 import { MTLS_OPTIONS, type MtlsOptions } from './mtls/options.js';
 import { checkProvider } from './provider-checks.js';
 import { REVOCATION_OPTIONS, type RevocationOptions } from './revocations.js';
@@ -107,6 +108,7 @@ const OWN_SHAPE = {
   cache: CACHE_OPTIONS.optional(),
   revocations: REVOCATION_OPTIONS.optional(),
   mtls: MTLS_OPTIONS.optional(),
+  dpop: DPOP_OPTIONS.optional(),
 };
 // What other JWT middlewares call their options (express-jwt, express-oauth2-jwt-bearer, koa-jwt,
 // passport-jwt, jwks-rsa), for a user moving from one of them: each says what to write here.
@@ -279,6 +281,12 @@ export const JWT_AUTH_OPTIONS = refined(
     withHints(JWT_HINTS, { provider: 'providers', issuers: 'providers' }),
   ),
   (options, ctx) => {
+    if (options.dpop !== undefined && !isBearerAuthorization(options.location))
+      return refuse(
+        ctx,
+        'cannot be used with `dpop`: DPoP tokens travel in the Authorization header (Bearer or DPoP scheme)',
+        'location',
+      );
     if (options.providers === undefined) {
       if (options.issuer === undefined)
         return refuse(ctx, 'is required: tokens are only accepted from a known issuer', 'issuer');
@@ -293,6 +301,14 @@ export const JWT_AUTH_OPTIONS = refined(
     });
   },
 );
+
+/** The default location, or the same written out: where DPoP needs the token. */
+export function isBearerAuthorization(location: CredentialLocation | undefined): boolean {
+  if (location === undefined) return true;
+  if (!('header' in location)) return false;
+  const { name, prefix } = location.header;
+  return name.toLowerCase() === 'authorization' && prefix?.trim().toLowerCase() === 'bearer';
+}
 
 /** One token issuer and how its tokens are checked. */
 export interface JwtProviderOptions {
@@ -355,6 +371,13 @@ export interface JwtAuthOptions extends InboundOptions, Partial<JwtProviderOptio
    * are refused. Tokens without `cnf` are not affected.
    */
   mtls?: MtlsOptions;
+  /**
+   * DPoP (RFC 9449): tokens bound to a client key, each request signed by a proof in the `DPoP`
+   * header. With it, `Authorization: DPoP <token>` is read beside `Bearer` (the token must stay
+   * in the Authorization header: `location` is refused with it). A token with `cnf.jkt` is
+   * accepted only with a valid proof for that key, whatever the mode.
+   */
+  dpop?: DpopOptions;
 }
 
 lockedTo<JwtAuthOptions, z.output<typeof JWT_AUTH_OPTIONS>>(true);

@@ -1,5 +1,5 @@
 import type { Problem } from '../../authenticator.js';
-import type { RequestHost } from '../../http/request-host.js';
+import type { ConfirmationCheck, Presentation } from '../sender-constraint.js';
 import { readCertificateHeader } from './certificate-header.js';
 import type { MtlsOptions } from './options.js';
 import { certificateThumbprint, presentedCertificate } from './thumbprint.js';
@@ -11,30 +11,20 @@ export const X5T_S256 = 'x5t#S256';
 const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
 
 /**
- * The check of a token's `cnf["x5t#S256"]` against the request's client certificate
- * (RFC 8705 section 3). Fails closed: a bound token without `mtls` configured, with a
- * malformed thumbprint, without a certificate or with another one is refused. Returns
- * undefined when the token is not certificate-bound or the certificate matches.
+ * The sender-constraint check of `cnf["x5t#S256"]` against the request's client certificate
+ * (RFC 8705 section 3): a malformed thumbprint, no certificate or another one refuses the
+ * token. Without `mtls` there is no such check, and the sender constraint refuses every
+ * certificate-bound token (fail closed).
  *
  * With `certificateHeader`, the header is the only source: the TLS peer is then the proxy,
  * whose own certificate must never satisfy a client's binding.
  */
-export function certificateBinding(options: MtlsOptions | undefined) {
-  const header = options?.certificateHeader;
+export function certificateBinding(options: MtlsOptions): ConfirmationCheck {
+  const header = options.certificateHeader;
   const format = header?.format ?? 'rfc9440';
   return {
-    /** Whether `cnf` asks for this check (so a list of checks can tell unchecked methods). */
-    applies(cnf: Readonly<Record<string, unknown>>): boolean {
-      return Object.hasOwn(cnf, X5T_S256);
-    },
-    check(cnf: Readonly<Record<string, unknown>>, host: RequestHost): Problem | undefined {
-      if (!Object.hasOwn(cnf, X5T_S256)) return undefined;
-      if (options === undefined)
-        return refused(
-          'certificate-bound token, mtls not configured',
-          'Certificate-bound tokens are not accepted',
-        );
-      const bound = cnf[X5T_S256];
+    member: X5T_S256,
+    confirm(bound: unknown, { host }: Presentation): Problem | undefined {
       if (typeof bound !== 'string' || !THUMBPRINT.test(bound))
         return refused('cnf x5t#S256 malformed', "The token's certificate confirmation is malformed");
       let der: Buffer | undefined;
@@ -66,8 +56,6 @@ export function certificateBinding(options: MtlsOptions | undefined) {
     },
   };
 }
-
-export type CertificateBinding = ReturnType<typeof certificateBinding>;
 
 function refused(reason: string, description: string): Problem {
   return { code: 'invalid_token', reason, description };
