@@ -374,6 +374,21 @@ for (const framework of all) {
         }
       });
 
+      it('fails closed: a method beside x5t#S256 that nothing checks refuses the token, whatever the certificate', async () => {
+        for (const cnf of [
+          { 'x5t#S256': thumb.alice, jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs' }, // no dpop configured
+          { 'x5t#S256': thumb.alice, x5t: 'c29tZXRoaW5n' },
+          {},
+          'x5t#S256',
+        ]) {
+          const token = await sign(key, { cnf: cnf as never });
+          const answer = await call(socket.httpsUrl, { token, client: pki.alice });
+          expect(answer.status).toBe(401);
+          expect(answer.body.error).toBe('invalid_token');
+          expect(answer.challenge).toContain('Bearer realm="api", error="invalid_token"');
+        }
+      });
+
       it('tokens without cnf are unaffected: with any certificate, none, or over http', async () => {
         for (const [url, client] of [
           [socket.httpsUrl, pki.bob],
