@@ -273,7 +273,9 @@ export function unavailable(retryAfterSeconds: number): AuthError {
  * own named challenge with the same attributes elsewhere (`ApiKey realm="api",
  * header="x-api-key", error="insufficient_scope", scope="..."`: a key or a session cookie is
  * not told to bring a bearer token), none for Basic (RFC 7617 has no error attributes, and a
- * 403 needs no challenge). With no scheme in front (an identity the app set), RFC 6750's.
+ * 403 needs no challenge). With no scheme in front (an identity the app set), RFC 6750's. A jwt
+ * scheme taking DPoP adds `DPoP realm="api", error="insufficient_scope", scope="...", algs="..."`
+ * (alone when DPoP is required).
  */
 export function insufficientScope(scopes: readonly string[], message: MessageHead): AuthError {
   const wanted = scopes.join(' ');
@@ -287,7 +289,13 @@ export function insufficientScope(scopes: readonly string[], message: MessageHea
   };
   if (readers.length === 0) add('www-authenticate', `Bearer ${attributes}`);
   for (const { asking } of readers) {
-    if (asking.form === 'bearer') add(asking.header, `Bearer ${attributes}`);
+    const dpop = asking.dpop;
+    if (dpop !== undefined && asking.form === 'bearer') {
+      // RFC 9449 section 7.1: the same attributes in the DPoP challenge, beside Bearer's
+      // unless only DPoP is accepted.
+      if (!dpop.required) add(asking.header, `Bearer ${attributes}`);
+      add(asking.header, `DPoP realm="${dpop.realm}", ${attributes}, algs="${dpop.algorithms.join(' ')}"`);
+    } else if (asking.form === 'bearer') add(asking.header, `Bearer ${attributes}`);
     else if (asking.form === 'named') add(asking.header, `${asking.challenge}, ${attributes}`);
   }
   return new AuthError(403, 'insufficient_scope', `This request needs the scope(s): ${wanted}`, headers);
