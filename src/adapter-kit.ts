@@ -52,7 +52,8 @@ export interface JwtAuthFactory<Middleware> {
    * The identity lands on `req.auth` (Express) or `ctx.state.auth` (Koa), its claims on
    * `auth.jwt`; `close()` stops its refresh timers and file watchers. `revoke({ jti })` or
    * `revoke({ sub })` refuses a token (or a subject's tokens issued until now) on every replica
-   * sharing `revocations.store`, cached tokens included.
+   * sharing `revocations.store`, cached tokens included. With `mtls`, a certificate-bound token
+   * (RFC 8705 `cnf["x5t#S256"]`) is accepted only from the client holding that certificate.
    *
    * @example
    * ```ts

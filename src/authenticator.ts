@@ -21,7 +21,9 @@ export type Problem =
   /** It cannot be checked now (a key source down, the hash pool full): 503, Retry-After. */
   | { code: 'unavailable'; reason: string; retryAfterSeconds: number }
   /** The request path cannot be read unambiguously, and the scheme decides on it: 400. */
-  | { code: 'ambiguous_path'; reason: string };
+  | { code: 'ambiguous_path'; reason: string }
+  /** A header the scheme reads was sent twice or under another spelling (`client_cert`): 400. */
+  | { code: 'ambiguous_header'; reason: string };
 
 /** What one scheme says about the credential it was handed. */
 /** `headers`: response headers to send with the accepted request's response (a fresh `DPoP-Nonce`). */

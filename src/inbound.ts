@@ -16,7 +16,14 @@ import type { RequestHost } from './http/request-host.js';
 import { type Auth, mergeAuth, rememberInboundCredential } from './identity.js';
 import type { Logger } from './logger.js';
 import { applyMode, MODES, type Mode, type Outcome } from './modes.js';
-import { askingFor, credentialRefusal, credentialsMissing, traceRefusal, unavailable } from './refusals.js';
+import {
+  askingFor,
+  credentialRefusal,
+  credentialsMissing,
+  repeatedHeaderError,
+  traceRefusal,
+  unavailable,
+} from './refusals.js';
 
 /** Options every inbound middleware shares. */
 export interface InboundOptions {
@@ -302,6 +309,8 @@ function refusalFor(member: Member, problem: Problem, presented: string | undefi
       return unavailable(problem.retryAfterSeconds);
     case 'ambiguous_path':
       return ambiguousPathError();
+    case 'ambiguous_header':
+      return repeatedHeaderError();
     default:
       return credentialRefusal(
         member.asking,

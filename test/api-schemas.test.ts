@@ -231,6 +231,7 @@ describe('jwtAuth options from one schema', () => {
         'realm',
         'maxTokenLength',
         'revocations',
+        'mtls',
         'dpop',
         'logger',
         'cache',

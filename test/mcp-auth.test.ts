@@ -156,6 +156,15 @@ describe.each(all)('mcpAuth on $name', (framework) => {
       }
     });
 
+    it('says tokens may be certificate-bound (RFC 8705) when mtls is on', async () => {
+      const mcp = mcpAuth({ ...options(), mtls: { certificateHeader: { name: 'client-cert' } } });
+      closers.push(() => mcp.close());
+      expect(mcp.metadata.tls_client_certificate_bound_access_tokens).toBe(true);
+      const plain = mcpAuth(options());
+      closers.push(() => plain.close());
+      expect(plain.metadata).not.toHaveProperty('tls_client_certificate_bound_access_tokens');
+    });
+
     it('answers the CORS preflight with 204, HEAD without a body, and 405 for other methods', async () => {
       const path = `${base}/.well-known/oauth-protected-resource/mcp`;
       const preflight = await send(path, {

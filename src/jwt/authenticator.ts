@@ -14,6 +14,7 @@ import { type CredentialCode, dpopAsking } from '../refusals.js';
 import { parseCompactJwt } from './compact.js';
 import { type DpopConfirmation, dpopConfirmation } from './dpop/confirmation.js';
 import { DEFAULT_DPOP_ALGORITHMS, DPOP_OPTIONS } from './dpop/options.js';
+import { certificateBinding } from './mtls/certificate-binding.js';
 import { isBearerAuthorization, JWT_AUTH_OPTIONS, type JwtAuthOptions, mergedProviders } from './options.js';
 import { Provider } from './provider.js';
 import { Revocations, type TokenRevoker } from './revocations.js';
@@ -92,7 +93,7 @@ export function jwtAuthenticator(
   const revocations = new Revocations(options.revocations, logger);
 
   // Sender constraints (`cnf`): one confirmation check per method this middleware can confirm.
-  // A token bound by any other method is refused. RFC 8705 (mtls) adds `x5t#S256` here.
+  // A token bound by any other method is refused: `jkt` (dpop), `x5t#S256` (mtls).
   const confirmations: ConfirmationCheck[] = [];
   let dpop: DpopConfirmation | undefined;
   const providers: Provider[] = [];
@@ -101,6 +102,7 @@ export function jwtAuthenticator(
       dpop = dpopConfirmation(options.dpop, logger);
       confirmations.push(dpop);
     }
+    if (options.mtls !== undefined) confirmations.push(certificateBinding(options.mtls));
     const field = (index: number) => (options.providers === undefined ? '' : `providers[${index}].`);
     for (const [index, provider] of mergedProviders(options).entries())
       providers.push(new Provider(provider, field(index), logger));

@@ -19,6 +19,7 @@ import type { InboundOptions } from '../inbound.js';
 import { LOGGER, type Logger } from '../logger.js';
 import { isAsymmetric, isHmac } from './algorithms.js';
 import { DPOP_OPTIONS, type DpopOptions } from './dpop/options.js';
+import { MTLS_OPTIONS, type MtlsOptions } from './mtls/options.js';
 import { checkProvider } from './provider-checks.js';
 import { REVOCATION_OPTIONS, type RevocationOptions } from './revocations.js';
 
@@ -106,6 +107,7 @@ export const OWN_SHAPE = {
   logger: LOGGER.optional(),
   cache: CACHE_OPTIONS.optional(),
   revocations: REVOCATION_OPTIONS.optional(),
+  mtls: MTLS_OPTIONS.optional(),
   dpop: DPOP_OPTIONS.optional(),
 };
 // What other JWT middlewares call their options (express-jwt, express-oauth2-jwt-bearer, koa-jwt,
@@ -364,6 +366,13 @@ export interface JwtAuthOptions extends InboundOptions, Partial<JwtProviderOptio
    * 86400 s unless `revoke()` says `until`.
    */
   revocations?: RevocationOptions;
+  /**
+   * RFC 8705 certificate-bound tokens: a token whose `cnf["x5t#S256"]` is set is accepted only
+   * when it is the SHA-256 thumbprint of the request's client certificate (of the TLS
+   * connection, or of `certificateHeader` set by a trusted proxy). Without `mtls`, such tokens
+   * are refused. Tokens without `cnf` are not affected.
+   */
+  mtls?: MtlsOptions;
   /**
    * DPoP (RFC 9449): tokens bound to a client key, each request signed by a proof in the `DPoP`
    * header. With it, `Authorization: DPoP <token>` is read beside `Bearer` (the token must stay
