@@ -22,6 +22,9 @@ import { apiKeyInbound, basicInbound, customInbound, type InboundHandler, jwtInb
 import type { Inbound, InboundOptions } from './inbound.js';
 import type { JwtAuthOptions } from './jwt/options.js';
 import type { TokenRevoker } from './jwt/revocations.js';
+import { mcpInbound } from './mcp/mcp-auth.js';
+import type { ProtectedResourceMetadata } from './mcp/metadata.js';
+import type { McpAuthOptions } from './mcp/options.js';
 
 /** Options every step after authentication takes: `requireScopes(..., options)`, `forwardIdentity`. */
 export interface StepOptions {
@@ -60,6 +63,48 @@ export interface JwtAuthFactory<Middleware> {
    * ```
    */
   (options: JwtAuthOptions): Middleware & TokenRevoker;
+}
+
+/** What `mcpAuth()` returns besides the middleware itself. */
+export interface McpAuthParts<Middleware> extends TokenRevoker {
+  /** The RFC 9728 protected-resource metadata document it serves (frozen). */
+  readonly metadata: ProtectedResourceMetadata;
+  /**
+   * Serves the metadata documents and passes every other request on untouched: mount it at the
+   * app's root when mcpAuth itself sits on the MCP route only (`app.post('/mcp', mcp, ...)`),
+   * so clients find `/.well-known/oauth-protected-resource[/<path>]`.
+   */
+  readonly metadataHandler: Middleware;
+}
+
+/** `mcpAuth(options)` */
+export interface McpAuthFactory<Middleware> {
+  /**
+   * An MCP server's authorization (MCP 2025-06-18, 2025-11-25, 2026-07-28): serves the RFC 9728
+   * metadata at `/.well-known/oauth-protected-resource<resource path>` and at the root form,
+   * verifies the Bearer token with the jwtAuth machinery (the audience must be `resource`,
+   * RFC 8707, unless `audiences` or the `entra` preset says otherwise), and requires the scopes
+   * of the operation: `scopes.required`, plus `scopes.methods[method]` and, for `tools/call`,
+   * `scopes.tools[name]`, read from the `Mcp-Method` / `Mcp-Name` headers (2026-07-28, checked
+   * against the body: a mismatch is 400 JSON-RPC -32020) or from the JSON-RPC body (earlier
+   * revisions; a batch needs every message's scopes). 401 challenges carry `resource_metadata`
+   * and `scope`, with `error` only when a token was sent; a missing scope is 403
+   * `insufficient_scope` naming every scope the operation needs. Tokens in the query string are
+   * refused (400), and `backendAuth({ passthrough })` refuses to forward an MCP client's token.
+   *
+   * @example
+   * ```ts
+   * const mcp = mcpAuth({
+   *   resource: 'https://mcp.example.com/mcp',
+   *   authorizationServers: ['https://auth.example.com'],
+   *   issuer: 'https://auth.example.com',
+   *   scopes: { required: ['mcp'], tools: { deploy: ['deploy'] } },
+   * });
+   * app.use(mcp.metadataHandler);        // the /.well-known/oauth-protected-resource documents
+   * app.post('/mcp', mcp, mcpTransportHandler);
+   * ```
+   */
+  (options: McpAuthOptions): Middleware & McpAuthParts<Middleware>;
 }
 
 /** `basicAuth(options)` */
@@ -188,6 +233,7 @@ export interface BackendAuthFactory<Backend> {
 /** Every public factory of one adapter, typed with its middleware types. */
 export interface AdapterFactories<Auth, Check, Backend> {
   jwtAuth: JwtAuthFactory<Auth>;
+  mcpAuth: McpAuthFactory<Auth>;
   basicAuth: BasicAuthFactory<Auth>;
   apiKeyAuth: ApiKeyAuthFactory<Auth>;
   customAuth: CustomAuthFactory<Auth>;
@@ -236,6 +282,17 @@ export function adapterFactories<Auth extends { close(): Promise<void> }, Check,
     jwtAuth(options) {
       const { inbound: handler, revocations } = jwtInbound(options);
       return Object.assign(inbound(handler, options), { revoke: revocations.revoke.bind(revocations) });
+    },
+    mcpAuth(options) {
+      const { inbound: handler, revocations, metadata } = mcpInbound(options);
+      // Not made an anyAuth member (no withInbound): inside anyAuth the MCP checks would not run.
+      const middleware = wrap.inbound(handler, options);
+      const metadataHandler = wrap.inbound(handler.metadataOnly(), {});
+      return Object.assign(middleware, {
+        revoke: revocations.revoke.bind(revocations),
+        metadata,
+        metadataHandler,
+      });
     },
     basicAuth: (options) => inbound(basicInbound(options), options),
     apiKeyAuth(options) {

@@ -33,6 +33,12 @@ export class AuthError extends Error {
   readonly code: AuthErrorCode;
   readonly description: string;
   readonly headers: Record<string, string | string[]>;
+  /**
+   * The JSON body when it is not `{ error, error_description }`: mcpAuth's 403 adds `scope`,
+   * and its JSON-RPC refusals (-32020, -32700) answer `{ jsonrpc, id, error: { code, message } }`
+   * as MCP clients read them. Undefined for every other refusal.
+   */
+  readonly body?: Readonly<Record<string, unknown>>;
   readonly expose = true;
 
   constructor(
@@ -40,6 +46,7 @@ export class AuthError extends Error {
     code: AuthErrorCode,
     description: string,
     headers: Record<string, string | string[]> = {},
+    body?: Readonly<Record<string, unknown>>,
   ) {
     super(description);
     this.name = 'AuthError';
@@ -51,6 +58,7 @@ export class AuthError extends Error {
     this.code = code;
     this.description = description;
     this.headers = headers;
+    if (body !== undefined) this.body = body;
   }
 }
 

@@ -131,6 +131,13 @@ function credentialsOf(auth: Auth): Readonly<Record<string, string>> {
   return credentialsByAuth.get(auth) ?? NONE;
 }
 
+/**
+ * The scheme name mcpAuth files its token under: never 'jwt', so `backendAuth({ passthrough })`
+ * (which forwards the 'jwt' credential) can never forward an MCP client's token, and can tell
+ * that one was consumed on this request (and refuse: MCP forbids token passthrough).
+ */
+export const MCP_METHOD = 'mcp';
+
 /** Keeps the credential the scheme `method` consumed, hidden, for `backendAuth` passthrough. */
 export function rememberInboundCredential(auth: Auth, method: string, credential: string): void {
   let credentials = credentialsByAuth.get(auth);

@@ -44,8 +44,25 @@ export interface SchemeOptions extends InboundOptions {
   logger?: Logger;
 }
 
-/** What the adapter does next: refuse with `error`, or go on with `auth` (undefined: unchanged). */
-export type InboundResult = { error: AuthError } | { error?: undefined; auth: Auth | undefined };
+/**
+ * A response a middleware gives itself, not a refusal: mcpAuth answers its RFC 9728 metadata
+ * documents (and their CORS preflights) this way. The adapter writes these three fields as
+ * they are; for HEAD, Node (and Koa) send the headers without the body.
+ */
+export interface Answer {
+  status: number;
+  headers: Readonly<Record<string, string>>;
+  body: string;
+}
+
+/**
+ * What the adapter does next: refuse with `error`, answer with `answer` (the request goes no
+ * further), or go on with `auth` (undefined: unchanged).
+ */
+export type InboundResult =
+  | { error: AuthError; answer?: undefined }
+  | { error?: undefined; answer: Answer; auth?: undefined }
+  | { error?: undefined; answer?: undefined; auth: Auth | undefined };
 
 const UNCHANGED: InboundResult = { auth: undefined };
 

@@ -38,6 +38,8 @@ export type { InboundOptions } from './inbound.js';
 export type { JwksOption, JwtAuthOptions, JwtProviderOptions } from './jwt/options.js';
 export type { Revocation, RevocationExpiry, RevocationOptions, TokenRevoker } from './jwt/revocations.js';
 export type { Logger } from './logger.js';
+export type { ProtectedResourceMetadata } from './mcp/metadata.js';
+export type { EntraPreset, McpAuthOptions, McpScopes } from './mcp/options.js';
 export type { Mode } from './modes.js';
 export type { AuthErrorCode } from './refusals.js';
 export type { MemoryStoreOptions } from './store/memory.js';

@@ -48,7 +48,8 @@ export const AUTH_ERROR_CODES: Readonly<
   },
   invalid_request: {
     statuses: [400, 401, 407],
-    meaning: 'a credential sent twice, an ambiguous request (400); a malformed or empty credential (401/407)',
+    meaning:
+      'a credential sent twice, an ambiguous request, a token in an MCP query string, an MCP request whose headers and JSON-RPC body disagree or whose body is not JSON (400); a malformed or empty credential (401/407)',
   },
   invalid_token: {
     statuses: [401, 407],
@@ -59,13 +60,19 @@ export const AUTH_ERROR_CODES: Readonly<
     statuses: [401, 407],
     meaning: 'a Basic password, or an API key or custom credential at a non-Bearer location, refused',
   },
-  insufficient_scope: { statuses: [403], meaning: 'the identity lacks a scope requireScopes() names' },
+  insufficient_scope: {
+    statuses: [403],
+    meaning: 'the identity lacks a scope requireScopes() names, or one an MCP operation needs (mcpAuth)',
+  },
   access_denied: { statuses: [403], meaning: 'an authorize() rule refused the identity' },
   temporarily_unavailable: {
     statuses: [503],
     meaning: 'the credential cannot be checked now (key source down, hash pool full); Retry-After',
   },
-  request_too_large: { statuses: [413], meaning: 'backendAuth must sign a body larger than maxBodyBytes' },
+  request_too_large: {
+    statuses: [413],
+    meaning: 'backendAuth must sign, or mcpAuth must read, a body larger than maxBodyBytes',
+  },
   backend_credentials_unavailable: {
     statuses: [503],
     meaning: 'backendAuth cannot obtain the upstream credential right now; Retry-After',
@@ -340,6 +347,101 @@ export function renderRejection(error: AuthError): Rejection {
       'content-type': 'application/json; charset=utf-8',
       'cache-control': 'no-store',
     },
-    body: JSON.stringify({ error: error.code, error_description: error.description }),
+    body: JSON.stringify(error.body ?? { error: error.code, error_description: error.description }),
   };
+}
+
+// MCP servers (mcpAuth, src/mcp/): RFC 9728 section 5.1 puts `resource_metadata` in the Bearer
+// challenge, and MCP 2025-11-25 the `scope` a client should ask for. The rule above holds: no
+// `error` when no token was sent, the challenge's `error` is the body's.
+
+/** What every challenge of one mcpAuth says about the server: its metadata URL, its realm if set. */
+export interface McpChallengeParts {
+  readonly metadataUrl: string;
+  readonly realm: string | undefined;
+}
+
+function mcpBearer(parts: McpChallengeParts, scope: readonly string[]): string {
+  const realm = parts.realm === undefined ? '' : `${bearerChallenge(parts.realm)}, `;
+  const scoped = scope.length === 0 ? '' : `, scope=${quotedValue(scope.join(' '))}`;
+  return `${realm === '' ? 'Bearer ' : realm}resource_metadata=${quotedValue(parts.metadataUrl)}${scoped}`;
+}
+
+function quotedValue(value: string): string {
+  return `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/**
+ * The pipeline's refusal of an MCP request, its Bearer challenge rebuilt in the MCP form:
+ * `Bearer resource_metadata="...", scope="..."`, plus `error` and `error_description` once a
+ * token was presented. Other challenges (DPoP's) and other refusals (503) are kept as they are.
+ */
+export function mcpRefusal(error: AuthError, parts: McpChallengeParts, scope: readonly string[]): AuthError {
+  const given = error.headers['www-authenticate'];
+  if (given === undefined) return error;
+  const bearer = mcpBearer(parts, scope);
+  const challenge =
+    error.code === 'credentials_missing' ? bearer : withError(bearer, error.code, error.description);
+  const values = (Array.isArray(given) ? given : [given]).map((value) =>
+    /^bearer(?:\s|$)/i.test(value) ? challenge : value,
+  );
+  const headers = { ...error.headers, 'www-authenticate': values.length === 1 ? values[0]! : values };
+  return new AuthError(error.status, error.code, error.description, headers);
+}
+
+/**
+ * An MCP operation the token's scopes do not cover: 403 with every scope the operation needs
+ * in one challenge (MCP 2025-11-25 step-up: the client asks for these, plus what it holds),
+ * the same list in the body's `scope`.
+ */
+export function mcpInsufficientScope(
+  needed: readonly string[],
+  parts: McpChallengeParts,
+  extra: readonly string[] = [],
+): AuthError {
+  const wanted = needed.join(' ');
+  const description = `This operation needs the scope(s): ${wanted}`;
+  const challenge = `Bearer error="insufficient_scope", scope=${quotedValue(wanted)}, resource_metadata=${quotedValue(parts.metadataUrl)}, error_description=${quotedValue(description)}`;
+  return new AuthError(
+    403,
+    'insufficient_scope',
+    description,
+    { 'www-authenticate': extra.length === 0 ? challenge : [challenge, ...extra] },
+    { error: 'insufficient_scope', error_description: description, scope: wanted },
+  );
+}
+
+/** A JSON-RPC id as a refusal may echo it: the request's, or null when it cannot be told. */
+export type JsonRpcId = string | number | null;
+
+/**
+ * A request the MCP server must refuse in JSON-RPC terms (400): -32020 when the mirrored
+ * `Mcp-Method` / `Mcp-Name` headers are missing or disagree with the body (MCP 2026-07-28),
+ * -32700 for a body that is not JSON, -32600 for JSON that is no JSON-RPC message. The body
+ * is the JSON-RPC error; `code` stays `invalid_request` for apps that delegate errors.
+ */
+export function jsonRpcRefusal(rpcCode: -32020 | -32700 | -32600, message: string, id: JsonRpcId): AuthError {
+  return new AuthError(
+    400,
+    'invalid_request',
+    message,
+    {},
+    { jsonrpc: '2.0', id, error: { code: rpcCode, message } },
+  );
+}
+
+/** An access token in the query string of an MCP request: the spec forbids it (400, never stripped and passed). */
+export function mcpQueryToken(parts: McpChallengeParts): AuthError {
+  const description =
+    'Access tokens are not accepted in the query string; send them in the Authorization header';
+  return new AuthError(400, 'invalid_request', description, {
+    'www-authenticate': withError(mcpBearer(parts, []), 'invalid_request', description),
+  });
+}
+
+/** Why mcpAuth could not read the body it needs for the operation's scopes. */
+export function mcpBodyRefusal(problem: 'too_large' | 'unreadable'): AuthError {
+  return problem === 'too_large'
+    ? new AuthError(413, 'request_too_large', 'The request body is larger than this MCP server reads')
+    : new AuthError(400, 'invalid_request', 'The request body could not be read');
 }

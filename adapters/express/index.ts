@@ -28,7 +28,7 @@ import { queryString } from '../../src/http/query.js';
 import { renderRejection } from '../../src/http/rejection.js';
 import type { RequestHost } from '../../src/http/request-host.js';
 import type { Auth } from '../../src/identity.js';
-import type { InboundOptions, InboundResult } from '../../src/inbound.js';
+import type { Answer, InboundOptions, InboundResult } from '../../src/inbound.js';
 import { expressOnKoa, isWrongAdapterCall } from '../wrong-adapter.js';
 
 export { AuthResult } from '../../src/custom/auth-result.js';
@@ -46,6 +46,9 @@ interface ExpressRequest extends IncomingMessage {
   query?: unknown;
   auth?: Auth;
   app?: { get(setting: string): unknown };
+  /** body-parser's result, and its mark that it read the stream. */
+  body?: unknown;
+  _body?: boolean;
   /** cookie-parser's results, when it ran before us. */
   cookies?: unknown;
   signedCookies?: unknown;
@@ -168,6 +171,14 @@ class ExpressHost implements RequestHost {
     this.canonical = null;
   }
 
+  get parsedBody(): { value: unknown } | undefined {
+    // body-parser (express.json() and its siblings) sets `_body` once it has read the stream;
+    // Express 4's parsers set `req.body = {}` even when they skip a request, which is no body.
+    const req = this.message;
+    if (req._body === true || (req.readableDidRead && req.body !== undefined)) return { value: req.body };
+    return undefined;
+  }
+
   forgetCookies(spelled: (name: string) => boolean): void {
     // cookie-parser parses the Cookie header once, into own properties, often before us.
     const req = this.message;
@@ -191,6 +202,13 @@ function refuse(error: AuthError, res: ServerResponse, next: ExpressNext, delega
   res.end(rejection.body);
 }
 
+/** Writes a response the middleware gives itself (mcpAuth's metadata documents). */
+function answer(given: Answer, res: ServerResponse): void {
+  res.statusCode = given.status;
+  for (const [name, value] of Object.entries(given.headers)) res.setHeader(name, value);
+  res.end(given.body);
+}
+
 type Handle = (req: ExpressRequest, res: ServerResponse, next: ExpressNext) => void;
 
 /**
@@ -208,6 +226,7 @@ function expressInbound(inbound: InboundHandler, options: InboundOptions): Expre
     if (isWrongAdapterCall(next)) return expressOnKoa(middleware, req);
     const proceed = (result: InboundResult) => {
       if (result.error !== undefined) return refuse(result.error, res, next, delegate);
+      if (result.answer !== undefined) return answer(result.answer, res);
       if (result.auth !== undefined) {
         identities.add(result.auth);
         req.auth = result.auth;
@@ -262,6 +281,7 @@ const factories: AdapterFactories<ExpressAuthMiddleware, ExpressMiddleware, Expr
 // on every call: `jwtAuth(...)` is documented once for both adapters.
 export const {
   jwtAuth,
+  mcpAuth,
   basicAuth,
   apiKeyAuth,
   customAuth,

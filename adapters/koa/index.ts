@@ -26,7 +26,7 @@ import { canonicalPath, DEFAULT_FOLDING, type PathFolding } from '../../src/http
 import { renderRejection } from '../../src/http/rejection.js';
 import type { RequestHost } from '../../src/http/request-host.js';
 import type { Auth } from '../../src/identity.js';
-import type { InboundOptions } from '../../src/inbound.js';
+import type { Answer, InboundOptions } from '../../src/inbound.js';
 import { isWrongAdapterCall, koaOnExpress } from '../wrong-adapter.js';
 
 export { AuthResult } from '../../src/custom/auth-result.js';
@@ -71,6 +71,8 @@ interface KoaRequestViews {
   originalUrl: string;
   memoizedURL?: unknown;
   _querycache?: unknown;
+  /** What a body parser (koa-bodyparser, @koa/bodyparser, koa-body) parsed. */
+  body?: unknown;
 }
 
 /** Koa's `next`. */
@@ -163,6 +165,13 @@ class KoaHost implements RequestHost {
     return this.ctx.protocol;
   }
 
+  get parsedBody(): { value: unknown } | undefined {
+    // A body parser read the stream: the app acts on what it parsed (undefined if it kept none).
+    const req = this.message;
+    if (!(req.readableDidRead || req.readableEnded)) return undefined;
+    return this.ctx.request.body === undefined ? undefined : { value: this.ctx.request.body };
+  }
+
   editUrl(edit: (url: string) => string): void {
     const ctx = this.ctx;
     ctx.url = edit(ctx.url);
@@ -190,6 +199,15 @@ function refuse(error: AuthError, ctx: KoaContext, delegate: boolean): void {
   ctx.body = rejection.body;
 }
 
+/** Writes a response the middleware gives itself (mcpAuth's metadata documents). */
+function answer(given: Answer, ctx: KoaContext): void {
+  // Body first: assigning it makes Koa guess a status and a content type, both set after.
+  // (Koa, like Node, leaves the body out of a HEAD answer, keeping its length.)
+  ctx.body = given.body === '' ? null : given.body;
+  ctx.status = given.status;
+  for (const [name, value] of Object.entries(given.headers)) ctx.set(name, value);
+}
+
 type Handle = (ctx: KoaContext, next: KoaNext) => Promise<void>;
 
 /** Types `handle` as the generic {@link KoaMiddleware}: it reads only what every context has. */
@@ -206,6 +224,7 @@ function koaInbound(inbound: InboundHandler, options: InboundOptions): KoaAuthMi
     // Schemes that answer at once (API keys, cached tokens) go on without awaiting a promise.
     const result = pending instanceof Promise ? await pending : pending;
     if (result.error !== undefined) return refuse(result.error, ctx, delegate);
+    if (result.answer !== undefined) return answer(result.answer, ctx);
     if (result.auth !== undefined) ctx.state.auth = result.auth;
     await next();
   };
@@ -249,6 +268,7 @@ const factories: AdapterFactories<KoaAuthMiddleware, KoaMiddleware, KoaBackendMi
 // on every call: `jwtAuth(...)` is documented once for both adapters.
 export const {
   jwtAuth,
+  mcpAuth,
   basicAuth,
   apiKeyAuth,
   customAuth,

@@ -14,8 +14,12 @@ import { ConfigError } from '../errors.js';
 import { isCookieValue } from '../http/cookies.js';
 import { isHeaderSafe } from '../http/header-value.js';
 import { headerOccurrences, setHeader } from '../http/headers.js';
-import { inboundCredential } from '../identity.js';
+import { inboundCredential, MCP_METHOD } from '../identity.js';
 import type { Logger } from '../logger.js';
+
+const MCP_PASSTHROUGH_REFUSED =
+  'passthrough refused: the token on this request was accepted by mcpAuth, and MCP authorization forbids passing it to upstream APIs (token passthrough); give the upstream its own credential';
+
 import type { CredentialKind } from './kind.js';
 import { credentialLocation, requiredSecret, secretSource } from './option-parts.js';
 import { CredentialFetchError } from './refreshing.js';
@@ -218,6 +222,11 @@ export function passthroughKind(options: PassthroughBackendOptions): CredentialK
     name: 'passthrough',
     needsUpstream: false,
     apply(request, auth) {
+      // MCP authorization ("Token Passthrough"): a server MUST NOT pass the client's token on
+      // to upstream APIs. mcpAuth files its token under 'mcp', which nothing forwards; this
+      // refuses (502, logged) rather than forward a request without the credential it expects.
+      if (auth !== undefined && inboundCredential(auth, MCP_METHOD) !== undefined)
+        throw new CredentialFetchError(MCP_PASSTHROUGH_REFUSED, 'refused');
       const token = auth === undefined ? undefined : inboundCredential(auth, 'jwt');
       if (token !== undefined) at.write(request, token);
     },

@@ -26,4 +26,12 @@ export interface RequestHost {
    * from the query string is gone from logs and from the app alike.
    */
   editUrl(edit: (url: string) => string): void;
+  /**
+   * The request body as a body parser that ran before us left it (Express `req.body` after
+   * express.json(), Koa `ctx.request.body` after a body parser), only when that parser consumed
+   * the stream: the app will act on this value, not on bytes read again. Undefined when the
+   * stream was not read (read it then, bounded, and put it back), or when the framework keeps
+   * no parsed body. Read by mcpAuth only.
+   */
+  readonly parsedBody?: { value: unknown } | undefined;
 }

@@ -62,7 +62,7 @@ const JWKS_FORM_NAMES: Readonly<Record<JwksForm, readonly (keyof typeof JWKS_SHA
 };
 
 /** The keys of a provider, whether given at the top of jwtAuth or in `providers[i]`. */
-const PROVIDER_SHAPE = {
+export const PROVIDER_SHAPE = {
   issuer: text('is required: tokens are only accepted from a known issuer'),
   audiences: whole(strings().min(1, { error: 'is empty: list the accepted audiences, or leave it out' }))
     .readonly()
@@ -95,7 +95,7 @@ const PROVIDER_SHAPE = {
 };
 
 /** The options of jwtAuth itself, besides those of its one provider. */
-const OWN_SHAPE = {
+export const OWN_SHAPE = {
   get providers() {
     return z.array(PROVIDER, { error: 'must be a non-empty array' }).min(1).readonly().optional();
   },
@@ -115,7 +115,7 @@ const USE_LOCATION = {
 const USE_MODE = { say: 'use `mode`: "strict" (the default), "optional" or "permissive"' };
 const USE_RULES = { say: 'check other claims with authorize() rules on `jwt.<claim>`' };
 const USE_JWKS = { say: 'give public keys as `jwks`: { url }, { file } or { inline }' };
-const JWT_HINTS: Readonly<Record<string, Hint>> = {
+export const JWT_HINTS: Readonly<Record<string, Hint>> = {
   audience: 'audiences',
   aud: 'audiences',
   iss: 'issuer',
@@ -256,7 +256,9 @@ const JWKS = narrowed<JwksOption>()(
 );
 
 /** The shape with every key optional. */
-function partial<Shape extends z.ZodRawShape>(shape: Shape): { [K in keyof Shape]: z.ZodOptional<Shape[K]> } {
+export function partial<Shape extends z.ZodRawShape>(
+  shape: Shape,
+): { [K in keyof Shape]: z.ZodOptional<Shape[K]> } {
   return Object.fromEntries(Object.entries(shape).map(([key, schema]) => [key, z.optional(schema)])) as {
     [K in keyof Shape]: z.ZodOptional<Shape[K]>;
   };

@@ -89,8 +89,8 @@ try {
     const values = (lib) => Object.keys(lib).filter((name) => name !== 'default' && name !== 'module.exports').sort().join(' ');
     const expected = {
       core: 'AuthError AuthResult ConfigError backendCredentials forwardableHeaders memoryStore redisStore replayCache',
-      express: 'AuthError AuthResult ConfigError anyAuth apiKeyAuth authOf authorize backendAuth basicAuth customAuth forwardIdentity jwtAuth memoryStore redisStore replayCache requireScopes',
-      koa: 'AuthError AuthResult ConfigError anyAuth apiKeyAuth authOf authorize backendAuth basicAuth customAuth forwardIdentity jwtAuth koaRouting memoryStore redisStore replayCache requireScopes',
+      express: 'AuthError AuthResult ConfigError anyAuth apiKeyAuth authOf authorize backendAuth basicAuth customAuth forwardIdentity jwtAuth mcpAuth memoryStore redisStore replayCache requireScopes',
+      koa: 'AuthError AuthResult ConfigError anyAuth apiKeyAuth authOf authorize backendAuth basicAuth customAuth forwardIdentity jwtAuth koaRouting mcpAuth memoryStore redisStore replayCache requireScopes',
     };
     for (const [name, lib, want] of [['portcullis', core, expected.core], ['portcullis/express', ex, expected.express],
         ['portcullis/express/coexist', coexist, expected.express], ['portcullis/koa', koa, expected.koa]]) {
