@@ -9,7 +9,10 @@ import Provider, { errors } from 'oidc-provider';
  * after following `resource_metadata`: discovery metadata (RFC 8414 and OIDC), dynamic client
  * registration (RFC 7591, public clients), PKCE S256 (required), resource indicators (RFC 8707)
  * issuing JWT access tokens whose `aud` is the resource and whose `scope` claim lists the granted
- * scopes, and refresh tokens for clients that register the refresh_token grant.
+ * scopes, and refresh tokens for clients that register the refresh_token grant AND ask for
+ * `offline_access` (oidc-provider's default). Not to every client: the MCP SDK (1.32) answers a
+ * 403 insufficient_scope with a refresh when it holds a refresh token, a refresh cannot widen the
+ * scope, and the step-up to a tool's scope would never happen.
  *
  * Nobody clicks anything: the login-and-consent step logs in one fixed demo account and grants the
  * scopes asked for (only those the resource offers), then redirects back into the authorization
@@ -84,8 +87,6 @@ export async function startAuthorizationServer(
     },
     // Public clients (auth method none) must use PKCE; this makes it every client.
     pkce: { required: () => true },
-    // Refresh tokens for any client that registered the grant (the default wants offline_access).
-    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // Every lifetime set, so oidc-provider has no default to warn about; short ones: it is a demo.
     ttl: {
       AccessToken: options.accessTokenTtlSeconds ?? 600,
@@ -162,9 +163,10 @@ export async function startAuthorizationServer(
 
 /**
  * MCP clients (the SDK among them) register with `scope` set to the scopes of the challenge they
- * are answering, and oidc-provider would then refuse any later request for more: the step-up to a
- * tool's scope could never happen. Here the grant decides what a client gets, so the registration's
- * `scope` is dropped; oidc-provider reads the already parsed body from `req.body`.
+ * are answering. oidc-provider accepts only its static (OIDC) scopes there, not a resource's; and
+ * were the resource's scopes made static, the registered list would cap every later request, so
+ * the step-up to a tool's scope could never happen. Here the grant decides what a client gets, so
+ * the registration's `scope` is dropped; oidc-provider then reads the parsed body from `req.body`.
  */
 async function withoutRegisteredScope(req: IncomingMessage & { body?: unknown }): Promise<void> {
   const chunks: Buffer[] = [];
