@@ -16,8 +16,8 @@ import Provider, { errors } from 'oidc-provider';
  *
  * Nobody clicks anything: the login-and-consent step logs in one fixed demo account and grants the
  * scopes asked for (only those the resource offers), then redirects back into the authorization
- * endpoint. A client follows the whole chain with fetch, keeping the cookies the server sets, and
- * ends at its redirect_uri with the code. That makes it a demo and test server, never a real one.
+ * endpoint. A client follows the whole chain with fetch (cookies optional) and ends at its
+ * redirect_uri with the code. That makes it a demo and test server, never a real one.
  */
 export interface AuthorizationServerOptions {
   /** Port on 127.0.0.1; 0 (the default) picks a free one. */
@@ -36,6 +36,9 @@ export interface AuthorizationServer {
   jwksUri: string;
   close(): Promise<void>;
 }
+
+const INTERACTION = /^\/interaction\/([\w-]{1,64})$/;
+const RESUME = /^\/auth\/([\w-]{1,64})$/;
 
 export async function startAuthorizationServer(
   options: AuthorizationServerOptions,
@@ -102,27 +105,26 @@ export async function startAuthorizationServer(
   });
 
   // Auto-approve: log in the demo account and grant the requested scopes of the requested resource.
-  async function approve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const details = await provider.interactionDetails(req, res);
-    const clientId = String(details.params.client_id);
-    const grant = details.grantId
-      ? ((await provider.Grant.find(details.grantId)) ?? new provider.Grant({ accountId: account, clientId }))
-      : new provider.Grant({ accountId: account, clientId });
-    const requested = String(details.params.scope ?? '').split(' ');
+  // The interaction is found by the uid in its URL, not by oidc-provider's cookie: those cookies
+  // bind the flow to the browser that started it, which matters when a person consents; this
+  // server approves anyone, and a client following the redirects with plain fetch keeps no cookies.
+  async function approve(uid: string, res: ServerResponse): Promise<void> {
+    const interaction = await provider.Interaction.find(uid);
+    if (!interaction) throw new Error('no such interaction');
+    const { params } = interaction;
+    const grant = new provider.Grant({ accountId: account, clientId: String(params.client_id) });
+    const requested = String(params.scope ?? '').split(' ');
     const oidcScopes = requested.filter((scope) => scope === 'openid' || scope === 'offline_access');
     if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
-    const resource = details.params.resource;
+    const resource = params.resource;
     for (const indicator of Array.isArray(resource) ? resource : resource ? [String(resource)] : []) {
       const offered = options.resources[indicator]?.scopes ?? [];
       grant.addResourceScope(indicator, requested.filter((scope) => offered.includes(scope)).join(' '));
     }
-    const grantId = await grant.save();
-    await provider.interactionFinished(
-      req,
-      res,
-      { login: { accountId: account }, consent: { grantId } },
-      { mergeWithLastSubmission: false },
-    );
+    interaction.result = { login: { accountId: account }, consent: { grantId: await grant.save() } };
+    await interaction.save(interaction.exp - Math.floor(Date.now() / 1000));
+    res.writeHead(303, { location: interaction.returnTo, 'content-length': '0' });
+    res.end();
   }
 
   const callback = provider.callback();
@@ -139,13 +141,20 @@ export async function startAuthorizationServer(
       );
       return;
     }
-    if (req.method === 'GET' && req.url?.startsWith('/interaction/')) {
-      approve(req, res).catch(() => {
+    const interaction = INTERACTION.exec(req.url ?? '');
+    if (req.method === 'GET' && interaction) {
+      approve(interaction[1]!, res).catch(() => {
         // An expired or foreign interaction cookie: say so without any detail.
         if (!res.headersSent) res.writeHead(400, { 'content-type': 'application/json' });
         res.end('{"error":"invalid_request"}');
       });
       return;
+    }
+    // The resume step wants the cookie naming its interaction: it comes from the URL (see approve),
+    // placed first so that it is the one read whatever a cookie-less or careless client sends.
+    const resume = RESUME.exec(req.url ?? '');
+    if (resume) {
+      req.headers.cookie = `_interaction_resume=${resume[1]}${req.headers.cookie ? `; ${req.headers.cookie}` : ''}`;
     }
     callback(req, res);
   };

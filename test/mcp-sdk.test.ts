@@ -221,7 +221,7 @@ class HeadlessOAuthProvider {
  * What a browser does between the authorization request and the redirect_uri: follow redirects,
  * keeping the cookies the authorization server sets. Returns the redirect_uri's query.
  */
-async function followToRedirectUri(authorizationUrl: URL): Promise<URLSearchParams> {
+async function followToRedirectUri(authorizationUrl: URL, keepCookies = true): Promise<URLSearchParams> {
   const cookies = new Map<string, string>();
   let url = authorizationUrl.href;
   for (let hop = 0; hop < 10; hop++) {
@@ -230,7 +230,7 @@ async function followToRedirectUri(authorizationUrl: URL): Promise<URLSearchPara
       headers: { cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; ') },
     });
     await response.body?.cancel();
-    for (const line of response.headers.getSetCookie()) {
+    for (const line of keepCookies ? response.headers.getSetCookie() : []) {
       const [pair = ''] = line.split(';');
       const eq = pair.indexOf('=');
       cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
@@ -515,6 +515,23 @@ describe('the embedded authorization server (examples/authorization-server.ts)',
     const again = (await refreshed.json()) as { access_token: string };
     const reverified = await jwtVerify(again.access_token, jwks, { issuer: as.issuer, audience: resource() });
     expect(reverified.payload.scope).toBe('mcp:tools deploy');
+  });
+
+  it('approves a client that follows the redirects without keeping cookies, and only a known interaction', async () => {
+    const clientId = await register();
+    const redirect = await followToRedirectUri(
+      authorizationUrl(clientId, {
+        scope: 'mcp:tools',
+        resource: resource(),
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      }),
+      false,
+    );
+    expect(redirect.get('code')).toBeTruthy();
+    const unknown = await fetch(`${as.issuer}/interaction/not-an-interaction`, { redirect: 'manual' });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toEqual({ error: 'invalid_request' });
   });
 
   it('refuses a code exchanged with the wrong PKCE verifier', async () => {
