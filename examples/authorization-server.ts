@@ -144,7 +144,7 @@ export async function startAuthorizationServer(
     const interaction = INTERACTION.exec(req.url ?? '');
     if (req.method === 'GET' && interaction) {
       approve(interaction[1]!, res).catch(() => {
-        // An expired or foreign interaction cookie: say so without any detail.
+        // An unknown or expired interaction: say so without any detail.
         if (!res.headersSent) res.writeHead(400, { 'content-type': 'application/json' });
         res.end('{"error":"invalid_request"}');
       });
