@@ -130,6 +130,8 @@ export interface ClientRun {
   deploy: string;
   /** The scope of the last access token the authorization server issued. */
   scope: string | undefined;
+  /** That token (returned to the caller, never printed). */
+  accessToken: string;
 }
 
 /** fetch for the SDK transport, printing each challenge of the MCP endpoint. */
@@ -214,6 +216,7 @@ export async function main(mcpUrl: string, log: (line: string) => void = console
       echo,
       deploy,
       scope: provider.tokens()?.scope,
+      accessToken: provider.tokens()?.access_token ?? '',
     };
   } finally {
     await client.close();
