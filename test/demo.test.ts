@@ -194,7 +194,8 @@ describe('npm start', () => {
     // server), and the two instances on Redis when REDIS_URL is set.
     expect(distinct).toHaveLength(redisUrl === '' ? 5 : 7);
     // The MCP lines for both gateways (test/demo-mcp.test.ts runs them).
-    expect(output.match(/^npx tsx examples\/mcp-client\.ts http:\/\/127\.0\.0\.1:\d+\/mcp$/gm)).toHaveLength(2);
+    const clientCommands = /^npx tsx examples\/mcp-client\.ts http:\/\/127\.0\.0\.1:\d+\/mcp$/gm;
+    expect(output.match(clientCommands)).toHaveLength(2);
     return { npm, ports: distinct, output: () => output };
   }
 
