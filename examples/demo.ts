@@ -159,11 +159,11 @@ function expressGateway(p: Policies, upstream: string, mcpUrl: string) {
   const app = express();
   // The RFC 9728 documents at /.well-known/oauth-protected-resource[/mcp]; everything else passes.
   app.use(mw.mcp.metadataHandler);
-  // The MCP endpoint, before the app-wide jwtAuth: mcpAuth is its only guard.
-  app.all(MCP_PATH, express.json({ limit: '1mb' }), mw.mcp, (req, res) => {
-    handleMcp('express', req, res, req.body).catch(() => {
-      if (!res.headersSent) res.status(500).json({ error: 'server_error' });
-    });
+  // The MCP endpoint, before the app-wide jwtAuth: mcpAuth is its only guard. No body parser in
+  // front: mcpAuth checks the token before reading a byte of the body, reads it (bounded) only
+  // for an authenticated request, and puts it back for the SDK transport.
+  app.all(MCP_PATH, mw.mcp, (req, res) => {
+    void handleMcp('express', req, res, undefined);
   });
   const identity: express.RequestHandler = (req, res) => {
     res.json({ gateway: 'express', auth: req.auth });

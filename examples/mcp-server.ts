@@ -36,8 +36,8 @@ function demoMcpServer(gateway: string): McpServer {
 
 /**
  * The SDK's stateless Streamable HTTP pattern: one server and transport per HTTP request, closed
- * with the response. `body` is the JSON a body parser already read (Express), or undefined for
- * the transport to read it from the request (Koa: mcpAuth read it and put it back).
+ * with the response. Never throws. `body` is the JSON a body parser already read, or undefined
+ * for the transport to read it from the request (the demo: mcpAuth read it and put it back).
  */
 export async function handleMcp(
   gateway: string,
@@ -51,6 +51,14 @@ export async function handleMcp(
     void transport.close();
     void server.close();
   });
-  await server.connect(transport);
-  await transport.handleRequest(req, res, body);
+  try {
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  } catch {
+    // The SDK answers protocol errors itself; anything else is a 500 without details.
+    if (!res.headersSent) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end('{"error":"server_error"}');
+    } else res.end();
+  }
 }

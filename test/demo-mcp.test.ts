@@ -115,6 +115,18 @@ describe.each(['express', 'koa'] as const)('the demo MCP route (%s)', (gateway) 
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
       });
     expect((await call(endpoint())).status).toBe(200);
+    // The token is checked before the body is read: without one, unparseable JSON is a 401; with
+    // it, mcpAuth reads the body (no body parser runs in front of it) and answers JSON-RPC -32700.
+    const garbled = (authorization?: string) =>
+      fetch(endpoint(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: '{not json',
+      });
+    expect((await garbled()).status).toBe(401);
+    const parseError = await garbled(`Bearer ${token}`);
+    expect(parseError.status).toBe(400);
+    expect(await parseError.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32700 } });
     const refused = await call(demo.mcp[other]);
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toContain('error="invalid_token"');
