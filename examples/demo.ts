@@ -10,21 +10,26 @@ import type {
   BasicAuthOptions,
   JwtAuthOptions,
   Logger,
+  McpAuthOptions,
 } from '../src/index.js';
+import { type AuthorizationServer, startAuthorizationServer } from './authorization-server.js';
 import { type DemoCredentials, demoCredentials } from './credentials.js';
 import { forward } from './forward.js';
 import { type DemoIssuer, startIssuer } from './issuer.js';
+import { handleMcp, MCP_ALL_SCOPES, MCP_PATH, MCP_SCOPES } from './mcp-server.js';
 import { type SharedInstances, startSharedInstances } from './shared-instances.js';
 import { startEchoUpstream } from './upstream.js';
 
 export const AUDIENCE = 'demo-api';
 
-/** Ports of the demo's four servers; 0 picks free ones (tests). */
+/** Ports of the demo's servers; 0 picks free ones (tests). */
 export interface DemoPorts {
   express: number;
   koa: number;
   issuer: number;
   upstream: number;
+  /** The OAuth authorization server of the MCP routes (oidc-provider); 0 or absent: a free one. */
+  authorizationServer?: number;
   /** With `redisUrl`: the two instances that share their API keys through Redis (A: Express, B: Koa). */
   instanceA?: number;
   instanceB?: number;
@@ -43,7 +48,11 @@ export interface DemoOptions {
 
 export interface Demo {
   issuer: DemoIssuer;
+  /** The MCP routes' authorization server (discovery, registration, PKCE, auto-approval). */
+  authorizationServer: AuthorizationServer;
   urls: { express: string; koa: string; upstream: string };
+  /** Each gateway's MCP endpoint: the `resource` its mcpAuth protects. */
+  mcp: { express: string; koa: string };
   /** A token valid for an hour, for the printed curl lines. */
   token: string;
   /** The same, for a member of the "admins" group. */
@@ -53,6 +62,8 @@ export interface Demo {
   shared?: SharedInstances;
   /** Ready-to-paste commands, one per demo route and gateway. */
   curls(): string[];
+  /** Ready-to-paste MCP commands per gateway: the metadata, the 401 challenge, the SDK client. */
+  mcpCommands(): string[];
   close(): Promise<void>;
 }
 
@@ -76,7 +87,22 @@ const ADMIN_RULES = { rules: ['request.path == "/admin" && "admins" in jwt.group
 const IDENTITY_HEADERS = { headers: { 'x-user-id': 'auth.subject', 'x-auth-method': 'auth.method' } };
 
 /** The options every gateway uses: one place, so Express and Koa run the same policy. */
-function policies(issuer: DemoIssuer, credentials: DemoCredentials, logger: Logger | undefined) {
+function policies(
+  issuer: DemoIssuer,
+  credentials: DemoCredentials,
+  logger: Logger | undefined,
+  as: AuthorizationServer,
+) {
+  // mcpAuth's options but the resource, which is each gateway's own /mcp URL.
+  const mcp = (resource: string) =>
+    ({
+      resource,
+      authorizationServers: [as.issuer],
+      issuer: as.issuer,
+      jwks: { url: as.jwksUri },
+      scopes: MCP_SCOPES,
+      logger,
+    }) satisfies McpAuthOptions;
   const jwt = { issuer: issuer.url, audiences: [AUDIENCE], logger } satisfies JwtAuthOptions;
   return {
     // Public: the health check, everything under /docs/, and the CORS preflight of /me (a
@@ -102,14 +128,24 @@ function policies(issuer: DemoIssuer, credentials: DemoCredentials, logger: Logg
     upstreamKey: { key: { value: credentials.upstreamKey } } satisfies BackendAuthOptions,
     // The upstream of /passthrough trusts the same issuer: it gets the client's validated token.
     passthrough: { passthrough: {} } satisfies BackendAuthOptions,
+    mcp,
   };
 }
 
 type Policies = ReturnType<typeof policies>;
 
-function expressGateway(p: Policies, upstream: string) {
-  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth, authorize, requireScopes, forwardIdentity, backendAuth } =
-    forExpress;
+function expressGateway(p: Policies, upstream: string, mcpUrl: string) {
+  const {
+    mcpAuth,
+    jwtAuth,
+    basicAuth,
+    apiKeyAuth,
+    anyAuth,
+    authorize,
+    requireScopes,
+    forwardIdentity,
+    backendAuth,
+  } = forExpress;
   const mw = {
     header: jwtAuth(p.header),
     query: jwtAuth(p.query),
@@ -118,8 +154,17 @@ function expressGateway(p: Policies, upstream: string) {
     any: anyAuth(apiKeyAuth(p.bearerKey), jwtAuth(p.jwt)),
     upstreamKey: backendAuth(p.upstreamKey),
     passthrough: backendAuth(p.passthrough),
+    mcp: mcpAuth(p.mcp(mcpUrl)),
   };
   const app = express();
+  // The RFC 9728 documents at /.well-known/oauth-protected-resource[/mcp]; everything else passes.
+  app.use(mw.mcp.metadataHandler);
+  // The MCP endpoint, before the app-wide jwtAuth: mcpAuth is its only guard. No body parser in
+  // front: mcpAuth checks the token before reading a byte of the body, reads it (bounded) only
+  // for an authenticated request, and puts it back for the SDK transport.
+  app.all(MCP_PATH, mw.mcp, (req, res) => {
+    void handleMcp('express', req, res, undefined);
+  });
   const identity: express.RequestHandler = (req, res) => {
     res.json({ gateway: 'express', auth: req.auth });
   };
@@ -149,9 +194,18 @@ function expressGateway(p: Policies, upstream: string) {
   return { handler: app as RequestListener, middlewares: Object.values(mw) };
 }
 
-function koaGateway(p: Policies, upstream: string) {
-  const { jwtAuth, basicAuth, apiKeyAuth, anyAuth, authorize, requireScopes, forwardIdentity, backendAuth } =
-    forKoa;
+function koaGateway(p: Policies, upstream: string, mcpUrl: string) {
+  const {
+    mcpAuth,
+    jwtAuth,
+    basicAuth,
+    apiKeyAuth,
+    anyAuth,
+    authorize,
+    requireScopes,
+    forwardIdentity,
+    backendAuth,
+  } = forKoa;
   const admin = authorize(ADMIN_RULES);
   const upstreamScope = requireScopes('chat:read');
   const identityHeaders = forwardIdentity(IDENTITY_HEADERS);
@@ -163,10 +217,13 @@ function koaGateway(p: Policies, upstream: string) {
     any: anyAuth(apiKeyAuth(p.bearerKey), jwtAuth(p.jwt)),
     upstreamKey: backendAuth(p.upstreamKey),
     passthrough: backendAuth(p.passthrough),
+    mcp: mcpAuth(p.mcp(mcpUrl)),
   };
   const app = new Koa();
   // The route table below compares paths exactly: public paths and rules must fold as it does.
   forKoa.koaRouting(app, { caseSensitive: true, strict: true });
+  // The RFC 9728 documents at /.well-known/oauth-protected-resource[/mcp]; everything else passes.
+  app.use(mw.mcp.metadataHandler);
   const toUpstream = async (ctx: Koa.Context) => {
     ctx.respond = false;
     forward(upstream, ctx.req, ctx.res, ctx.originalUrl);
@@ -181,6 +238,14 @@ function koaGateway(p: Policies, upstream: string) {
     [ROUTES.any]: mw.any,
   };
   app.use(async (ctx, next) => {
+    if (ctx.path === MCP_PATH) {
+      // mcpAuth reads the body (bounded) and puts it back for the SDK transport, which answers
+      // on the Node response itself: Koa must not answer too.
+      return mw.mcp(ctx, async () => {
+        ctx.respond = false;
+        await handleMcp('koa', ctx.req, ctx.res, undefined);
+      });
+    }
     if (ctx.path === ROUTES.sse) {
       return mw.query(ctx, async () => {
         ctx.body = { gateway: 'koa', subject: ctx.state.auth?.subject, urlSeenByApp: ctx.originalUrl };
@@ -208,13 +273,30 @@ function koaGateway(p: Policies, upstream: string) {
   return { handler: app.callback(), middlewares: Object.values(mw) };
 }
 
-function listen(handler: RequestListener, port: number): Promise<Server> {
-  return new Promise<Server>((resolve, reject) => {
-    const server = createServer(handler);
+/**
+ * A listening socket first, its app later: each gateway's mcpAuth needs its own /mcp URL (with
+ * the port, which 0 leaves to the system), and the authorization server needs both.
+ */
+async function listen(port: number): Promise<{ server: Server; mount(handler: RequestListener): void }> {
+  let handler: RequestListener = (_req, res) => {
+    res.statusCode = 503;
+    res.end();
+  };
+  const server = createServer((req, res) => handler(req, res));
+  await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
+    server.listen(port, '127.0.0.1', () => resolve());
   });
+  return { server, mount: (next) => (handler = next) };
 }
+
+/** The JSON-RPC body of the printed 401 curl: a call of the tool that needs an extra scope. */
+const DEPLOY_CALL = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'tools/call',
+  params: { name: 'deploy', arguments: {} },
+});
 
 const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -223,11 +305,20 @@ export async function startDemo(ports: DemoPorts, options: DemoOptions = {}): Pr
   const issuer = await startIssuer(ports.issuer, AUDIENCE);
   const credentials = demoCredentials();
   const upstream = await startEchoUpstream(ports.upstream, credentials.upstreamKey);
-  const p = policies(issuer, credentials, options.logger);
-  const ex = expressGateway(p, upstream.url);
-  const ko = koaGateway(p, upstream.url);
-  const expressServer = await listen(ex.handler, ports.express);
-  const koaServer = await listen(ko.handler, ports.koa);
+  const expressSlot = await listen(ports.express);
+  const koaSlot = await listen(ports.koa);
+  const expressServer = expressSlot.server;
+  const koaServer = koaSlot.server;
+  const mcp = { express: `${urlOf(expressServer)}${MCP_PATH}`, koa: `${urlOf(koaServer)}${MCP_PATH}` };
+  const authorizationServer = await startAuthorizationServer({
+    port: ports.authorizationServer ?? 0,
+    resources: { [mcp.express]: { scopes: MCP_ALL_SCOPES }, [mcp.koa]: { scopes: MCP_ALL_SCOPES } },
+  });
+  const p = policies(issuer, credentials, options.logger, authorizationServer);
+  const ex = expressGateway(p, upstream.url, mcp.express);
+  const ko = koaGateway(p, upstream.url, mcp.koa);
+  expressSlot.mount(ex.handler);
+  koaSlot.mount(ko.handler);
   const token = await issuer.mint();
   const adminToken = await issuer.mint({ sub: 'demo-admin', groups: ['admins'] });
   const urls = { express: urlOf(expressServer), koa: urlOf(koaServer), upstream: upstream.url };
@@ -245,7 +336,9 @@ export async function startDemo(ports: DemoPorts, options: DemoOptions = {}): Pr
   const { username, password } = credentials.basicUser;
   return {
     issuer,
+    authorizationServer,
     urls,
+    mcp,
     token,
     adminToken,
     credentials,
@@ -272,6 +365,20 @@ export async function startDemo(ports: DemoPorts, options: DemoOptions = {}): Pr
       }
       return lines;
     },
+    mcpCommands() {
+      const lines: string[] = [];
+      for (const [base, endpoint] of [
+        [urls.express, mcp.express],
+        [urls.koa, mcp.koa],
+      ] as const) {
+        lines.push(
+          `curl -s ${base}/.well-known/oauth-protected-resource${MCP_PATH}`,
+          `curl -si -X POST ${endpoint} -H "Content-Type: application/json" -H "Accept: application/json, text/event-stream" -H "MCP-Protocol-Version: 2026-07-28" -H "Mcp-Method: tools/call" -H "Mcp-Name: deploy" -d '${DEPLOY_CALL}'`,
+          `npx tsx examples/mcp-client.ts ${endpoint}`,
+        );
+      }
+      return lines;
+    },
     async close() {
       await shared?.close();
       for (const middleware of [...ex.middlewares, ...ko.middlewares]) await middleware.close();
@@ -279,6 +386,7 @@ export async function startDemo(ports: DemoPorts, options: DemoOptions = {}): Pr
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
+      await authorizationServer.close();
     },
   };
 }

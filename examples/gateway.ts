@@ -1,8 +1,13 @@
 /**
  * `npm start`: the portcullis demo gateway. An embedded issuer, an echo upstream, and an
  * Express and a Koa gateway in front of it, all on 127.0.0.1, in this one process. Set
- * DEMO_PORT to move the block of four ports (default 8080: Express 8080, Koa 8081, issuer
- * 8082, upstream 8083); DEMO_PORT=0 takes any four free ones.
+ * DEMO_PORT to move the block of ports (default 8080: Express 8080, Koa 8081, issuer 8082,
+ * upstream 8083, the Redis instances 8084 and 8085 (with REDIS_URL), the MCP routes' OAuth
+ * authorization server 8086); DEMO_PORT=0 takes free ones.
+ *
+ * Both gateways serve an MCP server (official SDK) at /mcp behind mcpAuth, whose tokens come from
+ * the embedded authorization server: `npx tsx examples/mcp-client.ts <gateway>/mcp` runs the SDK
+ * client's whole OAuth flow against it.
  *
  * With REDIS_URL set (`REDIS_URL=redis://127.0.0.1:6379 npm start`), two more gateway
  * instances (8084: A, Express; 8085: B, Koa) share their API keys through that Redis, and the
@@ -34,6 +39,7 @@ const demo = await startDemo(
     upstream: port(3),
     instanceA: port(4),
     instanceB: port(5),
+    authorizationServer: port(6),
   },
   { logger, ...(redisUrl === undefined ? {} : { redisUrl }) },
 );
@@ -53,6 +59,7 @@ console.log(`portcullis demo
   Koa gateway      ${demo.urls.koa}
   issuer (OIDC)    ${demo.issuer.url}
   echo upstream    ${demo.urls.upstream}
+  MCP authorization server (OAuth 2.1, oidc-provider)  ${demo.authorizationServer.issuer}
 
 A token from the embedded issuer (valid for one hour) and the demo API key:
 
@@ -68,6 +75,13 @@ Then try (the last line of each block shows the 401 without a token; each refusa
 printed below as a [portcullis debug] line):
 
 ${demo.curls().join('\n')}
+
+MCP (the official SDK's server at /mcp on both gateways, behind mcpAuth; tools: echo needs
+mcp:tools, deploy needs deploy too). The metadata a client discovers, the 401 it starts from, and
+the SDK client's whole flow (discovery, registration, PKCE, auto-approved login, echo, then the
+403 insufficient_scope step-up for deploy):
+
+${demo.mcpCommands().join('\n')}
 ${shared}
 Ctrl-C stops the demo.`);
 

@@ -190,8 +190,12 @@ describe('npm start', () => {
     expect(up && npm.exitCode === null, output).toBe(true);
     const ports = [...output.matchAll(/http:\/\/127\.0\.0\.1:(\d+)/g)].map((match) => Number(match[1]));
     const distinct = [...new Set(ports)];
-    // Four servers, and the two instances on Redis when REDIS_URL is set.
-    expect(distinct).toHaveLength(redisUrl === '' ? 4 : 6);
+    // Five servers (the gateways, the issuer, the upstream, the MCP routes' authorization
+    // server), and the two instances on Redis when REDIS_URL is set.
+    expect(distinct).toHaveLength(redisUrl === '' ? 5 : 7);
+    // The MCP lines for both gateways (test/demo-mcp.test.ts runs them).
+    const clientCommands = /^npx tsx examples\/mcp-client\.ts http:\/\/127\.0\.0\.1:\d+\/mcp$/gm;
+    expect(output.match(clientCommands)).toHaveLength(2);
     return { npm, ports: distinct, output: () => output };
   }
 

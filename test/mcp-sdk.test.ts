@@ -7,14 +7,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type {
-  OAuthClientInformationMixed,
-  OAuthClientMetadata,
-  OAuthTokens,
-} from '@modelcontextprotocol/sdk/shared/auth.js';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthorizationServer, startAuthorizationServer } from '../examples/authorization-server.js';
+import { followToRedirectUri, HeadlessOAuthProvider, REDIRECT_URL } from '../examples/mcp-client.js';
 import { type Framework, frameworks } from './support/frameworks.js';
 import { closeServer, listenOnLoopback } from './support/loopback.js';
 
@@ -32,7 +28,6 @@ import { closeServer, listenOnLoopback } from './support/loopback.js';
 
 const REQUIRED = ['mcp:tools'];
 const TOOL_SCOPES = { deploy: ['deploy'] };
-const REDIRECT_URL = 'http://127.0.0.1/oauth/callback';
 /** The latest revision @modelcontextprotocol/sdk 1.32.x speaks (its LATEST_PROTOCOL_VERSION). */
 const NEGOTIATED = '2025-11-25';
 
@@ -157,92 +152,6 @@ async function mountApp(
   return { resource: slot.resource, calls, seen, close: () => closeServer(slot.server) };
 }
 
-/**
- * The SDK client's OAuthClientProvider as a headless client implements it: the "browser" is fetch
- * following the authorization server's redirects (keeping its cookies, as a browser would) until
- * it reaches the redirect_uri, where the code is picked up.
- */
-class HeadlessOAuthProvider {
-  readonly redirects: URL[] = [];
-  private client: OAuthClientInformationMixed | undefined;
-  private saved: OAuthTokens | undefined;
-  private verifier = '';
-  private code: string | undefined;
-
-  get redirectUrl(): string {
-    return REDIRECT_URL;
-  }
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: 'portcullis SDK round trip',
-      redirect_uris: [REDIRECT_URL],
-      // As the SDK's own example client registers; the authorization server issues refresh tokens
-      // only with offline_access, which the SDK does not ask for (see examples/authorization-server.ts).
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation(): OAuthClientInformationMixed | undefined {
-    return this.client;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed): void {
-    this.client = info;
-  }
-  tokens(): OAuthTokens | undefined {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens): void {
-    this.saved = tokens;
-  }
-  saveCodeVerifier(verifier: string): void {
-    this.verifier = verifier;
-  }
-  codeVerifier(): string {
-    return this.verifier;
-  }
-  async redirectToAuthorization(authorizationUrl: URL): Promise<void> {
-    this.redirects.push(authorizationUrl);
-    const params = await followToRedirectUri(authorizationUrl);
-    const code = params.get('code');
-    if (!code) throw new Error(`authorization refused: ${params.get('error')}`);
-    this.code = code;
-  }
-  /** The code the last redirect chain ended with (once). */
-  takeCode(): string {
-    const code = this.code;
-    this.code = undefined;
-    if (!code) throw new Error('no authorization code');
-    return code;
-  }
-}
-
-/**
- * What a browser does between the authorization request and the redirect_uri: follow redirects,
- * keeping the cookies the authorization server sets. Returns the redirect_uri's query.
- */
-async function followToRedirectUri(authorizationUrl: URL, keepCookies = true): Promise<URLSearchParams> {
-  const cookies = new Map<string, string>();
-  let url = authorizationUrl.href;
-  for (let hop = 0; hop < 10; hop++) {
-    const response = await fetch(url, {
-      redirect: 'manual',
-      headers: { cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; ') },
-    });
-    await response.body?.cancel();
-    for (const line of keepCookies ? response.headers.getSetCookie() : []) {
-      const [pair = ''] = line.split(';');
-      const eq = pair.indexOf('=');
-      cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
-    }
-    const location = response.headers.get('location');
-    if (!location) throw new Error(`authorization stopped at ${response.status} ${url}`);
-    url = new URL(location, url).href;
-    if (url.startsWith(REDIRECT_URL)) return new URL(url).searchParams;
-  }
-  throw new Error('too many redirects');
-}
-
 interface Challenge {
   status: number;
   wwwAuthenticate: string | null;
@@ -307,7 +216,7 @@ afterAll(async () => {
 describe.each(all)('$name: the MCP SDK client against an SDK server behind mcpAuth', (framework) => {
   it('discovers, registers, authorizes, calls echo, is stepped up for deploy, and calls it', async () => {
     const app = apps.get(framework.name)!;
-    const provider = new HeadlessOAuthProvider();
+    const provider = new HeadlessOAuthProvider('portcullis SDK round trip');
     const client = new Client({ name: 'portcullis-sdk-test', version: '1.0.0' });
 
     // 1. The first request has no token: 401, metadata discovery, registration, authorization.
