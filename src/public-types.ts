@@ -44,6 +44,7 @@ export type {
   CertificateHeaderOptions,
   MtlsOptions,
 } from './jwt/mtls/options.js';
+export type { DpopOptions } from './jwt/dpop/options.js';
 export type { JwksOption, JwtAuthOptions, JwtProviderOptions } from './jwt/options.js';
 export type { Revocation, RevocationExpiry, RevocationOptions, TokenRevoker } from './jwt/revocations.js';
 export type { Logger } from './logger.js';
