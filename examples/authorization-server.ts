@@ -1,7 +1,9 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
+import { inMemoryStore } from './authorization-server-store.js';
 
 /**
  * An embedded OAuth 2.1 authorization server on loopback, built on panva's `oidc-provider`
@@ -58,7 +60,11 @@ export async function startAuthorizationServer(
     use: 'sig',
   };
 
+  // The key of Koa's signed cookies, fresh for each server: nothing outlives the process anyway.
+  const cookieKey = randomBytes(32).toString('base64url');
   const provider = new Provider(issuer, {
+    adapter: inMemoryStore(),
+    cookies: { keys: [cookieKey] },
     jwks: { keys: [signingKey] },
     // Only ES256 is in the keystore, so registered clients default to it for ID tokens too.
     clientDefaults: {
@@ -69,11 +75,18 @@ export async function startAuthorizationServer(
     },
     features: {
       devInteractions: { enabled: false },
-      registration: { enabled: true },
+      registration: {
+        enabled: true,
+        // Every registration carries the initial access token minted below (see withoutScope).
+        initialAccessToken: true,
+        policies: { [WITHOUT_SCOPE]: withoutScope },
+      },
       resourceIndicators: {
         enabled: true,
         // A client that names no resource on the token request still gets the one it was granted.
-        defaultResource: (_ctx, _client, oneOf) => oneOf,
+        // With no `oneOf` (the authorization request) undefined means "none", as in oidc-provider's
+        // own default; its typings (8.x) leave undefined out, hence the cast.
+        defaultResource: (_ctx, _client, oneOf) => oneOf as string[],
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, indicator) => {
           const resource = options.resources[indicator];
@@ -102,6 +115,12 @@ export async function startAuthorizationServer(
     },
     findAccount: (_ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // An error it cannot redirect back with (an unknown client, say) is answered in JSON, not with
+    // oidc-provider's sample HTML page (whose default also prints a notice).
+    renderError: (ctx, out) => {
+      ctx.type = 'application/json';
+      ctx.body = { error: out.error, error_description: out.error_description };
+    },
   });
 
   // Auto-approve: log in the demo account and grant the requested scopes of the requested resource.
@@ -127,20 +146,16 @@ export async function startAuthorizationServer(
     res.end();
   }
 
+  // Registration stays open to anyone (RFC 7591 without an initial access token, as MCP clients
+  // expect): each one is handed this token, the way to have oidc-provider run withoutScope.
+  const registrationToken = await new provider.InitialAccessToken({ policies: [WITHOUT_SCOPE] }).save();
+
   const callback = provider.callback();
   handler = (req, res) => {
     // RFC 8414 clients ask here first; the document is the same as the OIDC one.
     if (req.url === '/.well-known/oauth-authorization-server') req.url = '/.well-known/openid-configuration';
-    if (req.method === 'POST' && req.url === '/reg') {
-      withoutRegisteredScope(req).then(
-        () => callback(req, res),
-        () => {
-          res.writeHead(400, { 'content-type': 'application/json' });
-          res.end('{"error":"invalid_client_metadata"}');
-        },
-      );
-      return;
-    }
+    if (req.method === 'POST' && req.url === '/reg')
+      req.headers.authorization = `Bearer ${registrationToken}`;
     const interaction = INTERACTION.exec(req.url ?? '');
     if (req.method === 'GET' && interaction) {
       approve(interaction[1]!, res).catch(() => {
@@ -151,10 +166,14 @@ export async function startAuthorizationServer(
       return;
     }
     // The resume step wants the cookie naming its interaction: it comes from the URL (see approve),
-    // placed first so that it is the one read whatever a cookie-less or careless client sends.
+    // placed first so that it is the one read whatever a cookie-less or careless client sends, and
+    // signed as Koa's cookies (Keygrip: HMAC-SHA1 of `name=value`, base64url) check it.
     const resume = RESUME.exec(req.url ?? '');
     if (resume) {
-      req.headers.cookie = `_interaction_resume=${resume[1]}${req.headers.cookie ? `; ${req.headers.cookie}` : ''}`;
+      const cookie = `_interaction_resume=${resume[1]}`;
+      const signature = createHmac('sha1', cookieKey).update(cookie).digest('base64url');
+      const sent = req.headers.cookie ? `; ${req.headers.cookie}` : '';
+      req.headers.cookie = `${cookie}; _interaction_resume.sig=${signature}${sent}`;
     }
     callback(req, res);
   };
@@ -170,24 +189,16 @@ export async function startAuthorizationServer(
   };
 }
 
+const WITHOUT_SCOPE = 'without-scope';
+
 /**
  * MCP clients (the SDK among them) register with `scope` set to the scopes of the challenge they
  * are answering. oidc-provider accepts only its static (OIDC) scopes there, not a resource's; and
  * were the resource's scopes made static, the registered list would cap every later request, so
  * the step-up to a tool's scope could never happen. Here the grant decides what a client gets, so
- * the registration's `scope` is dropped; oidc-provider then reads the parsed body from `req.body`.
+ * the registration's `scope` is dropped. It is dropped by a registration policy, which
+ * oidc-provider runs on the metadata it parsed itself, before validating it.
  */
-async function withoutRegisteredScope(req: IncomingMessage & { body?: unknown }): Promise<void> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > 64 * 1024) throw new Error('registration too large');
-    chunks.push(chunk);
-  }
-  const metadata: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
-    throw new Error('not an object');
-  const { scope: _dropped, ...rest } = metadata as Record<string, unknown>;
-  req.body = rest;
+function withoutScope(_ctx: unknown, metadata: { scope?: string | undefined }): void {
+  delete metadata.scope;
 }
