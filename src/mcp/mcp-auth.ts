@@ -252,7 +252,8 @@ function jwtOptionsOf(given: McpAuthOptions): JwtAuthOptions {
         : (dpop as JwtAuthOptions['dpop']);
   if (entra !== undefined) {
     options.issuer = entraIssuer(entra.tenantId);
-    options.audiences = [entra.clientId];
+    // Entra writes GUIDs in lower case in `aud`; the preset accepts them in any case.
+    options.audiences = [entra.clientId.toLowerCase()];
   } else if (options.providers !== undefined) {
     // RFC 8707: every provider's tokens must be minted for this resource unless it says otherwise.
     options.providers = options.providers.map((provider) =>

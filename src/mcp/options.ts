@@ -158,7 +158,8 @@ export const MCP_AUTH_OPTIONS = refined(
         return refuse(ctx, `conflicts with \`entra\`, whose issuer is ${issuer}: leave it out`, 'issuer');
       if (
         options.audiences !== undefined &&
-        (options.audiences.length !== 1 || options.audiences[0] !== options.entra.clientId)
+        (options.audiences.length !== 1 ||
+          options.audiences[0]!.toLowerCase() !== options.entra.clientId.toLowerCase())
       )
         return refuse(
           ctx,
