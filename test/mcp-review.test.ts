@@ -1,4 +1,5 @@
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/index.js';
 import { frameworks, type TestServer } from './support/frameworks.js';
@@ -17,6 +18,30 @@ let key: TestKey;
 beforeAll(async () => {
   key = await makeKey('ES256');
 });
+
+/** A POST with exactly these headers and body. */
+function send(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 function refusedField(build: () => unknown): ConfigError {
   let caught: unknown;
@@ -126,6 +151,38 @@ describe.each(all)('mcpAuth review on $name', (framework) => {
       });
       closers.push(() => mcp.close());
       expect(mcp.metadata.resource).toBe(RESOURCE);
+    });
+  });
+
+  describe('the 2026-07-28 mirrored headers', () => {
+    // An Mcp-Name in the =?base64?...?= form whose bytes are not UTF-8 names no tool: it must
+    // not match a body whose tool name is that literal text (the header then says one thing
+    // and the body another, which an intermediary must refuse: 400, -32020).
+    it('an Mcp-Name whose base64 is not UTF-8 does not match the same text in the body', async () => {
+      const url = await serve({
+        resource: RESOURCE,
+        authorizationServers: [AS],
+        issuer: ISSUER,
+        jwks: { inline: jwks(key) },
+        scopes: { required: ['mcp'] },
+      });
+      const token = await sign(key, { scope: 'mcp' }, { audience: RESOURCE });
+      const literal = '=?base64?/w==?=';
+      const body = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: literal, arguments: {} },
+      });
+      const reply = await send(`${url}/mcp`, body, {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': literal,
+      });
+      expect(reply.status).toBe(400);
+      expect((JSON.parse(reply.body) as { error: { code: number } }).error.code).toBe(-32020);
     });
   });
 
