@@ -81,7 +81,6 @@ class ScopeTable {
 }
 
 interface McpSettings {
-  readonly resource: string;
   readonly paths: { inserted: string; root: string };
   readonly answers: ReturnType<typeof metadataAnswers>;
   readonly parts: McpChallengeParts;
@@ -300,7 +299,7 @@ export function mcpInbound(given: McpAuthOptions): {
     authorizationServers: options.authorizationServers ?? [jwt.issuer as string],
     scopesSupported: scopes.supported,
     algorithms: algorithmsOf(jwt),
-    mtls: Object.hasOwn(given, 'mtls') && (given as { mtls?: unknown }).mtls !== undefined,
+    mtls: given.mtls !== undefined,
     ...(dpop === undefined
       ? {}
       : {
@@ -311,7 +310,6 @@ export function mcpInbound(given: McpAuthOptions): {
         }),
   });
   const inbound = new McpInbound(inner, {
-    resource,
     paths: wellKnownPaths(resource),
     answers: metadataAnswers(metadata),
     parts: {
