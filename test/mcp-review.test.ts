@@ -1,5 +1,6 @@
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
+import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/index.js';
 import { frameworks, type TestServer } from './support/frameworks.js';
@@ -183,6 +184,71 @@ describe.each(all)('mcpAuth review on $name', (framework) => {
       });
       expect(reply.status).toBe(400);
       expect((JSON.parse(reply.body) as { error: { code: number } }).error.code).toBe(-32020);
+    });
+  });
+
+  describe('judged fine: regression guards for attacks that failed', () => {
+    const base = () => ({
+      resource: RESOURCE,
+      authorizationServers: [AS],
+      issuer: ISSUER,
+      jwks: { inline: jwks(key) },
+    });
+
+    it('a DPoP-bound token, once accepted (and cached), is refused as Bearer, with its proof replayed, or with a POST proof on GET', async () => {
+      const url = await serve({ ...base(), dpop: { mode: 'allowed' } });
+      const keyPair = await oauth.generateKeyPair('ES256', { extractable: true });
+      const handle = oauth.DPoP({}, keyPair);
+      const token = await sign(
+        key,
+        { cnf: { jkt: await handle.calculateThumbprint() } },
+        { audience: RESOURCE },
+      );
+      const proofFor = async (method: string) => {
+        let proof: string | null = null;
+        await oauth.protectedResourceRequest(token, method, new URL(RESOURCE), new Headers(), null, {
+          DPoP: handle,
+          [oauth.customFetch]: async (_url, options) => {
+            proof = new Headers(options.headers).get('dpop');
+            return new Response('{}', { status: 200 });
+          },
+        });
+        return proof as unknown as string;
+      };
+      const proof = await proofFor('GET');
+      expect((await rawGet(`${url}/mcp`, { authorization: `DPoP ${token}`, dpop: proof })).status).toBe(200);
+      const asBearer = await rawGet(`${url}/mcp`, { authorization: `Bearer ${token}` });
+      expect([asBearer.status, JSON.parse(asBearer.body).error]).toEqual([401, 'invalid_token']);
+      const replayed = await rawGet(`${url}/mcp`, { authorization: `DPoP ${token}`, dpop: proof });
+      expect([replayed.status, JSON.parse(replayed.body).error]).toEqual([401, 'invalid_dpop_proof']);
+      const otherMethod = await rawGet(`${url}/mcp`, {
+        authorization: `DPoP ${token}`,
+        dpop: await proofFor('POST'),
+      });
+      expect([otherMethod.status, JSON.parse(otherMethod.body).error]).toEqual([401, 'invalid_dpop_proof']);
+    });
+
+    it('query tokens in other spellings are refused too', async () => {
+      const url = await serve(base());
+      for (const query of ['ACCESS_TOKEN=x', 'access_token[]=x', 'access%5Ftoken=x']) {
+        const reply = await rawGet(`${url}/mcp?${query}`);
+        expect([query, reply.status, JSON.parse(reply.body).error]).toEqual([query, 400, 'invalid_request']);
+      }
+    });
+
+    it('duplicate JSON keys and batches: the scopes are those of what JSON.parse (the SDK) sees', async () => {
+      const url = await serve({ ...base(), scopes: { required: ['mcp'], tools: { deploy: ['deploy'] } } });
+      const token = await sign(key, { scope: 'mcp' }, { audience: RESOURCE });
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+      const duplicate =
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"deploy"}}';
+      expect((await send(`${url}/mcp`, duplicate, headers)).status).toBe(403);
+      const batch = JSON.stringify([
+        { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+        { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'deploy' } },
+      ]);
+      const reply = await send(`${url}/mcp`, batch, headers);
+      expect([reply.status, JSON.parse(reply.body).scope]).toEqual([403, 'mcp deploy']);
     });
   });
 
