@@ -16,13 +16,12 @@ import { isHeaderSafe } from '../http/header-value.js';
 import { headerOccurrences, setHeader } from '../http/headers.js';
 import { inboundCredential, MCP_METHOD } from '../identity.js';
 import type { Logger } from '../logger.js';
-
-const MCP_PASSTHROUGH_REFUSED =
-  'passthrough refused: the token on this request was accepted by mcpAuth, and MCP authorization forbids passing it to upstream APIs (token passthrough); give the upstream its own credential';
-
 import type { CredentialKind } from './kind.js';
 import { credentialLocation, requiredSecret, secretSource } from './option-parts.js';
 import { CredentialFetchError } from './refreshing.js';
+
+const MCP_PASSTHROUGH_REFUSED =
+  'passthrough refused: the token on this request was accepted by mcpAuth, and MCP authorization forbids passing it to upstream APIs (token passthrough); give the upstream its own credential';
 
 /** A static key: text, `$VAR`, `${VAR:-default}`, `{ env }` or `{ file }` (re-read on change). */
 export interface KeyBackendOptions {

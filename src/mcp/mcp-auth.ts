@@ -81,7 +81,6 @@ class ScopeTable {
 }
 
 interface McpSettings {
-  readonly resource: string;
   readonly paths: { inserted: string; root: string };
   readonly answers: ReturnType<typeof metadataAnswers>;
   readonly parts: McpChallengeParts;
@@ -252,7 +251,8 @@ function jwtOptionsOf(given: McpAuthOptions): JwtAuthOptions {
         : (dpop as JwtAuthOptions['dpop']);
   if (entra !== undefined) {
     options.issuer = entraIssuer(entra.tenantId);
-    options.audiences = [entra.clientId];
+    // Entra writes GUIDs in lower case in `aud`; the preset accepts them in any case.
+    options.audiences = [entra.clientId.toLowerCase()];
   } else if (options.providers !== undefined) {
     // RFC 8707: every provider's tokens must be minted for this resource unless it says otherwise.
     options.providers = options.providers.map((provider) =>
@@ -299,7 +299,7 @@ export function mcpInbound(given: McpAuthOptions): {
     authorizationServers: options.authorizationServers ?? [jwt.issuer as string],
     scopesSupported: scopes.supported,
     algorithms: algorithmsOf(jwt),
-    mtls: Object.hasOwn(given, 'mtls') && (given as { mtls?: unknown }).mtls !== undefined,
+    mtls: given.mtls !== undefined,
     ...(dpop === undefined
       ? {}
       : {
@@ -310,7 +310,6 @@ export function mcpInbound(given: McpAuthOptions): {
         }),
   });
   const inbound = new McpInbound(inner, {
-    resource,
     paths: wellKnownPaths(resource),
     answers: metadataAnswers(metadata),
     parts: {

@@ -46,7 +46,7 @@ export function mirrorsHeaders(version: string | undefined): boolean {
 function decodedName(value: string): string | undefined {
   const encoded = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/.exec(value);
   if (encoded === null) return value;
-  // Bytes that are not UTF-8 name nothing the body can hold: undefined never matches a name.
+  // Bytes that are not UTF-8: undefined (the caller refuses the header).
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(encoded[1]!, 'base64'));
   } catch {
@@ -68,13 +68,14 @@ export function readMirrored(message: MessageHead): Mirrored {
   // refused by headerMismatch once the body shows a request or notification.
   const method = methods[0]?.trim();
   if (method === undefined) return { kind: 'headers', operation: { method: undefined, name: undefined } };
+  if (!Object.hasOwn(NAME_FIELD, method)) return { kind: 'headers', operation: { method, name: undefined } };
   const sent = names[0]?.trim();
-  // A name that does not decode stands for itself: it then matches no name in the body.
-  const name = sent === undefined ? undefined : (decodedName(sent) ?? sent);
-  return {
-    kind: 'headers',
-    operation: { method, name: Object.hasOwn(NAME_FIELD, method) ? name : undefined },
-  };
+  const name = sent === undefined ? undefined : decodedName(sent);
+  // A base64 name whose bytes are not UTF-8 names nothing a JSON body can hold: it matches no
+  // body (not even one holding the encoded text itself), so it is a mismatch.
+  if (sent !== undefined && name === undefined)
+    return { kind: 'refused', error: mismatch('Mcp-Name is base64 of bytes that are not UTF-8') };
+  return { kind: 'headers', operation: { method, name } };
 }
 
 function mismatch(message: string, id: JsonRpcId = null): AuthError {

@@ -158,7 +158,8 @@ export const MCP_AUTH_OPTIONS = refined(
         return refuse(ctx, `conflicts with \`entra\`, whose issuer is ${issuer}: leave it out`, 'issuer');
       if (
         options.audiences !== undefined &&
-        (options.audiences.length !== 1 || options.audiences[0] !== options.entra.clientId)
+        (options.audiences.length !== 1 ||
+          options.audiences[0]!.toLowerCase() !== options.entra.clientId.toLowerCase())
       )
         return refuse(
           ctx,
@@ -204,6 +205,10 @@ function problemOfResource(value: string): string | undefined {
     return 'must use https (plain http only for 127.0.0.0/8, [::1] or localhost)';
   if (value.includes('#')) return 'must not contain a fragment (RFC 8707 section 2)';
   if (value.includes('?')) return 'must not contain a query (MCP clients compare it with the server URL)';
+  // MCP clients send `new URL(metadata.resource).href` as the RFC 8707 resource, which the
+  // authorization server mints into `aud`: any other spelling would refuse every token.
+  if (url.href !== value)
+    return `must be written in its canonical URL form "${url.href}" (clients ask for that string as the token audience)`;
   return undefined;
 }
 

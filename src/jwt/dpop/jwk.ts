@@ -17,6 +17,9 @@ const REQUIRED_MEMBERS: Readonly<Record<string, readonly string[]>> = {
 /** RSA keys shorter than this are refused (NIST SP 800-131A). */
 const MIN_RSA_BITS = 2048;
 
+/** RSA public exponents below this are refused (NIST SP 800-56B: 65537 <= e < 2^256). */
+const MIN_RSA_EXPONENT = 65537n;
+
 export type ProofKey = { ok: true; key: KeyObject; thumbprint: string } | { ok: false; reason: string };
 
 /**
@@ -49,8 +52,15 @@ export function proofKey(jwk: unknown, alg: string): ProofKey {
   }
   if (key.type !== 'public') return { ok: false, reason: 'jwk not a public key' };
   if (!keyFitsAlgorithm(key, alg)) return { ok: false, reason: 'jwk does not fit the proof alg' };
-  if (key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS)
-    return { ok: false, reason: 'jwk RSA key shorter than 2048 bits' };
+  if (key.asymmetricKeyType === 'rsa') {
+    const details = key.asymmetricKeyDetails;
+    if ((details?.modulusLength ?? 0) < MIN_RSA_BITS)
+      return { ok: false, reason: 'jwk RSA key shorter than 2048 bits' };
+    // With e = 1 any padded digest is its own signature: anyone could sign for the key.
+    const exponent = details?.publicExponent ?? 0n;
+    if (exponent < MIN_RSA_EXPONENT || exponent % 2n === 0n)
+      return { ok: false, reason: 'jwk RSA public exponent not an odd number of at least 65537' };
+  }
   // JSON.stringify keeps insertion order, which is the required lexicographic one.
   const thumbprint = hash('sha256', JSON.stringify(canonical), 'base64url');
   return { ok: true, key, thumbprint };
