@@ -38,7 +38,7 @@ export interface DpopOptions {
   mode: 'allowed' | 'required';
   /** Proof signature algorithms, asymmetric only. Default ES*, PS*, RS*, EdDSA. */
   algorithms?: readonly string[];
-  /** A proof's `iat` must be within this many seconds of now; its `jti` is kept twice as long. Default 300. */
+  /** A proof's `iat` must be within this many seconds of now; its `jti` is kept twice as long plus 60 s (replica clocks). Default 300. */
   iatWindowSeconds?: number;
   /** Ask clients for server-issued nonces (`use_dpop_nonce`). Default false. */
   nonce?: boolean | DpopNonceOptions;
