@@ -1,5 +1,6 @@
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/index.js';
@@ -23,7 +24,7 @@ beforeAll(async () => {
 /** A POST with exactly these headers and body. */
 function send(
   url: string,
-  body: string,
+  body: string | Buffer,
   headers: Record<string, string>,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -249,6 +250,68 @@ describe.each(all)('mcpAuth review on $name', (framework) => {
       ]);
       const reply = await send(`${url}/mcp`, batch, headers);
       expect([reply.status, JSON.parse(reply.body).scope]).toEqual([403, 'mcp deploy']);
+    });
+  });
+
+  describe('a content-coded raw body', () => {
+    // mcpAuth never inflates a body itself (a few KB of gzip can inflate to gigabytes): a coded
+    // body with no body parser before it is a 415 that says what to do, not a JSON-RPC -32700.
+    const options = () => ({
+      resource: RESOURCE,
+      authorizationServers: [AS],
+      issuer: ISSUER,
+      jwks: { inline: jwks(key) },
+      scopes: { required: ['mcp'], tools: { deploy: ['deploy'] } },
+    });
+    const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'deploy' } });
+
+    it('gzip, br, deflate or several codings, with no body parser before mcpAuth: 415 invalid_request', async () => {
+      const url = await serve(options());
+      const token = await sign(key, { scope: 'mcp deploy' }, { audience: RESOURCE });
+      const coded: [string, Buffer][] = [
+        ['gzip', gzipSync(call)],
+        ['br', brotliCompressSync(call)],
+        ['deflate', deflateSync(call)],
+        ['GZIP', gzipSync(call)],
+        ['identity, gzip', gzipSync(call)],
+        ['gzip, br', brotliCompressSync(gzipSync(call))],
+      ];
+      for (const [encoding, body] of coded) {
+        const reply = await send(`${url}/mcp`, body, {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-encoding': encoding,
+        });
+        const parsed = JSON.parse(reply.body) as { error: string; error_description: string };
+        expect([encoding, reply.status, parsed.error]).toEqual([encoding, 415, 'invalid_request']);
+        expect(parsed.error_description).toMatch(/body parser that inflates must run before mcpAuth/);
+      }
+      const identity = await send(`${url}/mcp`, call, {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'content-encoding': 'identity',
+      });
+      expect(identity.status).toBe(200);
+    });
+
+    it('after a body parser that inflated it, its result is what is checked', async () => {
+      const parser = framework.name.startsWith('express')
+        ? (await import(framework.name === 'express4' ? 'express4' : 'express')).default.json()
+        : (await import('@koa/bodyparser')).bodyParser();
+      const mcp = mcpAuth(options());
+      closers.push(() => mcp.close());
+      const server = await framework.serve([parser, mcp]);
+      servers.push(server);
+      const headers = (token: string) => ({
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      });
+      const weak = await sign(key, { scope: 'mcp' }, { audience: RESOURCE });
+      const strong = await sign(key, { scope: 'mcp deploy' }, { audience: RESOURCE });
+      const refused = await send(`${server.url}/mcp`, gzipSync(call), headers(weak));
+      expect([refused.status, JSON.parse(refused.body).error]).toEqual([403, 'insufficient_scope']);
+      expect((await send(`${server.url}/mcp`, gzipSync(call), headers(strong))).status).toBe(200);
     });
   });
 

@@ -201,6 +201,7 @@ export class McpInbound implements InboundHandler {
       );
       return { error: mcpBodyRefusal('unreadable') };
     }
+    if (isEncoded(message)) return { error: mcpBodyRefusal('encoded') };
     try {
       const bytes = await readAndRestoreBody(message, this.settings.maxBodyBytes);
       return parsedJson(bytes.toString('utf8'));
@@ -229,6 +230,19 @@ export class McpInbound implements InboundHandler {
       close: () => Promise.resolve(),
     };
   }
+}
+
+/**
+ * Whether the raw body is content-coded (RFC 9110 section 8.4): any coding but `identity`, in any
+ * header line. Such a body is not JSON as sent, and mcpAuth never inflates one itself.
+ */
+function isEncoded(message: RequestHost['message']): boolean {
+  return headerOccurrences(message, 'content-encoding').some((line) =>
+    line.split(',').some((coding) => {
+      const name = coding.trim().toLowerCase();
+      return name !== '' && name !== 'identity';
+    }),
+  );
 }
 
 /** The jwtAuth options mcpAuth runs the token check with: audiences default to the resource. */
