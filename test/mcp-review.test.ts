@@ -315,6 +315,78 @@ describe.each(all)('mcpAuth review on $name', (framework) => {
     });
   });
 
+  describe('a refused query-string token', () => {
+    // Refused (400), and stripped before the refusal: an app's error handler or logger that runs
+    // after mcpAuth (delegateErrors) sees no token in url, originalUrl or the parsed query.
+    it('is gone from every view of the URL the error handler after mcpAuth sees, in every spelling', async () => {
+      const mcp = mcpAuth({
+        resource: RESOURCE,
+        authorizationServers: [AS],
+        issuer: ISSUER,
+        jwks: { inline: jwks(key) },
+        delegateErrors: true,
+      });
+      closers.push(() => mcp.close());
+      const express = framework.name.startsWith('express');
+      const seen = (view: Record<string, unknown>) => JSON.stringify({ handledBy: 'app', ...view });
+      const handler = express
+        ? (
+            error: { status?: number },
+            req: { url: string; originalUrl: string; query: unknown },
+            res: { status(code: number): { type(t: string): { send(body: string): void } } },
+            _next: unknown,
+          ) => {
+            res
+              .status(error.status ?? 500)
+              .type('json')
+              .send(seen({ url: req.url, originalUrl: req.originalUrl, query: req.query }));
+          }
+        : async (
+            ctx: {
+              url: string;
+              originalUrl: string;
+              href: string;
+              querystring: string;
+              query: unknown;
+              request: { URL: URL };
+              status: number;
+              type: string;
+              body: string;
+            },
+            next: () => Promise<void>,
+          ) => {
+            try {
+              await next();
+            } catch (error) {
+              ctx.status = (error as { status?: number }).status ?? 500;
+              ctx.type = 'json';
+              ctx.body = seen({
+                url: ctx.url,
+                originalUrl: ctx.originalUrl,
+                href: ctx.href,
+                querystring: ctx.querystring,
+                query: ctx.query,
+                URL: ctx.request.URL.href,
+              });
+            }
+          };
+      const server = await framework.serve(express ? [mcp, handler] : [handler, mcp]);
+      servers.push(server);
+      const secret = 'eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXRva2Vu.c2ln';
+      for (const query of [
+        `access_token=${secret}&page=2`,
+        `ACCESS_TOKEN=${secret}&page=2`,
+        `access_token[]=${secret}&page=2`,
+      ]) {
+        const reply = await rawGet(`${server.url}/mcp?${query}`);
+        const seenByApp = JSON.parse(reply.body) as { handledBy: string; url: string };
+        expect([query, reply.status, seenByApp.handledBy]).toEqual([query, 400, 'app']);
+        expect(seenByApp.url).toBe('/mcp?page=2');
+        expect(reply.body).not.toContain('c2VjcmV0LXRva2Vu');
+      }
+    });
+  });
+
   describe('DPoP proof keys', () => {
     // An RSA key with public exponent 1 "verifies" any signature equal to the padded digest:
     // anyone holding a token bound to it can make its proofs, so the binding proves nothing.

@@ -5,7 +5,7 @@ import type { AuthError } from '../errors.js';
 import type { InboundHandler } from '../factories.js';
 import { canonicalPath } from '../http/canonical-path.js';
 import { headerOccurrences } from '../http/headers.js';
-import { queryOccurrences } from '../http/query.js';
+import { queryOccurrences, withoutQueryParameter } from '../http/query.js';
 import type { RequestHost } from '../http/request-host.js';
 import { type Auth, MCP_METHOD } from '../identity.js';
 import { Inbound, type InboundResult } from '../inbound.js';
@@ -110,9 +110,13 @@ export class McpInbound implements InboundHandler {
     if (path !== undefined && this.isMetadataPath(path, host))
       return { answer: settings.answers.answer(method) };
     // MCP authorization: "Access tokens MUST NOT be included in the URI query string". Refused,
-    // not stripped: a client sending one has leaked it already and must be told.
-    if (queryOccurrences(message.url ?? '', 'access_token').length > 0)
+    // not passed on: a client sending one has leaked it already and must be told. Stripped all
+    // the same before refusing (url, originalUrl and the frameworks' parsed views), so an error
+    // handler or logger after us (delegateErrors) never sees the token.
+    if (queryOccurrences(message.url ?? '', 'access_token').length > 0) {
+      host.editUrl((url) => withoutQueryParameter(url, 'access_token'));
       return { error: mcpQueryToken(settings.parts) };
+    }
     const mirrored: Mirrored = method === 'POST' ? readMirrored(message) : { kind: 'body' };
     // Read before the pipeline strips the token: a 403 answers in the scheme the client used.
     const presented = /^dpop\s/i.test(headerOccurrences(message, 'authorization')[0] ?? '')
