@@ -253,6 +253,72 @@ describe.each(all)('mcpAuth review on $name', (framework) => {
     });
   });
 
+  describe('URL options are checked by one rule set, each refusal naming its field', () => {
+    // dpop.publicUrl, resource and authorizationServers share src/config/url-option.ts.
+    const options = (extra: Record<string, unknown>) => ({
+      resource: RESOURCE,
+      authorizationServers: [AS],
+      issuer: ISSUER,
+      jwks: { inline: jwks(key) },
+      ...extra,
+    });
+    it('each bad URL is a ConfigError naming the field, with the sentence of that field', () => {
+      const cases: [Record<string, unknown>, string, RegExp][] = [
+        [
+          { dpop: { mode: 'allowed', publicUrl: 'https://api.example.test/?x=1' } },
+          'dpop.publicUrl',
+          /htu is compared without them/,
+        ],
+        [
+          { dpop: { mode: 'allowed', publicUrl: 'https://api.example.test#' } },
+          'dpop.publicUrl',
+          /htu is compared without them/,
+        ],
+        [
+          { dpop: { mode: 'allowed', publicUrl: 'https://u:p@api.example.test' } },
+          'dpop.publicUrl',
+          /credentials/,
+        ],
+        [
+          { dpop: { mode: 'allowed', publicUrl: 'ftp://api.example.test' } },
+          'dpop.publicUrl',
+          /http or https/,
+        ],
+        [{ dpop: { mode: 'allowed', publicUrl: '/relative' } }, 'dpop.publicUrl', /absolute URL/],
+        [{ resource: 'https://u@mcp.example.test/mcp' }, 'resource', /user name or password/],
+        [{ resource: 'http://mcp.example.test/mcp' }, 'resource', /must use https/],
+        [{ resource: 'https://mcp.example.test/mcp?' }, 'resource', /query/],
+        [{ resource: 'https://mcp.example.test/mcp#' }, 'resource', /fragment \(RFC 8707/],
+        [
+          { authorizationServers: ['https://auth.example.test?'] },
+          'authorizationServers',
+          /\[0\] must not contain a query or fragment \(RFC 8414\)/,
+        ],
+        [
+          { authorizationServers: [AS, 'http://auth.example.test'] },
+          'authorizationServers',
+          /\[1\] must use https/,
+        ],
+        [{ authorizationServers: ['auth'] }, 'authorizationServers', /not an absolute URL/],
+      ];
+      for (const [extra, field, problem] of cases) {
+        const error = refusedField(() => mcpAuth(options(extra) as Parameters<typeof mcpAuth>[0]));
+        expect([JSON.stringify(extra), error.field]).toEqual([JSON.stringify(extra), field]);
+        expect(error.problem).toMatch(problem);
+      }
+      // Plain http stays allowed where it was: any host for publicUrl, loopback for the others.
+      const ok = mcpAuth(
+        options({
+          resource: 'http://127.0.0.1:8080/mcp',
+          authorizationServers: ['http://localhost:9000'],
+          dpop: { mode: 'allowed', publicUrl: 'http://gateway.internal' },
+        }) as Parameters<typeof mcpAuth>[0],
+      );
+      closers.push(() => ok.close());
+      expect(ok.metadata.resource).toBe('http://127.0.0.1:8080/mcp');
+    });
+  });
+
   describe('a content-coded raw body', () => {
     // mcpAuth never inflates a body itself (a few KB of gzip can inflate to gigabytes): a coded
     // body with no body parser before it is a 415 that says what to do, not a JSON-RPC -32700.

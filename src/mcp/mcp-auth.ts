@@ -1,5 +1,4 @@
 import { BodyReadError, readAndRestoreBody } from '../backend/body.js';
-import { dpopChallenge } from '../challenge.js';
 import { parseOptions } from '../config/schema.js';
 import type { AuthError } from '../errors.js';
 import type { InboundHandler } from '../factories.js';
@@ -11,11 +10,11 @@ import { type Auth, MCP_METHOD } from '../identity.js';
 import { Inbound, type InboundResult } from '../inbound.js';
 import { ASYMMETRIC_ALGORITHMS } from '../jwt/algorithms.js';
 import { JWT_SCHEME, jwtAuthenticator, jwtSchemeContext } from '../jwt/authenticator.js';
-import { DEFAULT_DPOP_ALGORITHMS, DPOP_OPTIONS } from '../jwt/dpop/options.js';
 import { type JwtAuthOptions, mergedProviders } from '../jwt/options.js';
 import type { TokenRevoker } from '../jwt/revocations.js';
 import { type Logger, loggerOption } from '../logger.js';
 import {
+  type DpopAsking,
   type McpChallengeParts,
   mcpBodyRefusal,
   mcpInsufficientScope,
@@ -299,17 +298,19 @@ export function mcpInbound(given: McpAuthOptions): {
   const options = parseOptions(MCP_AUTH_OPTIONS, given);
   const jwt = jwtOptionsOf(given);
   let revocations: TokenRevoker | undefined;
+  // The DPoP options as the jwt scheme checked them (jwtSchemeContext): read once, used here too.
+  let dpop: DpopAsking | undefined;
   const inner = Inbound.scheme(
     jwt,
     MCP_SCHEME,
     (context) => {
+      dpop = context.dpop;
       const authenticator = jwtAuthenticator(jwt, context);
       revocations = authenticator.revocations;
       return authenticator;
     },
     jwtSchemeContext,
   );
-  const dpop = jwt.dpop === undefined ? undefined : parseOptions(DPOP_OPTIONS, jwt.dpop, 'dpop');
   const scopes = new ScopeTable(options.scopes);
   const resource = options.resource;
   const metadata = metadataDocument({
@@ -318,14 +319,7 @@ export function mcpInbound(given: McpAuthOptions): {
     scopesSupported: scopes.supported,
     algorithms: algorithmsOf(jwt),
     mtls: given.mtls !== undefined,
-    ...(dpop === undefined
-      ? {}
-      : {
-          dpop: {
-            algorithms: dpop.algorithms ?? DEFAULT_DPOP_ALGORITHMS,
-            required: dpop.mode === 'required',
-          },
-        }),
+    ...(dpop === undefined ? {} : { dpop: { algorithms: dpop.algorithms, required: dpop.required } }),
   });
   const inbound = new McpInbound(inner, {
     paths: wellKnownPaths(resource),
@@ -333,16 +327,7 @@ export function mcpInbound(given: McpAuthOptions): {
     parts: {
       metadataUrl: metadataUrl(resource),
       realm: options.realm,
-      dpop:
-        dpop === undefined
-          ? undefined
-          : {
-              challenge: dpopChallenge(
-                options.realm ?? JWT_SCHEME.defaultRealm,
-                dpop.algorithms ?? DEFAULT_DPOP_ALGORITHMS,
-              ),
-              required: dpop.mode === 'required',
-            },
+      dpop: dpop === undefined ? undefined : { challenge: dpop.challenge, required: dpop.required },
     },
     scopes,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY,
