@@ -39,12 +39,12 @@ export type { AuthProvider, CustomAuthOptions, CustomAuthRequest } from './custo
 export type { PublicPath, PublicRequests } from './http/public-paths.js';
 export type { Auth, AuthMethod, CustomClaims, JwtClaims } from './identity.js';
 export type { InboundOptions } from './inbound.js';
+export type { DpopOptions } from './jwt/dpop/options.js';
 export type {
   CertificateHeaderFormat,
   CertificateHeaderOptions,
   MtlsOptions,
 } from './jwt/mtls/options.js';
-export type { DpopOptions } from './jwt/dpop/options.js';
 export type { JwksOption, JwtAuthOptions, JwtProviderOptions } from './jwt/options.js';
 export type { Revocation, RevocationExpiry, RevocationOptions, TokenRevoker } from './jwt/revocations.js';
 export type { Logger } from './logger.js';

@@ -49,9 +49,9 @@ export const AUTH_ERROR_CODES: Readonly<
     meaning: 'no credential where a scheme expects one (or no identity at requireScopes/authorize)',
   },
   invalid_request: {
-    statuses: [400, 401, 407],
+    statuses: [400, 401, 407, 415],
     meaning:
-      'a credential sent twice, an ambiguous request, a token in an MCP query string, an MCP request whose headers and JSON-RPC body disagree or whose body is not JSON (400); a malformed or empty credential (401/407)',
+      'a credential sent twice, an ambiguous request, a token in an MCP query string, an MCP request whose headers and JSON-RPC body disagree or whose body is not JSON (400); a malformed or empty credential (401/407); an MCP body with a Content-Encoding and no body parser before mcpAuth (415)',
   },
   invalid_token: {
     statuses: [401, 407],
@@ -529,9 +529,20 @@ export function mcpQueryToken(parts: McpChallengeParts): AuthError {
   });
 }
 
-/** Why mcpAuth could not read the body it needs for the operation's scopes. */
-export function mcpBodyRefusal(problem: 'too_large' | 'unreadable'): AuthError {
-  return problem === 'too_large'
-    ? new AuthError(413, 'request_too_large', 'The request body is larger than this MCP server reads')
-    : new AuthError(400, 'invalid_request', 'The request body could not be read');
+/**
+ * Why mcpAuth could not read the body it needs for the operation's scopes. `encoded`: a body
+ * with a Content-Encoding (gzip, br, deflate, ...) is never inflated by mcpAuth, so a small
+ * request cannot make it inflate gigabytes: a body parser that inflates (with its own limit) must
+ * run first, and mcpAuth then checks its result.
+ */
+export function mcpBodyRefusal(problem: 'too_large' | 'unreadable' | 'encoded'): AuthError {
+  if (problem === 'too_large')
+    return new AuthError(413, 'request_too_large', 'The request body is larger than this MCP server reads');
+  if (problem === 'encoded')
+    return new AuthError(
+      415,
+      'invalid_request',
+      'The request body has a Content-Encoding: this server reads only identity-encoded bodies here (a body parser that inflates must run before mcpAuth)',
+    );
+  return new AuthError(400, 'invalid_request', 'The request body could not be read');
 }

@@ -596,6 +596,22 @@ describe.each(all)('DPoP on jwtAuth, $name', (framework) => {
       expect(JSON.parse(down.body).error).toBe('temporarily_unavailable');
       expect(down.headers['retry-after']).toBe('5');
     });
+
+    it('a jti is kept 2x iatWindowSeconds plus a 60 s margin for replica clocks (the PTTL in Redis)', async () => {
+      const redis = await redisServer();
+      const store = await redisStoreOn(redis);
+      const server = await serve({ iatWindowSeconds: 100, replayCache: replayCache({ store }) });
+      const client = await dpopClient();
+      const token = await bound(client);
+      expect((await send(server, token, await proofFor(client, token))).status).toBe(200);
+      expect(await redis.command('DBSIZE')).toBe('1');
+      const key = await redis.command('RANDOMKEY');
+      expect(key).toContain('replay:');
+      const ttl = Number(await redis.command('PTTL', key));
+      // 2 x 100 s + 60 s: a replica up to a minute slow cannot accept the proof after its jti expired.
+      expect(ttl).toBeGreaterThan(200_000);
+      expect(ttl).toBeLessThanOrEqual(260_000);
+    });
   });
 });
 

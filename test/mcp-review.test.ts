@@ -1,5 +1,6 @@
 import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/index.js';
@@ -23,7 +24,7 @@ beforeAll(async () => {
 /** A POST with exactly these headers and body. */
 function send(
   url: string,
-  body: string,
+  body: string | Buffer,
   headers: Record<string, string>,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -249,6 +250,206 @@ describe.each(all)('mcpAuth review on $name', (framework) => {
       ]);
       const reply = await send(`${url}/mcp`, batch, headers);
       expect([reply.status, JSON.parse(reply.body).scope]).toEqual([403, 'mcp deploy']);
+    });
+  });
+
+  describe('URL options are checked by one rule set, each refusal naming its field', () => {
+    // dpop.publicUrl, resource and authorizationServers share src/config/url-option.ts.
+    const options = (extra: Record<string, unknown>) => ({
+      resource: RESOURCE,
+      authorizationServers: [AS],
+      issuer: ISSUER,
+      jwks: { inline: jwks(key) },
+      ...extra,
+    });
+    it('each bad URL is a ConfigError naming the field, with the sentence of that field', () => {
+      const cases: [Record<string, unknown>, string, RegExp][] = [
+        [
+          { dpop: { mode: 'allowed', publicUrl: 'https://api.example.test/?x=1' } },
+          'dpop.publicUrl',
+          /htu is compared without them/,
+        ],
+        [
+          { dpop: { mode: 'allowed', publicUrl: 'https://api.example.test#' } },
+          'dpop.publicUrl',
+          /htu is compared without them/,
+        ],
+        [
+          { dpop: { mode: 'allowed', publicUrl: 'https://u:p@api.example.test' } },
+          'dpop.publicUrl',
+          /credentials/,
+        ],
+        [
+          { dpop: { mode: 'allowed', publicUrl: 'ftp://api.example.test' } },
+          'dpop.publicUrl',
+          /http or https/,
+        ],
+        [{ dpop: { mode: 'allowed', publicUrl: '/relative' } }, 'dpop.publicUrl', /absolute URL/],
+        [{ resource: 'https://u@mcp.example.test/mcp' }, 'resource', /user name or password/],
+        [{ resource: 'http://mcp.example.test/mcp' }, 'resource', /must use https/],
+        [{ resource: 'https://mcp.example.test/mcp?' }, 'resource', /query/],
+        [{ resource: 'https://mcp.example.test/mcp#' }, 'resource', /fragment \(RFC 8707/],
+        [
+          { authorizationServers: ['https://auth.example.test?'] },
+          'authorizationServers',
+          /\[0\] must not contain a query or fragment \(RFC 8414\)/,
+        ],
+        [
+          { authorizationServers: [AS, 'http://auth.example.test'] },
+          'authorizationServers',
+          /\[1\] must use https/,
+        ],
+        [{ authorizationServers: ['auth'] }, 'authorizationServers', /not an absolute URL/],
+      ];
+      for (const [extra, field, problem] of cases) {
+        const error = refusedField(() => mcpAuth(options(extra) as Parameters<typeof mcpAuth>[0]));
+        expect([JSON.stringify(extra), error.field]).toEqual([JSON.stringify(extra), field]);
+        expect(error.problem).toMatch(problem);
+      }
+      // Plain http stays allowed where it was: any host for publicUrl, loopback for the others.
+      const ok = mcpAuth(
+        options({
+          resource: 'http://127.0.0.1:8080/mcp',
+          authorizationServers: ['http://localhost:9000'],
+          dpop: { mode: 'allowed', publicUrl: 'http://gateway.internal' },
+        }) as Parameters<typeof mcpAuth>[0],
+      );
+      closers.push(() => ok.close());
+      expect(ok.metadata.resource).toBe('http://127.0.0.1:8080/mcp');
+    });
+  });
+
+  describe('a content-coded raw body', () => {
+    // mcpAuth never inflates a body itself (a few KB of gzip can inflate to gigabytes): a coded
+    // body with no body parser before it is a 415 that says what to do, not a JSON-RPC -32700.
+    const options = () => ({
+      resource: RESOURCE,
+      authorizationServers: [AS],
+      issuer: ISSUER,
+      jwks: { inline: jwks(key) },
+      scopes: { required: ['mcp'], tools: { deploy: ['deploy'] } },
+    });
+    const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'deploy' } });
+
+    it('gzip, br, deflate or several codings, with no body parser before mcpAuth: 415 invalid_request', async () => {
+      const url = await serve(options());
+      const token = await sign(key, { scope: 'mcp deploy' }, { audience: RESOURCE });
+      const coded: [string, Buffer][] = [
+        ['gzip', gzipSync(call)],
+        ['br', brotliCompressSync(call)],
+        ['deflate', deflateSync(call)],
+        ['GZIP', gzipSync(call)],
+        ['identity, gzip', gzipSync(call)],
+        ['gzip, br', brotliCompressSync(gzipSync(call))],
+      ];
+      for (const [encoding, body] of coded) {
+        const reply = await send(`${url}/mcp`, body, {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-encoding': encoding,
+        });
+        const parsed = JSON.parse(reply.body) as { error: string; error_description: string };
+        expect([encoding, reply.status, parsed.error]).toEqual([encoding, 415, 'invalid_request']);
+        expect(parsed.error_description).toMatch(/body parser that inflates must run before mcpAuth/);
+      }
+      const identity = await send(`${url}/mcp`, call, {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'content-encoding': 'identity',
+      });
+      expect(identity.status).toBe(200);
+    });
+
+    it('after a body parser that inflated it, its result is what is checked', async () => {
+      const parser = framework.name.startsWith('express')
+        ? (await import(framework.name === 'express4' ? 'express4' : 'express')).default.json()
+        : (await import('@koa/bodyparser')).bodyParser();
+      const mcp = mcpAuth(options());
+      closers.push(() => mcp.close());
+      const server = await framework.serve([parser, mcp]);
+      servers.push(server);
+      const headers = (token: string) => ({
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      });
+      const weak = await sign(key, { scope: 'mcp' }, { audience: RESOURCE });
+      const strong = await sign(key, { scope: 'mcp deploy' }, { audience: RESOURCE });
+      const refused = await send(`${server.url}/mcp`, gzipSync(call), headers(weak));
+      expect([refused.status, JSON.parse(refused.body).error]).toEqual([403, 'insufficient_scope']);
+      expect((await send(`${server.url}/mcp`, gzipSync(call), headers(strong))).status).toBe(200);
+    });
+  });
+
+  describe('a refused query-string token', () => {
+    // Refused (400), and stripped before the refusal: an app's error handler or logger that runs
+    // after mcpAuth (delegateErrors) sees no token in url, originalUrl or the parsed query.
+    it('is gone from every view of the URL the error handler after mcpAuth sees, in every spelling', async () => {
+      const mcp = mcpAuth({
+        resource: RESOURCE,
+        authorizationServers: [AS],
+        issuer: ISSUER,
+        jwks: { inline: jwks(key) },
+        delegateErrors: true,
+      });
+      closers.push(() => mcp.close());
+      const express = framework.name.startsWith('express');
+      const seen = (view: Record<string, unknown>) => JSON.stringify({ handledBy: 'app', ...view });
+      const handler = express
+        ? (
+            error: { status?: number },
+            req: { url: string; originalUrl: string; query: unknown },
+            res: { status(code: number): { type(t: string): { send(body: string): void } } },
+            _next: unknown,
+          ) => {
+            res
+              .status(error.status ?? 500)
+              .type('json')
+              .send(seen({ url: req.url, originalUrl: req.originalUrl, query: req.query }));
+          }
+        : async (
+            ctx: {
+              url: string;
+              originalUrl: string;
+              href: string;
+              querystring: string;
+              query: unknown;
+              request: { URL: URL };
+              status: number;
+              type: string;
+              body: string;
+            },
+            next: () => Promise<void>,
+          ) => {
+            try {
+              await next();
+            } catch (error) {
+              ctx.status = (error as { status?: number }).status ?? 500;
+              ctx.type = 'json';
+              ctx.body = seen({
+                url: ctx.url,
+                originalUrl: ctx.originalUrl,
+                href: ctx.href,
+                querystring: ctx.querystring,
+                query: ctx.query,
+                URL: ctx.request.URL.href,
+              });
+            }
+          };
+      const server = await framework.serve(express ? [mcp, handler] : [handler, mcp]);
+      servers.push(server);
+      const secret = 'eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXRva2Vu.c2ln';
+      for (const query of [
+        `access_token=${secret}&page=2`,
+        `ACCESS_TOKEN=${secret}&page=2`,
+        `access_token[]=${secret}&page=2`,
+      ]) {
+        const reply = await rawGet(`${server.url}/mcp?${query}`);
+        const seenByApp = JSON.parse(reply.body) as { handledBy: string; url: string };
+        expect([query, reply.status, seenByApp.handledBy]).toEqual([query, 400, 'app']);
+        expect(seenByApp.url).toBe('/mcp?page=2');
+        expect(reply.body).not.toContain('c2VjcmV0LXRva2Vu');
+      }
     });
   });
 

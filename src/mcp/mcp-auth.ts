@@ -1,21 +1,20 @@
 import { BodyReadError, readAndRestoreBody } from '../backend/body.js';
-import { dpopChallenge } from '../challenge.js';
 import { parseOptions } from '../config/schema.js';
 import type { AuthError } from '../errors.js';
 import type { InboundHandler } from '../factories.js';
 import { canonicalPath } from '../http/canonical-path.js';
 import { headerOccurrences } from '../http/headers.js';
-import { queryOccurrences } from '../http/query.js';
+import { queryOccurrences, withoutQueryParameter } from '../http/query.js';
 import type { RequestHost } from '../http/request-host.js';
 import { type Auth, MCP_METHOD } from '../identity.js';
 import { Inbound, type InboundResult } from '../inbound.js';
 import { ASYMMETRIC_ALGORITHMS } from '../jwt/algorithms.js';
 import { JWT_SCHEME, jwtAuthenticator, jwtSchemeContext } from '../jwt/authenticator.js';
-import { DEFAULT_DPOP_ALGORITHMS, DPOP_OPTIONS } from '../jwt/dpop/options.js';
 import { type JwtAuthOptions, mergedProviders } from '../jwt/options.js';
 import type { TokenRevoker } from '../jwt/revocations.js';
 import { type Logger, loggerOption } from '../logger.js';
 import {
+  type DpopAsking,
   type McpChallengeParts,
   mcpBodyRefusal,
   mcpInsufficientScope,
@@ -110,9 +109,13 @@ export class McpInbound implements InboundHandler {
     if (path !== undefined && this.isMetadataPath(path, host))
       return { answer: settings.answers.answer(method) };
     // MCP authorization: "Access tokens MUST NOT be included in the URI query string". Refused,
-    // not stripped: a client sending one has leaked it already and must be told.
-    if (queryOccurrences(message.url ?? '', 'access_token').length > 0)
+    // not passed on: a client sending one has leaked it already and must be told. Stripped all
+    // the same before refusing (url, originalUrl and the frameworks' parsed views), so an error
+    // handler or logger after us (delegateErrors) never sees the token.
+    if (queryOccurrences(message.url ?? '', 'access_token').length > 0) {
+      host.editUrl((url) => withoutQueryParameter(url, 'access_token'));
       return { error: mcpQueryToken(settings.parts) };
+    }
     const mirrored: Mirrored = method === 'POST' ? readMirrored(message) : { kind: 'body' };
     // Read before the pipeline strips the token: a 403 answers in the scheme the client used.
     const presented = /^dpop\s/i.test(headerOccurrences(message, 'authorization')[0] ?? '')
@@ -201,6 +204,7 @@ export class McpInbound implements InboundHandler {
       );
       return { error: mcpBodyRefusal('unreadable') };
     }
+    if (isEncoded(message)) return { error: mcpBodyRefusal('encoded') };
     try {
       const bytes = await readAndRestoreBody(message, this.settings.maxBodyBytes);
       return parsedJson(bytes.toString('utf8'));
@@ -229,6 +233,19 @@ export class McpInbound implements InboundHandler {
       close: () => Promise.resolve(),
     };
   }
+}
+
+/**
+ * Whether the raw body is content-coded (RFC 9110 section 8.4): any coding but `identity`, in any
+ * header line. Such a body is not JSON as sent, and mcpAuth never inflates one itself.
+ */
+function isEncoded(message: RequestHost['message']): boolean {
+  return headerOccurrences(message, 'content-encoding').some((line) =>
+    line.split(',').some((coding) => {
+      const name = coding.trim().toLowerCase();
+      return name !== '' && name !== 'identity';
+    }),
+  );
 }
 
 /** The jwtAuth options mcpAuth runs the token check with: audiences default to the resource. */
@@ -281,17 +298,19 @@ export function mcpInbound(given: McpAuthOptions): {
   const options = parseOptions(MCP_AUTH_OPTIONS, given);
   const jwt = jwtOptionsOf(given);
   let revocations: TokenRevoker | undefined;
+  // The DPoP options as the jwt scheme checked them (jwtSchemeContext): read once, used here too.
+  let dpop: DpopAsking | undefined;
   const inner = Inbound.scheme(
     jwt,
     MCP_SCHEME,
     (context) => {
+      dpop = context.dpop;
       const authenticator = jwtAuthenticator(jwt, context);
       revocations = authenticator.revocations;
       return authenticator;
     },
     jwtSchemeContext,
   );
-  const dpop = jwt.dpop === undefined ? undefined : parseOptions(DPOP_OPTIONS, jwt.dpop, 'dpop');
   const scopes = new ScopeTable(options.scopes);
   const resource = options.resource;
   const metadata = metadataDocument({
@@ -300,14 +319,7 @@ export function mcpInbound(given: McpAuthOptions): {
     scopesSupported: scopes.supported,
     algorithms: algorithmsOf(jwt),
     mtls: given.mtls !== undefined,
-    ...(dpop === undefined
-      ? {}
-      : {
-          dpop: {
-            algorithms: dpop.algorithms ?? DEFAULT_DPOP_ALGORITHMS,
-            required: dpop.mode === 'required',
-          },
-        }),
+    ...(dpop === undefined ? {} : { dpop: { algorithms: dpop.algorithms, required: dpop.required } }),
   });
   const inbound = new McpInbound(inner, {
     paths: wellKnownPaths(resource),
@@ -315,16 +327,7 @@ export function mcpInbound(given: McpAuthOptions): {
     parts: {
       metadataUrl: metadataUrl(resource),
       realm: options.realm,
-      dpop:
-        dpop === undefined
-          ? undefined
-          : {
-              challenge: dpopChallenge(
-                options.realm ?? JWT_SCHEME.defaultRealm,
-                dpop.algorithms ?? DEFAULT_DPOP_ALGORITHMS,
-              ),
-              required: dpop.mode === 'required',
-            },
+      dpop: dpop === undefined ? undefined : { challenge: dpop.challenge, required: dpop.required },
     },
     scopes,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY,

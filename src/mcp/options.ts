@@ -1,6 +1,6 @@
 import { type Hint, withHints } from '../config/known-keys.js';
 import { bounded, lockedTo, optionsObject, refined, refuse, text, whole, z } from '../config/schema.js';
-import { isLoopbackHost } from '../http/loopback.js';
+import { type UrlOptionRules, urlOptionProblem } from '../config/url-option.js';
 import type { DpopOptions } from '../jwt/dpop/options.js';
 import { JWT_HINTS, type JwtAuthOptions, OWN_SHAPE, PROVIDER_SHAPE, partial } from '../jwt/options.js';
 
@@ -148,7 +148,7 @@ export const MCP_AUTH_OPTIONS = refined(
     withHints(JWT_HINTS, MCP_HINTS),
   ),
   (options, ctx) => {
-    const resourceProblem = problemOfResource(options.resource);
+    const resourceProblem = urlOptionProblem(options.resource, RESOURCE_URL);
     if (resourceProblem !== undefined) return refuse(ctx, resourceProblem, 'resource');
     if (options.entra !== undefined) {
       const issuer = entraIssuer(options.entra.tenantId);
@@ -174,7 +174,7 @@ export const MCP_AUTH_OPTIONS = refined(
       );
     }
     for (const [index, server] of (options.authorizationServers ?? []).entries()) {
-      const problem = problemOfIssuerUrl(server);
+      const problem = urlOptionProblem(server, ISSUER_URL);
       if (problem !== undefined) return refuse(ctx, `[${index}] ${problem}`, 'authorizationServers');
     }
   },
@@ -187,36 +187,26 @@ export function entraIssuer(tenantId: string): string {
   return `https://login.microsoftonline.com/${tenantId.toLowerCase()}/v2.0`;
 }
 
-function parsedUrl(value: string): URL | undefined {
-  try {
-    return new URL(value);
-  } catch {
-    return undefined;
-  }
-}
-
 /** RFC 8707 section 2 and RFC 9728 section 1.2: an absolute https URL, no fragment (and no query, for MCP). */
-function problemOfResource(value: string): string | undefined {
-  const url = parsedUrl(value);
-  if (url === undefined)
-    return 'must be an absolute URL (the MCP endpoint, e.g. https://mcp.example.com/mcp)';
-  if (url.username !== '' || url.password !== '') return 'must not contain a user name or password';
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
-    return 'must use https (plain http only for 127.0.0.0/8, [::1] or localhost)';
-  if (value.includes('#')) return 'must not contain a fragment (RFC 8707 section 2)';
-  if (value.includes('?')) return 'must not contain a query (MCP clients compare it with the server URL)';
+const RESOURCE_URL: UrlOptionRules = {
+  notAbsolute: 'must be an absolute URL (the MCP endpoint, e.g. https://mcp.example.com/mcp)',
+  plainHttp: 'loopback',
+  badScheme: 'must use https (plain http only for 127.0.0.0/8, [::1] or localhost)',
+  credentials: 'must not contain a user name or password',
+  fragment: 'must not contain a fragment (RFC 8707 section 2)',
+  query: 'must not contain a query (MCP clients compare it with the server URL)',
   // MCP clients send `new URL(metadata.resource).href` as the RFC 8707 resource, which the
   // authorization server mints into `aud`: any other spelling would refuse every token.
-  if (url.href !== value)
-    return `must be written in its canonical URL form "${url.href}" (clients ask for that string as the token audience)`;
-  return undefined;
-}
+  canonical: (href) =>
+    `must be written in its canonical URL form "${href}" (clients ask for that string as the token audience)`,
+};
 
-function problemOfIssuerUrl(value: string): string | undefined {
-  const url = parsedUrl(value);
-  if (url === undefined) return 'is not an absolute URL';
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
-    return 'must use https (plain http only for loopback hosts)';
-  if (url.search !== '' || value.includes('#')) return 'must not contain a query or fragment (RFC 8414)';
-  return undefined;
-}
+/** RFC 8414 section 2: an https issuer URL with no query or fragment. */
+const NO_QUERY = 'must not contain a query or fragment (RFC 8414)';
+const ISSUER_URL: UrlOptionRules = {
+  notAbsolute: 'is not an absolute URL',
+  plainHttp: 'loopback',
+  badScheme: 'must use https (plain http only for loopback hosts)',
+  fragment: NO_QUERY,
+  query: NO_QUERY,
+};

@@ -16,6 +16,15 @@ export const MAX_PROOF_LENGTH = 8192;
 /** How long the store is given before a claim counts as failed: the request fails closed. */
 const REPLAY_RETRY_AFTER_SECONDS = 5;
 
+/**
+ * How much longer than 2x iatWindowSeconds a proof's jti is kept. `iat` is checked on each
+ * replica's own clock while the shared replay cache expires the jti on the store's: a replica
+ * running δ seconds slow still accepts a proof δ seconds after the jti would have expired, so
+ * the proof could be replayed there. Keeping jtis this much longer covers clocks up to a minute
+ * apart (NTP keeps them within milliseconds; a clock further off is an outage of its own).
+ */
+export const JTI_CLOCK_MARGIN_SECONDS = 60;
+
 const proofProblem = (reason: string, description: string): Problem => ({
   code: 'invalid_dpop_proof',
   reason,
@@ -30,8 +39,8 @@ export interface DpopConfirmation extends ConfirmationCheck {
 /**
  * The `cnf.jkt` check: the token came as `Authorization: DPoP` with exactly one valid proof
  * (section 4.3) for this request, signed by the key the token is bound to, carrying a current
- * nonce when nonces are on, and never seen before within twice the iat window (the replay
- * cache, keyed by thumbprint and jti; a cache that cannot answer refuses: 503).
+ * nonce when nonces are on, and never seen before within twice the iat window plus a clock
+ * margin (the replay cache, keyed by thumbprint and jti; a cache that cannot answer refuses: 503).
  */
 export function dpopConfirmation(options: DpopOptions, logger: Logger): DpopConfirmation {
   const window = options.iatWindowSeconds ?? 300;
@@ -103,7 +112,7 @@ export function dpopConfirmation(options: DpopOptions, logger: Logger): DpopConf
           return askForNonce(nonce === undefined ? 'proof without nonce' : 'proof nonce not current');
         if (state.aging) presentation.headers['dpop-nonce'] = nonces.issue();
       }
-      return cache.claim(`dpop:${thumbprint}:${jti}`, 2 * window).then(
+      return cache.claim(`dpop:${thumbprint}:${jti}`, 2 * window + JTI_CLOCK_MARGIN_SECONDS).then(
         (fresh) =>
           fresh ? undefined : proofProblem('proof jti seen before', 'The DPoP proof was already used'),
         (): Problem => ({

@@ -1,5 +1,6 @@
 import { bounded, flag, optionsObject, refined, refuse, text, whole, z } from '../../config/schema.js';
 import { SECRET_SOURCE, type SecretSource } from '../../config/secret.js';
+import { type UrlOptionRules, urlOptionProblem } from '../../config/url-option.js';
 import type { ReplayCache } from '../../store/replay-cache.js';
 import { isAsymmetric } from '../algorithms.js';
 
@@ -38,7 +39,7 @@ export interface DpopOptions {
   mode: 'allowed' | 'required';
   /** Proof signature algorithms, asymmetric only. Default ES*, PS*, RS*, EdDSA. */
   algorithms?: readonly string[];
-  /** A proof's `iat` must be within this many seconds of now; its `jti` is kept twice as long. Default 300. */
+  /** A proof's `iat` must be within this many seconds of now; its `jti` is kept twice as long plus 60 s (replica clocks). Default 300. */
   iatWindowSeconds?: number;
   /** Ask clients for server-issued nonces (`use_dpop_nonce`). Default false. */
   nonce?: boolean | DpopNonceOptions;
@@ -76,20 +77,17 @@ const NONCE = z.union(
   { error: 'must be true, false or { secret?, lifetimeSeconds? }' },
 );
 
-/** Why a public URL is refused, or undefined when it is usable. */
-function publicUrlProblem(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return 'must be an absolute URL such as "https://api.example.com"';
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an http or https URL';
-  if (url.username !== '' || url.password !== '') return 'must not contain credentials';
-  if (url.search !== '' || url.hash !== '' || value.includes('?') || value.includes('#'))
-    return 'must not have a query or a fragment: htu is compared without them';
-  return undefined;
-}
+const NO_QUERY = 'must not have a query or a fragment: htu is compared without them';
+
+/** `publicUrl`: http or https (TLS may end at a proxy in front), nothing htu is compared without. */
+const PUBLIC_URL: UrlOptionRules = {
+  notAbsolute: 'must be an absolute URL such as "https://api.example.com"',
+  plainHttp: 'any',
+  badScheme: 'must be an http or https URL',
+  credentials: 'must not contain credentials',
+  fragment: NO_QUERY,
+  query: NO_QUERY,
+};
 
 export const DPOP_OPTIONS = refined(
   optionsObject(
@@ -119,7 +117,7 @@ export const DPOP_OPTIONS = refined(
     { algs: 'algorithms', url: 'publicUrl', origin: 'publicUrl', required: 'mode' },
   ),
   (dpop, ctx) => {
-    const problem = publicUrlProblem(dpop.publicUrl);
+    const problem = urlOptionProblem(dpop.publicUrl, PUBLIC_URL);
     if (problem !== undefined) refuse(ctx, problem, 'publicUrl');
   },
 );
