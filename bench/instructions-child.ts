@@ -11,6 +11,7 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { Socket } from 'node:net';
+import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { type BenchData, buildApp, ROWS } from './instructions-apps.js';
 
 const env = (name: string) => {
@@ -80,17 +81,35 @@ setTimeout(() => {
 }, 3_600_000).unref();
 
 await run(warmup);
-callgrind.start();
-// A settling window, dumped and discarded: the first window after the warm-up ran measurably
-// apart from the later ones in every row tried (a leftover of the warm-up's last collection).
-await run(windows[0] ?? 0);
-callgrind.dump();
-await run(0);
-callgrind.dump();
-for (const count of windows) {
+
+declare const gc: (options?: { type: 'major' | 'minor' }) => void;
+/**
+ * One counted window. The collector is kept out of it: a full collection runs first, outside
+ * the count, and the young generation (the parent's --min/--max-semi-space-size) is big enough
+ * that no collection starts inside. A GC profiler proves it; a window a collection ran in is
+ * reported, never counted. The bytes the window allocated (heap in use after minus before, with
+ * no collection between) are the collector's future work, reported per request beside the count.
+ */
+const windowsOut: { requests: number; allocated: number; collections: number }[] = [];
+async function counted(count: number): Promise<void> {
+  gc({ type: 'minor' });
+  const profiler = new GCProfiler();
+  profiler.start();
+  const before = getHeapStatistics().used_heap_size;
+  callgrind.start();
   await run(count);
   callgrind.dump();
+  callgrind.stop();
+  const allocated = getHeapStatistics().used_heap_size - before;
+  const collections = profiler.stop()?.statistics.length ?? 0;
+  windowsOut.push({ requests: count, allocated, collections });
 }
-callgrind.stop();
+
+// A settling window, dumped and discarded: the first window after the warm-up ran measurably
+// apart from the later ones in every row tried (a leftover of the warm-up's last collection).
+await counted(windows[0] ?? 0);
+await counted(0);
+for (const count of windows) await counted(count);
+console.log(`windows ${JSON.stringify(windowsOut)}`);
 console.log(`done ${sent}`);
 process.exit(0);

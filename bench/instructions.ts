@@ -31,14 +31,21 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
-import { type DumpTotals, readDump } from './callgrind-dump.js';
+import { readTotal } from './callgrind-dump.js';
 import { AUDIENCE, ISSUER } from './constants.js';
 import { type BenchData, ROWS, type RowSpec } from './instructions-apps.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** Each window must fit in the young generation: 512 MB holds the largest window of the heaviest row twice over. */
+const SEMI_SPACE_MB = 512;
 const NODE_FLAGS = [
   '--single-threaded',
-  '--predictable-gc-schedule',
+  // The collector is kept out of the windows: a forced collection before each (outside the
+  // count) and a young generation no window fills (--predictable-gc-schedule would pin it at 4 MB).
+  '--expose-gc',
+  `--min-semi-space-size=${SEMI_SPACE_MB}`,
+  `--max-semi-space-size=${SEMI_SPACE_MB}`,
+  '--no-memory-reducer',
   '--hash-seed=1',
   '--random-seed=1',
   '--perf-basic-prof-only-functions',
@@ -97,24 +104,22 @@ async function keysAndTokens() {
   };
 }
 
-/** Each numbered dump of one callgrind run, in order: totals and the collector's part. */
-function dumps(dir: string): DumpTotals[] {
+/** The total of each numbered dump of one callgrind run, in order. */
+function dumps(dir: string): number[] {
   return readdirSync(dir)
     .map((name) => /^cg\.out\.(\d+)$/.exec(name))
     .filter((match) => match !== null)
     .map((match) => Number(match[1]))
     .sort((a, b) => a - b)
-    .map((n) => readDump(join(dir, `cg.out.${n}`)));
+    .map((n) => readTotal(join(dir, `cg.out.${n}`)));
 }
 
 interface Measured {
   row: RowSpec;
-  /** Mutator instructions per request of each window (the collector's part taken out). */
+  /** Instructions per request of each window (no collection runs inside one). */
   perWindow: number[];
-  /** The collector's instructions per request, amortized over all the windows. */
-  collector: number;
-  /** Everything, collector included, per request of each window (for reference). */
-  totalPerWindow: number[];
+  /** Heap bytes allocated per request, median of the windows: the collector's future work. */
+  allocated: number;
   windows: number[];
   warmup: number;
   median: number;
@@ -167,6 +172,23 @@ async function runChild(row: RowSpec, data: BenchData, warmup: number, windows: 
       `${row.id}: the child failed (exit ${code}):\n${output.split('\n').slice(-30).join('\n')}`,
     );
   }
+  const reported = /^windows (.*)$/m.exec(output)?.[1];
+  if (reported === undefined) throw new Error(`${row.id}: the child reported no windows`);
+  const windowsRun = JSON.parse(reported) as ChildWindow[];
+  const collected = windowsRun.findIndex((window) => window.collections > 0);
+  // A collection inside a window would put the collector back into the count: a bench defect
+  // (the young generation is too small for the window), never noise to average away.
+  if (collected >= 0)
+    throw new Error(`${row.id}: a collection ran inside window ${collected}; raise SEMI_SPACE_MB`);
+  return windowsRun;
+}
+
+/** What the child reports of each window it ran, in order (settling, empty, counted...). */
+interface ChildWindow {
+  requests: number;
+  /** Heap bytes in use after the window minus before it, with no collection between. */
+  allocated: number;
+  collections: number;
 }
 
 const node = process.execPath;
@@ -183,16 +205,15 @@ async function measure(row: RowSpec, tokens: Awaited<ReturnType<typeof keysAndTo
     const data: BenchData = { ...tokens.base, distinct: row.distinct ? await tokens.distinct(needed) : [] };
     const out = mkdtempSync(join(keep ?? tmpdir(), `${row.id}-${attempt}-`));
     const started = Date.now();
-    await runChild(row, data, warmup, windows, out);
+    const [, emptyWindow, ...countedWindows] = await runChild(row, data, warmup, windows, out);
     const seconds = (Date.now() - started) / 1000;
     const [, scaffold, ...counted] = dumps(out);
     if (scaffold === undefined || counted.length !== windows.length)
       throw new Error(`${row.id}: ${counted.length} dumps for ${windows.length} windows`);
-    const mutator = (dump: DumpTotals) => dump.total - dump.collector;
-    const perWindow = counted.map((dump, i) => (mutator(dump) - mutator(scaffold)) / (windows[i] ?? 1));
-    const totalPerWindow = counted.map((dump, i) => (dump.total - scaffold.total) / (windows[i] ?? 1));
-    const requests = windows.reduce((sum, size) => sum + size, 0);
-    const collector = counted.reduce((sum, dump) => sum + dump.collector, 0) / requests;
+    const perWindow = counted.map((total, i) => (total - scaffold) / (windows[i] ?? 1));
+    const allocated = median(
+      countedWindows.map((window) => (window.allocated - (emptyWindow?.allocated ?? 0)) / window.requests),
+    );
     const mid = median(perWindow);
     const spread = Math.max(...perWindow) - Math.min(...perWindow);
     const overBare = bare === undefined ? undefined : mid - bare.median;
@@ -200,8 +221,7 @@ async function measure(row: RowSpec, tokens: Awaited<ReturnType<typeof keysAndTo
     last = {
       row,
       perWindow,
-      collector,
-      totalPerWindow,
+      allocated,
       windows,
       warmup,
       median: mid,
@@ -215,7 +235,7 @@ async function measure(row: RowSpec, tokens: Awaited<ReturnType<typeof keysAndTo
     else writeFileSync(join(out, 'windows.json'), JSON.stringify({ ...last, row: row.id }, null, 2));
     const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
     console.error(
-      `${row.id} attempt ${attempt}: ${perWindow.map(k).join(' ')} -> median ${k(mid)}, spread ${k(spread)}, collector ${k(collector)}` +
+      `${row.id} attempt ${attempt}: ${perWindow.map(k).join(' ')} -> median ${k(mid)}, spread ${k(spread)}, allocated ${Math.round(allocated)} B` +
         `${overBare === undefined ? '' : `, over bare ${k(overBare)}`} (${seconds.toFixed(0)} s)` +
         `${last.resolved ? '' : ' -- spread over the limit'}`,
     );
@@ -258,22 +278,23 @@ console.log(
   `Node ${process.version}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${minutes.toFixed(1)} min for ${selected.length} rows, ${jobs} at a time`,
 );
 console.log(
-  '\n| row | instructions per request, median of the windows | spread (max - min) | over bare | ratio to | collector, amortized | windows (warm-up) |\n|---|---|---|---|---|---|---|',
+  '\n| row | instructions per request, median of the windows | spread (max - min) | over bare | ratio to | heap allocated per request | windows (warm-up) |\n|---|---|---|---|---|---|---|',
 );
 for (const row of selected) {
   const result = results.get(row.id) as Measured;
-  const { median: mid, spread, overBare, resolved, collector } = result;
+  const { median: mid, spread, overBare, resolved, allocated } = result;
   const anchor = row.anchor === undefined ? undefined : results.get(row.anchor);
   const ratio =
     anchor?.overBare !== undefined && overBare !== undefined && anchor.resolved
       ? `${(overBare / anchor.overBare).toFixed(2)}x ${anchor.row.id}`
       : '-';
   const figure = resolved ? `**${k(mid)}**` : `unresolved (median ${k(mid)})`;
-  const bareCollector = results.get(`${row.framework}-bare`)?.collector ?? 0;
+  const bareAllocated = results.get(`${row.framework}-bare`)?.allocated ?? 0;
+  const bytes = (n: number) => `${Math.round(n).toLocaleString('en-US')} B`;
   console.log(
     `| ${row.label} | ${figure} | ${k(spread)} (${overBare === undefined ? `${((spread / mid) * 100).toFixed(1)}% of the median` : `${((spread / Math.abs(overBare)) * 100).toFixed(1)}% of over bare`}) | ${
       overBare === undefined ? '-' : `${resolved ? '' : '~'}${k(overBare)}`
-    } | ${resolved ? ratio : '-'} | ${k(collector)}${row.id.endsWith('-bare') ? '' : ` (${collector >= bareCollector ? '+' : ''}${k(collector - bareCollector)})`} | ${result.windows.map((n) => n.toLocaleString('en-US')).join(' / ')} (${result.warmup.toLocaleString('en-US')}) |`,
+    } | ${resolved ? ratio : '-'} | ${bytes(allocated)}${row.id.endsWith('-bare') ? '' : ` (${allocated >= bareAllocated ? '+' : ''}${bytes(allocated - bareAllocated)})`} | ${result.windows.map((n) => n.toLocaleString('en-US')).join(' / ')} (${result.warmup.toLocaleString('en-US')}) |`,
   );
 }
 if (process.env.BENCH_JSON !== undefined) {
