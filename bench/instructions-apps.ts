@@ -141,6 +141,9 @@ export interface BenchApp {
   headers: (i: number) => Record<string, string>;
 }
 
+/** Requests run after each window's collection, before its count starts (instructions-child.ts). */
+export const PRE_ROLL = 100;
+
 const keyCount = (id: string) => Number(/apikey-(\d+)/.exec(id)?.[1] ?? 10);
 
 function headersOf(row: RowSpec, data: BenchData): (i: number) => Record<string, string> {

@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { readTotal } from './callgrind-dump.js';
 import { AUDIENCE, ISSUER } from './constants.js';
-import { type BenchData, ROWS, type RowSpec } from './instructions-apps.js';
+import { type BenchData, PRE_ROLL, ROWS, type RowSpec } from './instructions-apps.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Each window must fit in the young generation: 512 MB holds the largest window of the heaviest row twice over. */
@@ -51,8 +51,8 @@ const NODE_FLAGS = [
   '--perf-basic-prof-only-functions',
 ];
 /** Window sizes of the first attempt; each retry doubles them and the warm-up. */
-const LIGHT = { warmup: 6_000, windows: [1_000, 1_500, 2_000, 2_500, 3_000] };
-const HEAVY = { warmup: 1_500, windows: [200, 300, 400, 500, 600] };
+const LIGHT = { warmup: 12_000, windows: [1_000, 1_500, 2_000, 2_500, 3_000] };
+const HEAVY = { warmup: 3_000, windows: [200, 300, 400, 500, 600] };
 const ATTEMPTS = Number(process.env.BENCH_ATTEMPTS ?? 2);
 const SPREAD_LIMIT = 0.1;
 /** Bare rows have no cost over bare: their spread is held to this share of their median. */
@@ -201,7 +201,11 @@ async function measure(row: RowSpec, tokens: Awaited<ReturnType<typeof keysAndTo
     const scale = 2 ** (attempt - 1);
     const warmup = plan.warmup * scale;
     const windows = plan.windows.map((size) => size * scale);
-    const needed = warmup + (windows[0] ?? 0) + windows.reduce((sum, size) => sum + size, 0);
+    const needed =
+      warmup +
+      (windows[0] ?? 0) +
+      windows.reduce((sum, size) => sum + size, 0) +
+      PRE_ROLL * (windows.length + 2);
     const data: BenchData = { ...tokens.base, distinct: row.distinct ? await tokens.distinct(needed) : [] };
     const out = mkdtempSync(join(keep ?? tmpdir(), `${row.id}-${attempt}-`));
     const started = Date.now();

@@ -113,7 +113,7 @@ export function mergeAuth(existing: Auth | undefined, part: AuthPart): Auth {
   for (const scope of part.scopes ?? []) scopes.add(scope);
   const merged: Auth = { ...existing, ...part, scopes: [...scopes] };
   if (allScopesAuths.has(existing) || allScopesParts.has(part)) allScopesAuths.add(merged);
-  for (const [method, credential] of Object.entries(credentialsOf(existing))) {
+  for (const [method, credential] of credentialsOf(existing)) {
     rememberInboundCredential(merged, method, credential);
   }
   return merged;
@@ -124,10 +124,12 @@ export function mergeAuth(existing: Auth | undefined, part: AuthPart): Auth {
 // req.auth never see them, so they never leak into logs or responses by accident. They are
 // kept per scheme, so a passthrough of the JWT can never forward a Basic password that ran
 // after it. (A WeakMap also costs a fraction of defining a hidden property on every identity.)
-const credentialsByAuth = new WeakMap<Auth, Record<string, string>>();
-const NONE: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
+// A Map, not a null-prototype record: a record is a dictionary-mode object whose every write
+// goes through the runtime (measured on the cached-token path, BENCHMARKS.md).
+const credentialsByAuth = new WeakMap<Auth, Map<string, string>>();
+const NONE: ReadonlyMap<string, string> = new Map();
 
-function credentialsOf(auth: Auth): Readonly<Record<string, string>> {
+function credentialsOf(auth: Auth): ReadonlyMap<string, string> {
   return credentialsByAuth.get(auth) ?? NONE;
 }
 
@@ -140,12 +142,9 @@ export const MCP_METHOD = 'mcp';
 
 /** Keeps the credential the scheme `method` consumed, hidden, for `backendAuth` passthrough. */
 export function rememberInboundCredential(auth: Auth, method: string, credential: string): void {
-  let credentials = credentialsByAuth.get(auth);
-  if (credentials === undefined) {
-    credentials = Object.create(null) as Record<string, string>;
-    credentialsByAuth.set(auth, credentials);
-  }
-  credentials[method] = credential;
+  const credentials = credentialsByAuth.get(auth);
+  if (credentials !== undefined) credentials.set(method, credential);
+  else credentialsByAuth.set(auth, new Map<string, string>().set(method, credential));
 }
 
 /**
@@ -153,5 +152,5 @@ export function rememberInboundCredential(auth: Auth, method: string, credential
  * `backendAuth({ passthrough })` forwards), if it authenticated one.
  */
 export function inboundCredential(auth: Auth, method = 'jwt'): string | undefined {
-  return credentialsOf(auth)[method];
+  return credentialsOf(auth).get(method);
 }

@@ -114,6 +114,61 @@ describe.each(all)('verification caches on $name', (framework) => {
     expect(second.auth).toMatchObject({ subject: 'frozen', scopes: ['read', 'write'], method: 'jwt' });
   });
 
+  it('serves a hit only for the whole token: another token ending in the same signature characters is verified', async () => {
+    // The cache is keyed by the last 32 characters of the token and confirmed by the whole
+    // token: a forged header or payload, or another signature start, must never ride a hit.
+    const server = await serve(
+      framework.lib.jwtAuth({
+        issuer: ISSUER,
+        audiences: [AUDIENCE],
+        jwks: { inline: jwks(key) },
+        logger: quiet,
+      }),
+    );
+    const token = await sign(key, { sub: 'alice', scope: 'read' });
+    expect(((await bearer(server, token)).body as Echo).auth?.subject).toBe('alice');
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const forgedClaims = Buffer.from(
+      JSON.stringify({
+        ...JSON.parse(Buffer.from(payload, 'base64url').toString()),
+        sub: 'root',
+        scope: 'admin',
+      }),
+    ).toString('base64url');
+    const flipped = (text: string, at: number) =>
+      `${text.slice(0, at)}${text[at] === 'A' ? 'B' : 'A'}${text.slice(at + 1)}`;
+    const lookalikes = [
+      `${header}.${forgedClaims}.${signature}`, // other claims, the same signature
+      `${header}.${payload}.${flipped(signature, 0)}`, // the same end, another signature start
+      `${header}.${payload}.${flipped(signature, signature.length - 40)}`,
+      `${flipped(header, 3)}.${payload}.${signature}`,
+    ];
+    for (const lookalike of lookalikes) {
+      expect(lookalike.slice(-32)).toBe(token.slice(-32));
+      const res = await bearer(server, lookalike);
+      expect(res.status).toBe(401);
+      expect(res.body.error).toBe('invalid_token');
+    }
+    // And the genuine token still hits, with its own claims.
+    const again = (await bearer(server, token)).body as Echo;
+    expect(again.auth).toMatchObject({ subject: 'alice', scopes: ['read'] });
+  });
+
+  it('caches a token longer than V8 hashes whole (over 16,383 characters) like any other', async () => {
+    const server = await serve(
+      framework.lib.jwtAuth({
+        issuer: ISSUER,
+        audiences: [AUDIENCE],
+        jwks: { inline: jwks(key) },
+        maxTokenLength: 40_000,
+      }),
+    );
+    const long = await sign(key, { sub: 'long', padding: 'x'.repeat(20_000) });
+    expect(long.length).toBeGreaterThan(16_383);
+    for (let i = 0; i < 3; i++)
+      expect(((await bearer(server, long)).body as Echo).auth?.subject).toBe('long');
+  });
+
   it('behaves the same with the cache turned off', async () => {
     const server = await serve(
       framework.lib.jwtAuth({

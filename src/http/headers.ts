@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import { type IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /**
  * The header fields of a message as Node keeps them: an incoming request (IncomingMessage
@@ -20,10 +20,19 @@ export function headerOccurrences(message: MessageHead, name: string): string[] 
   const wanted = name.toLowerCase();
   const values: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const key = raw[i]!;
-    if (key.length === wanted.length && key.toLowerCase() === wanted) values.push(raw[i + 1]!);
+    if (isNamed(raw[i]!, wanted)) values.push(raw[i + 1]!);
   }
   return values;
+}
+
+/** `sent.toLowerCase() === lower`, without the lower-cased copy (called for every raw header). */
+function isNamed(sent: string, lower: string): boolean {
+  if (sent.length !== lower.length) return false;
+  for (let i = 0; i < sent.length; i++) {
+    const code = sent.charCodeAt(i);
+    if ((code >= 0x41 && code <= 0x5a ? code + 0x20 : code) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /**
@@ -59,22 +68,74 @@ export function sameSpelling(name: string, key: string): boolean {
 
 /**
  * Node builds `message.headers` and `message.headersDistinct` lazily, on first read, from
- * `rawHeaders` — but only up to the number of raw entries the parser saw (an internal count
- * that editing `rawHeaders` does not change). Were either view first read after we shortened
+ * `rawHeaders` — but only up to the number of raw entries the parser saw (a private count that
+ * editing `rawHeaders` does not change). Were either view first read after we shortened
  * `rawHeaders`, Node would read past its end and throw a TypeError (a 500 for any app or
  * proxy reading `req.headersDistinct` after a credential was stripped); after we appended, it
- * would miss the new header. So both views are built before `rawHeaders` is edited, and every
- * edit is then applied to all three. Every spelling of the name goes (see headerSpellingKey).
+ * would miss the new header. So `headers` is built before `rawHeaders` is edited, every edit is
+ * applied to every view already built, and Node's count is then set to the new length, so a
+ * view built later reads exactly the entries now there.
+ *
+ * The count and the distinct view live in private symbol-keyed slots, found below by their
+ * names and proven on a sample message at start-up. Without them (a Node whose internals
+ * differ) the distinct view is built before the edit instead, as before: correct, and slower
+ * (on Express, building it adds a property to `req`, whose hidden class is its own: 15k
+ * instructions per stripped request, BENCHMARKS.md).
  */
-function removeFromViews(
+interface NodeViewSlots {
+  count: symbol;
+  distinct: symbol;
+}
+type Slotted = Record<symbol, unknown>;
+
+const NODE_VIEW_SLOTS = nodeViewSlots();
+
+/** Whether this Node's slots were found (the fast path): for the tests. */
+export const NODE_VIEW_SLOTS_FOUND = NODE_VIEW_SLOTS !== undefined;
+
+function nodeViewSlots(): NodeViewSlots | undefined {
+  try {
+    const sample = new IncomingMessage(undefined as never);
+    const named = (name: string) =>
+      Object.getOwnPropertySymbols(sample).find((symbol) => symbol.description === name);
+    const count = named('kHeadersCount');
+    if (count === undefined) return undefined;
+    sample.rawHeaders = ['A', '1', 'B', '2'];
+    (sample as unknown as Slotted)[count] = 4;
+    if (sample.headers.a !== '1') return undefined;
+    sample.rawHeaders.splice(0, 2);
+    (sample as unknown as Slotted)[count] = 2;
+    const view = sample.headersDistinct;
+    const distinct = named('kHeadersDistinct');
+    if (distinct === undefined || (sample as unknown as Slotted)[distinct] !== view) return undefined;
+    return JSON.stringify(view) === '{"b":["2"]}' ? { count, distinct } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Node's slots, when `message` is an IncomingMessage of a Node whose slots were found. */
+function slotsOf(message: MessageHead): NodeViewSlots | undefined {
+  return NODE_VIEW_SLOTS !== undefined && message instanceof IncomingMessage ? NODE_VIEW_SLOTS : undefined;
+}
+
+/** The distinct view if there is one to keep in step: built already, or built now when needed. */
+function distinctView(
   message: MessageHead,
+  slots: NodeViewSlots | undefined,
+): NodeJS.Dict<string[]> | undefined {
+  if (slots === undefined) return message.headersDistinct;
+  return ((message as unknown as Slotted)[slots.distinct] ?? undefined) as NodeJS.Dict<string[]> | undefined;
+}
+
+function removeFromViews(
+  raw: string[],
   headers: IncomingHttpHeaders,
   distinct: NodeJS.Dict<string[]> | undefined,
   key: string,
 ): void {
   delete headers[key];
   if (distinct !== undefined) delete distinct[key];
-  const raw = message.rawHeaders;
   for (let i = raw.length - 2; i >= 0; i -= 2) {
     const name = raw[i]!;
     if (!sameSpelling(name, key)) continue;
@@ -92,18 +153,25 @@ function removeFromViews(
 export function deleteHeader(message: MessageHead, name: string): void {
   // Each view is read once: on an Express request every read of a property is a slow lookup.
   const headers = message.headers;
-  removeFromViews(message, headers, message.headersDistinct, headerSpellingKey(name));
+  const slots = slotsOf(message);
+  const raw = message.rawHeaders;
+  const before = raw.length;
+  removeFromViews(raw, headers, distinctView(message, slots), headerSpellingKey(name));
+  if (slots !== undefined && raw.length !== before) (message as unknown as Slotted)[slots.count] = raw.length;
 }
 
 /** Sets the header to exactly one value, replacing any the client sent, in any spelling. */
 export function setHeader(message: MessageHead, name: string, value: string): void {
   const headers = message.headers;
-  const distinct = message.headersDistinct;
+  const slots = slotsOf(message);
+  const distinct = distinctView(message, slots);
+  const raw = message.rawHeaders;
   const lower = name.toLowerCase();
-  removeFromViews(message, headers, distinct, headerSpellingKey(lower));
+  removeFromViews(raw, headers, distinct, headerSpellingKey(lower));
   headers[lower] = value;
   if (distinct !== undefined) distinct[lower] = [value];
-  message.rawHeaders.push(name, value);
+  raw.push(name, value);
+  if (slots !== undefined) (message as unknown as Slotted)[slots.count] = raw.length;
 }
 
 /**

@@ -23,9 +23,12 @@ import { type ConfirmationCheck, type ConstraintResult, SenderConstraint } from 
 import { VerifiedTokens } from './verified-tokens.js';
 import { verifyWithKeys } from './verify.js';
 
-/** The identity a verified token grants; claims are shared and frozen, scopes copied. */
+/**
+ * The identity a verified token grants; claims are shared and frozen, and so are the scopes here
+ * (the pipeline's mergeAuth copies them into the request's own identity).
+ */
 function jwtIdentity(claims: Readonly<Record<string, unknown>>, scopes: readonly string[]): AuthPart {
-  const identity: AuthPart = { scopes: [...scopes], method: 'jwt', jwt: claims as Record<string, unknown> };
+  const identity: AuthPart = { scopes, method: 'jwt', jwt: claims as Record<string, unknown> };
   if (typeof claims.sub === 'string') identity.subject = claims.sub;
   return identity;
 }
