@@ -222,6 +222,26 @@ describe.each(all)('verification caches on $name', (framework) => {
     expect(await eventually(async () => (await login()).status === 200)).toBe(true);
   });
 
+  it('remembers a Basic credential by its exact spelling: another spelling of it is decoded and refused', async () => {
+    // The success cache is keyed by the encoded credential and skips the decode on a hit; a
+    // non-canonical base64 of the same user and password must still meet the decode's refusal.
+    const server = await serve(
+      framework.lib.basicAuth({ htpasswd: `ali:${sha('sesame')}\n`, allowWeakHashes: true, logger: quiet }),
+    );
+    const canonical = Buffer.from('ali:sesame').toString('base64');
+    expect(canonical).toBe('YWxpOnNlc2FtZQ==');
+    const noncanonical = 'YWxpOnNlc2FtZR=='; // the same bytes: the last symbol's unused bits differ
+    expect(Buffer.from(noncanonical, 'base64').toString()).toBe('ali:sesame');
+    const login = (encoded: string) => request(server.url).get('/').set('Authorization', `Basic ${encoded}`);
+    for (let i = 0; i < 2; i++) {
+      const res = await login(canonical);
+      expect(res.status).toBe(200);
+      expect((res.body as Echo).auth).toMatchObject({ subject: 'ali', method: 'basic' });
+    }
+    expect((await login(noncanonical)).status).toBe(401);
+    expect((await login(canonical)).status).toBe(200);
+  });
+
   it('applies an API key revocation to the very next request', async () => {
     const keys = framework.lib.apiKeyAuth({ keys: [{ name: 'ci', key: 'ci-key-0123456789' }] });
     const server = await serve(keys);
