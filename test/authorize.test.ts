@@ -475,6 +475,30 @@ describe.each(all)('authorize expressions on $name', (framework) => {
     }
   });
 
+  it('request read whole (not field by field) has every field: the context is built from what rules read', async () => {
+    const whole = ['method', 'scheme', 'host', 'headers', 'query', 'path', 'url'].map(
+      (f) => `"${f}" in request`,
+    );
+    const server = await r.serve([
+      ...r.everyScheme(),
+      framework.lib.authorize({ rules: [whole.join(' && ')] }),
+    ]);
+    expectPassed(await send(server, { path: '/items?page=2', as: ['jwtAdmin'] }), 'request as a map');
+    // A rule that reads headers by name sees them (`in` counts as a read of that name).
+    const one = await r.serve([
+      ...r.everyScheme(),
+      framework.lib.authorize({
+        rules: ['request.headers["x-team"] == "blue" && "accept" in request.headers'],
+      }),
+    ]);
+    const res = await request(one.url)
+      .get('/items')
+      .set('x-team', 'blue')
+      .set('accept', 'text/plain')
+      .set('authorization', `Bearer ${tokens.admin}`);
+    expect(res.status).toBe(200);
+  });
+
   it('the passing request reaches the app with what the inbound middlewares attached', async () => {
     const server = await r.serve([
       ...r.everyScheme(),

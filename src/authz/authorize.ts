@@ -171,7 +171,7 @@ export function authorizer(given: AuthorizeOptions): RequestCheck {
         return traceStepRefusal(host.message, 'authorize', ambiguous, 'a value the rules read is ambiguous');
       // An app that cleared the identity with null means "no identity", as undefined does.
       const auth = given ?? undefined;
-      const context = ruleContext(host, auth);
+      const context = ruleContext(host, auth, reads);
       for (const rule of denies) {
         if (truth(rule.evaluate, context) !== false)
           return refused(host, auth, `${named(rule)} was true or failed`);

@@ -88,7 +88,7 @@ export function identityForwarder(given: ForwardIdentityOptions): RequestCheck {
       const ambiguous = checkReads(reads, host);
       if (ambiguous !== undefined) return ambiguous;
       for (const { name } of compiled) deleteHeader(host.message, name);
-      const context = ruleContext(host, auth);
+      const context = ruleContext(host, auth, reads);
       for (const { name, evaluate } of compiled) {
         let value: string | undefined;
         try {

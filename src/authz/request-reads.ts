@@ -26,6 +26,8 @@ export interface RequestReads {
   path: boolean;
   /** `request.method`: no override may name another method. */
   method: boolean;
+  /** `request.scheme`: the protocol (on Express, a getter that makes several reads). */
+  scheme: boolean;
   /** Query parameter names read; `true`: the query is read as a whole (or by a computed key). */
   query: Set<string> | true;
   /** Header names read, lower-case; `true`: the headers are read as a whole. */
@@ -34,7 +36,7 @@ export interface RequestReads {
 
 /** Reads nothing; grows with {@link addReads}. */
 export function noReads(): RequestReads {
-  return { path: false, method: false, query: new Set(), headers: new Set() };
+  return { path: false, method: false, scheme: false, query: new Set(), headers: new Set() };
 }
 
 /**
@@ -56,6 +58,7 @@ export function addReads(reads: RequestReads, expression: string): void {
 function readEverything(reads: RequestReads): void {
   reads.path = true;
   reads.method = true;
+  reads.scheme = true;
   reads.query = true;
   reads.headers = true;
 }
@@ -98,6 +101,7 @@ function recordChain(chain: readonly string[], reads: RequestReads): void {
     readEverything(reads); // `request` itself, as a value
   else if (field === 'path') reads.path = true;
   else if (field === 'method') reads.method = true;
+  else if (field === 'scheme') reads.scheme = true;
   else if (field === 'url') {
     reads.path = true;
     reads.query = true;
