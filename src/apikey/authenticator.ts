@@ -187,7 +187,8 @@ export function apiKeyAuthenticator(
       }
       const identity: AuthPart = {
         subject: found.name,
-        scopes: [...found.scopes],
+        // Shared here: the pipeline's mergeAuth copies them into the request's identity.
+        scopes: found.scopes,
         method: 'apiKey',
         apiKey: { name: found.name, scopes: [...found.scopes], metadata: { ...found.metadata } },
       };

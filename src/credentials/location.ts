@@ -7,6 +7,7 @@ import {
   headerOccurrences,
   headerSpellingKey,
   type MessageHead,
+  sameSpelling,
   setHeader,
 } from '../http/headers.js';
 import { queryOccurrences, withoutQueryParameter, withQueryParameter } from '../http/query.js';
@@ -119,9 +120,10 @@ function otherSpellings(message: MessageHead, key: string, spelling: string): st
   const raw = message.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const sent = raw[i]!;
-    if (sent.length !== spelling.length) continue;
+    // Allocation-free tests first: this runs for every raw header of every request.
+    if (!sameSpelling(sent, spelling)) continue;
     const lower = sent.toLowerCase();
-    if (lower === key || headerSpellingKey(lower) !== spelling) continue;
+    if (lower === key) continue;
     found ??= [];
     found.push(lower);
   }
