@@ -353,10 +353,11 @@ export interface JwtAuthOptions extends InboundOptions, Partial<JwtProviderOptio
   /** Where warnings go (key fetch failures, reloads). Default: console.warn. */
   logger?: Logger;
   /**
-   * Verified tokens are remembered by a SHA-256 digest of the whole token: a repeat skips the
-   * signature but still checks `exp` and `nbf` against the clock, is dropped when its key
-   * leaves the key set, and never outlives the token. Default `{ maxEntries: 10000,
-   * ttlSeconds: 300 }`; `false` turns it off.
+   * Verified tokens are remembered (the tokens themselves, in memory, found by the end of their
+   * signature and confirmed whole): a repeat skips the signature but still checks `exp` and
+   * `nbf` against the clock, revocations and sender constraints, is dropped when its key leaves
+   * the key set, and never outlives the token. Default `{ maxEntries: 10000, ttlSeconds: 300 }`;
+   * `false` turns it off (no token is then kept past its request).
    */
   cache?: CacheOptions;
   /**
