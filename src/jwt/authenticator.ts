@@ -258,13 +258,7 @@ export function jwtAuthenticator(
     }
     const claims = check.claims as Record<string, unknown>;
     const scopes = scopesFromClaims(claims, provider.scopeClaim);
-    verified.remember(attempt.token, {
-      claims,
-      scopes,
-      provider,
-      key: check.key,
-      ...VerifiedTokens.timesOf(claims),
-    });
+    verified.remember(attempt.token, claims, scopes, provider, check.key);
     // Checked after any wait for keys: a revocation that arrived meanwhile applies.
     return unlessRevoked(claims, scopes, provider, attempt.token, attempt.presented, attempt.host);
   }
