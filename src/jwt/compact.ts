@@ -18,7 +18,8 @@ function sextet(code: number): number {
  * re-encoding: an unpadded encoding never leaves one character over (length % 4 === 1), and
  * its last character carries only zero bits past the data (the low 4 bits after one byte over
  * a multiple of 3, the low 2 after two). The re-encoding of three segments cost more than the
- * bits test (bench:instructions, a new token every request).
+ * bits test. With the isUtf8 check below: 473.9k -> 470.2k instructions over bare Express
+ * (bench:instructions, express-jwt-new).
  */
 function decodeSegment(segment: string): Buffer | undefined {
   if (!BASE64URL.test(segment)) return undefined;

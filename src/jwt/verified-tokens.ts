@@ -86,7 +86,9 @@ export class VerifiedTokens {
    * Remembers a verification, never past the token's own expiry. Freezes the claims (shared by
    * every request that presents the token) and returns them. The entry is built here in one
    * literal: the two object spreads it took before (the times, then the token) were property
-   * copies on every new token.
+   * copies on every new token. With deepFreeze by Object.keys, the audience check without an
+   * array and the keys tried by a loop: 445.3k -> 437.1k instructions over bare Express
+   * (bench:instructions, express-jwt-new).
    */
   remember(
     token: string,
