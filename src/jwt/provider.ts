@@ -5,7 +5,7 @@ import type { FetchJsonOptions } from '../http/fetch-json.js';
 import type { Logger } from '../logger.js';
 import { ASYMMETRIC_ALGORITHMS } from './algorithms.js';
 import { FileKeySource } from './file-key-source.js';
-import { KeySet } from './key-set.js';
+import { KeySet, type VerificationKey } from './key-set.js';
 import { type KeySource, StaticKeySource } from './key-source.js';
 import type { JwksOption, JwtProviderOptions } from './options.js';
 import { secretBytes } from './provider-checks.js';
@@ -47,9 +47,22 @@ export class Provider {
     this.source = keySource(options.jwks, options.issuer, redirects, field, logger);
   }
 
-  /** The keys that may verify a token with this kid and alg; refetches once for an unknown kid. */
-  async keysFor(kid: string | undefined, alg: string): Promise<KeyLookup> {
+  /**
+   * The keys that may verify a token with this kid and alg; refetches once for an unknown kid.
+   * Synchronous when the answer is in memory (a secret, or a key set that holds the kid): an
+   * async function's promise and the await on it cost the new-token path microtask turns.
+   */
+  keysFor(kid: string | undefined, alg: string): KeyLookup | Promise<KeyLookup> {
     if (this.secret !== undefined) return { kind: 'keys', keys: [this.secret] };
+    const set = this.source!.current();
+    if (set === undefined) return this.keysLater(kid, alg);
+    const candidates = set.candidates(kid, alg);
+    if (candidates.length === 0 && kid !== undefined && !set.hasKid(kid)) return this.keysLater(kid, alg);
+    return lookupOf(candidates);
+  }
+
+  /** keysFor when it must wait: for the first key set, or for a refetch on an unknown kid. */
+  private async keysLater(kid: string | undefined, alg: string): Promise<KeyLookup> {
     const source = this.source!;
     let set = source.current();
     if (set === undefined) {
@@ -62,8 +75,7 @@ export class Provider {
       await source.refreshForUnknownKid();
       candidates = source.current()?.candidates(kid, alg) ?? [];
     }
-    if (candidates.length === 0) return { kind: 'unknown' };
-    return { kind: 'keys', keys: candidates.map((candidate) => candidate.key) };
+    return lookupOf(candidates);
   }
 
   /** Whether `key` still verifies for this provider: a cached verification dies with its key. */
@@ -80,6 +92,11 @@ export class Provider {
   close(): void {
     this.source?.close();
   }
+}
+
+function lookupOf(candidates: readonly VerificationKey[]): KeyLookup {
+  if (candidates.length === 0) return { kind: 'unknown' };
+  return { kind: 'keys', keys: candidates.map((candidate) => candidate.key) };
 }
 
 function keySource(

@@ -47,6 +47,14 @@ function numericDate(claims: Record<string, unknown>, name: string): number | un
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
+/** Whether `aud` (a string, or an array of them; other elements never match) names one of `audiences`. */
+function audienceAccepted(aud: unknown, audiences: readonly string[]): boolean {
+  if (typeof aud === 'string') return audiences.includes(aud);
+  if (!Array.isArray(aud)) return false;
+  for (const value of aud) if (typeof value === 'string' && audiences.includes(value)) return true;
+  return false;
+}
+
 /** RFC 7519 section 4.1 checks, with the provider's issuer, audiences, leeway and required claims. */
 export function checkClaims(
   claims: Record<string, unknown>,
@@ -61,10 +69,8 @@ export function checkClaims(
   if (provider.audiences !== undefined) {
     const aud = claims.aud;
     if (aud === undefined) return invalid(missing('aud'), LACKS_CLAIM);
-    const values = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
-    if (!values.some((value) => typeof value === 'string' && provider.audiences!.includes(value))) {
+    if (!audienceAccepted(aud, provider.audiences))
       return invalid('audience not accepted', "The token's audience is not accepted");
-    }
   }
   const skew = provider.clockSkewSeconds;
   const exp = numericDate(claims, 'exp');
@@ -97,9 +103,13 @@ export function verifyWithKeys(
   keys: readonly VerifyKey[],
   provider: Provider,
 ): TokenCheck {
-  const key = keys.find((candidate) =>
-    signatureMatches(token.alg, token.signingInput, token.signature, candidate),
-  );
+  let key: VerifyKey | undefined;
+  for (const candidate of keys) {
+    if (signatureMatches(token.alg, token.signingInput, token.signature, candidate)) {
+      key = candidate;
+      break;
+    }
+  }
   if (key === undefined) {
     return {
       ok: false,
