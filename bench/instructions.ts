@@ -120,6 +120,8 @@ interface Measured {
   perWindow: number[];
   /** Heap bytes allocated per request, median of the windows: the collector's future work. */
   allocated: number;
+  /** Collections that ran inside the counted windows (external memory pressure): 0 normally. */
+  collections: number;
   windows: number[];
   warmup: number;
   median: number;
@@ -175,11 +177,9 @@ async function runChild(row: RowSpec, data: BenchData, warmup: number, windows: 
   const reported = /^windows (.*)$/m.exec(output)?.[1];
   if (reported === undefined) throw new Error(`${row.id}: the child reported no windows`);
   const windowsRun = JSON.parse(reported) as ChildWindow[];
-  const collected = windowsRun.findIndex((window) => window.collections > 0);
-  // A collection inside a window would put the collector back into the count: a bench defect
-  // (the young generation is too small for the window), never noise to average away.
-  if (collected >= 0)
-    throw new Error(`${row.id}: a collection ran inside window ${collected}; raise SEMI_SPACE_MB`);
+  // A collection inside a window puts the collector back into its count. The young generation
+  // is too big for allocation to start one; what can is external memory (express-jwt builds a
+  // key object from the PEM on every request). Such a row is counted as it ran and says so.
   return windowsRun;
 }
 
@@ -226,6 +226,7 @@ async function measure(row: RowSpec, tokens: Awaited<ReturnType<typeof keysAndTo
       row,
       perWindow,
       allocated,
+      collections: countedWindows.reduce((sum, window) => sum + window.collections, 0),
       windows,
       warmup,
       median: mid,
@@ -239,7 +240,7 @@ async function measure(row: RowSpec, tokens: Awaited<ReturnType<typeof keysAndTo
     else writeFileSync(join(out, 'windows.json'), JSON.stringify({ ...last, row: row.id }, null, 2));
     const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
     console.error(
-      `${row.id} attempt ${attempt}: ${perWindow.map(k).join(' ')} -> median ${k(mid)}, spread ${k(spread)}, allocated ${Math.round(allocated)} B` +
+      `${row.id} attempt ${attempt}: ${perWindow.map(k).join(' ')} -> median ${k(mid)}, spread ${k(spread)}, allocated ${Math.round(allocated)} B${last.collections > 0 ? `, ${last.collections} collection(s) inside` : ''}` +
         `${overBare === undefined ? '' : `, over bare ${k(overBare)}`} (${seconds.toFixed(0)} s)` +
         `${last.resolved ? '' : ' -- spread over the limit'}`,
     );
@@ -298,7 +299,7 @@ for (const row of selected) {
   console.log(
     `| ${row.label} | ${figure} | ${k(spread)} (${overBare === undefined ? `${((spread / mid) * 100).toFixed(1)}% of the median` : `${((spread / Math.abs(overBare)) * 100).toFixed(1)}% of over bare`}) | ${
       overBare === undefined ? '-' : `${resolved ? '' : '~'}${k(overBare)}`
-    } | ${resolved ? ratio : '-'} | ${bytes(allocated)}${row.id.endsWith('-bare') ? '' : ` (${allocated >= bareAllocated ? '+' : ''}${bytes(allocated - bareAllocated)})`} | ${result.windows.map((n) => n.toLocaleString('en-US')).join(' / ')} (${result.warmup.toLocaleString('en-US')}) |`,
+    } | ${resolved ? ratio : '-'} | ${bytes(allocated)}${row.id.endsWith('-bare') ? '' : ` (${allocated >= bareAllocated ? '+' : ''}${bytes(allocated - bareAllocated)})`} | ${result.windows.map((n) => n.toLocaleString('en-US')).join(' / ')} (${result.warmup.toLocaleString('en-US')})${result.collections > 0 ? `; ${result.collections} collection(s) inside, counted` : ''} |`,
   );
 }
 if (process.env.BENCH_JSON !== undefined) {
