@@ -497,6 +497,14 @@ describe.each(all)('authorize expressions on $name', (framework) => {
       .set('accept', 'text/plain')
       .set('authorization', `Bearer ${tokens.admin}`);
     expect(res.status).toBe(200);
+    // Only the request's own headers: not Object's `constructor` (found in review).
+    const own = await r.serve([
+      ...r.everyScheme(),
+      framework.lib.authorize({
+        rules: ['!("constructor" in request.headers) && !has(request.headers.constructor)'],
+      }),
+    ]);
+    expectPassed(await send(own, { path: '/items', as: ['jwtAdmin'] }), 'no inherited header');
   });
 
   it('the passing request reaches the app with what the inbound middlewares attached', async () => {

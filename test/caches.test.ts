@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import request from 'supertest';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Provider } from '../src/jwt/provider.js';
+import { VerifiedTokens } from '../src/jwt/verified-tokens.js';
+import type { VerifyKey } from '../src/jwt/verify.js';
 import { replaceByRename, tempDir } from './support/files.js';
 import { type Echo, frameworks, type TestServer } from './support/frameworks.js';
 import { AUDIENCE, ISSUER, jwks, makeKey, sign, type TestKey } from './support/keys.js';
@@ -250,5 +255,30 @@ describe.each(all)('verification caches on $name', (framework) => {
     expect((await call()).status).toBe(200);
     expect(await keys.revoke('ci')).toBe(true);
     expect((await call()).status).toBe(401);
+  });
+});
+
+describe('the verified-token cache', () => {
+  it('keeps a copy of each token, not the padded header it was sliced from (found in review)', () => {
+    // `Bearer` may be followed by any run of spaces: a client pads the header to ~15 KB, and an
+    // entry holding a slice of it would keep all of it alive for the entry's life.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const cache = new VerifiedTokens({ maxEntries: 10_000, ttlSeconds: 300 });
+    const provider = { clockSkewSeconds: 0, holdsKey: () => true } as unknown as Provider;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 2000; i++) {
+      // Built char by char into one flat string, as a header arrives from the parser.
+      const header =
+        `Bearer ${' '.repeat(15_000)}eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ${i}In0.${'s'.repeat(342)}${i}`
+          .split('')
+          .join('');
+      const token = header.slice(header.lastIndexOf(' ') + 1);
+      cache.remember(token, { sub: String(i) }, [], provider, {} as VerifyKey);
+    }
+    gc();
+    const perEntry = (process.memoryUsage().heapUsed - before) / 2000;
+    expect(perEntry).toBeLessThan(4_000); // a slice kept ~16 KB per entry
   });
 });

@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deleteHeader, type MessageHead, NODE_VIEW_SLOTS_FOUND, setHeader } from '../src/http/headers.js';
 
@@ -104,6 +104,36 @@ describe("Node's header views stay in step with portcullis's edits", () => {
       );
     });
   }
+
+  it("a header past Node's maxHeadersCount stays out of every view after a strip and a set (found in review)", async () => {
+    // Node keeps a few more raw entries than the 2,000 its views read; a count set to the
+    // length after an edit would show the extra ones in a late-built headersDistinct while
+    // req.headers (and the rules' context) never had them.
+    readDistinctFirst = false;
+    edit = (req) => {
+      deleteHeader(req as MessageHead, 'authorization');
+      setHeader(req as MessageHead, 'X-User', 'alice');
+    };
+    let head = 'GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer secret\r\n';
+    for (let i = 0; i < 1005; i++) head += 'a:\r\n';
+    head += 'X-Tenant: admin\r\n';
+    for (let i = 0; i < 100; i++) head += 'b:\r\n';
+    head += 'Connection: close\r\n\r\n';
+    const body = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(head));
+      let out = '';
+      socket.on('data', (chunk) => (out += chunk));
+      socket.on('end', () => resolve(out.slice(out.indexOf('\r\n\r\n') + 4)));
+      socket.on('error', reject);
+    });
+    const seen = JSON.parse(body) as Seen;
+    expect(seen.headers['x-tenant']).toBeUndefined();
+    expect(seen.distinct['x-tenant']).toBeUndefined();
+    expect(seen.headers['x-user']).toBe('alice');
+    expect(seen.distinct['x-user']).toEqual(['alice']);
+    expect(seen.distinct.authorization).toBeUndefined();
+    expect(JSON.stringify(seen)).not.toContain('secret');
+  });
 
   it('a message that is not an IncomingMessage (what backendAuth builds) is edited in its own views', () => {
     const message: MessageHead = {

@@ -23,7 +23,8 @@ export function ruleContext(host: RequestHost, auth: Auth | undefined, reads: Re
     const headers: Record<string, string> = {};
     const sent = message.headers;
     for (const name of readHeaders === true ? Object.keys(sent) : readHeaders) {
-      const value = sent[name];
+      // Own fields only: `"constructor" in request.headers` must not find Object's.
+      const value = Object.hasOwn(sent, name) ? sent[name] : undefined;
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
     request.headers = headers;

@@ -73,8 +73,11 @@ export function sameSpelling(name: string, key: string): boolean {
  * `rawHeaders`, Node would read past its end and throw a TypeError (a 500 for any app or
  * proxy reading `req.headersDistinct` after a credential was stripped); after we appended, it
  * would miss the new header. So `headers` is built before `rawHeaders` is edited, every edit is
- * applied to every view already built, and Node's count is then set to the new length, so a
- * view built later reads exactly the entries now there.
+ * applied to every view already built, and Node's count is kept in step: lowered for each entry
+ * removed inside it, and a header set is inserted at its end, so a view built later reads
+ * exactly the entries Node would have read. (Entries past the count, beyond Node's
+ * `maxHeadersCount`, stay outside every view: setting the count to the length would show them
+ * in a late-built `headersDistinct` while `headers` never had them.)
  *
  * The count and the distinct view live in private symbol-keyed slots, found below by their
  * names and proven on a sample message at start-up. Without them (a Node whose internals
@@ -133,17 +136,20 @@ function removeFromViews(
   headers: IncomingHttpHeaders,
   distinct: NodeJS.Dict<string[]> | undefined,
   key: string,
-): void {
+  count: number,
+): number {
   delete headers[key];
   if (distinct !== undefined) delete distinct[key];
   for (let i = raw.length - 2; i >= 0; i -= 2) {
     const name = raw[i]!;
     if (!sameSpelling(name, key)) continue;
     raw.splice(i, 2);
+    if (i < count) count -= 2;
     const lower = name.toLowerCase();
     delete headers[lower];
     if (distinct !== undefined) delete distinct[lower];
   }
+  return count;
 }
 
 /**
@@ -155,9 +161,10 @@ export function deleteHeader(message: MessageHead, name: string): void {
   const headers = message.headers;
   const slots = slotsOf(message);
   const raw = message.rawHeaders;
-  const before = raw.length;
-  removeFromViews(raw, headers, distinctView(message, slots), headerSpellingKey(name));
-  if (slots !== undefined && raw.length !== before) (message as unknown as Slotted)[slots.count] = raw.length;
+  const slotted = message as unknown as Slotted;
+  const count = slots === undefined ? raw.length : ((slotted[slots.count] as number | undefined) ?? raw.length);
+  const kept = removeFromViews(raw, headers, distinctView(message, slots), headerSpellingKey(name), count);
+  if (slots !== undefined && kept !== count) slotted[slots.count] = kept;
 }
 
 /** Sets the header to exactly one value, replacing any the client sent, in any spelling. */
@@ -167,11 +174,14 @@ export function setHeader(message: MessageHead, name: string, value: string): vo
   const distinct = distinctView(message, slots);
   const raw = message.rawHeaders;
   const lower = name.toLowerCase();
-  removeFromViews(raw, headers, distinct, headerSpellingKey(lower));
+  const slotted = message as unknown as Slotted;
+  const count = slots === undefined ? raw.length : ((slotted[slots.count] as number | undefined) ?? raw.length);
+  const kept = removeFromViews(raw, headers, distinct, headerSpellingKey(lower), count);
   headers[lower] = value;
   if (distinct !== undefined) distinct[lower] = [value];
-  raw.push(name, value);
-  if (slots !== undefined) (message as unknown as Slotted)[slots.count] = raw.length;
+  // Inside the span Node's views read (past it sit the raw entries beyond maxHeadersCount).
+  raw.splice(kept, 0, name, value);
+  if (slots !== undefined) slotted[slots.count] = kept + 2;
 }
 
 /**

@@ -47,7 +47,8 @@ const KEY_LENGTH = 32;
  * cache holds the tokens it verified (up to maxEntries, each until its exp or the cache's TTL),
  * where it held their SHA-256 digests before: the digest was a fifth of a cached request on
  * Express. `cache: false` keeps none. Only verified tokens are inserted, so no client can fill
- * it or choose its keys. Claims are frozen: they are shared by every request that presents the
+ * it or choose its keys, and each entry holds a copy of the token alone, never the header it
+ * was sliced from. Claims are frozen: they are shared by every request that presents the
  * token.
  */
 export class VerifiedTokens {
@@ -101,8 +102,13 @@ export class VerifiedTokens {
     if (this.cache === undefined) return claims;
     const exp = seconds(claims.exp);
     const until = exp === undefined ? Number.POSITIVE_INFINITY : (exp + provider.clockSkewSeconds) * 1000;
-    const entry: Verified = { token, claims, scopes, provider, key, exp, nbf: seconds(claims.nbf) };
-    this.cache.set(VerifiedTokens.keyOf(token), entry, until);
+    // A copy of its own: the token is a slice of the header (or URL, or Cookie header) it came
+    // in, which a client may pad to 16 KB (`Bearer` then spaces) or fill with other secrets; a
+    // slice would keep all of that alive for the entry's life (found in review: 16 KB per
+    // entry). Verified tokens are ASCII, so latin1 copies them exactly.
+    const kept = Buffer.from(token, 'latin1').toString('latin1');
+    const entry: Verified = { token: kept, claims, scopes, provider, key, exp, nbf: seconds(claims.nbf) };
+    this.cache.set(VerifiedTokens.keyOf(kept), entry, until);
     return claims;
   }
 }
