@@ -203,7 +203,7 @@ async function measure(row: RowSpec, tokens: Awaited<ReturnType<typeof keysAndTo
     const windows = plan.windows.map((size) => size * scale);
     const needed =
       warmup +
-      (windows[0] ?? 0) +
+      3 * (windows[0] ?? 0) +
       windows.reduce((sum, size) => sum + size, 0) +
       PRE_ROLL * (windows.length + 2);
     const data: BenchData = { ...tokens.base, distinct: row.distinct ? await tokens.distinct(needed) : [] };
