@@ -131,6 +131,12 @@ function distinctView(
   return ((message as unknown as Slotted)[slots.distinct] ?? undefined) as NodeJS.Dict<string[]> | undefined;
 }
 
+/** How many raw entries Node's views read: its private count, or all of them elsewhere. */
+function viewedCount(message: MessageHead, slots: NodeViewSlots | undefined, raw: string[]): number {
+  if (slots === undefined) return raw.length;
+  return ((message as unknown as Slotted)[slots.count] as number | undefined) ?? raw.length;
+}
+
 function removeFromViews(
   raw: string[],
   headers: IncomingHttpHeaders,
@@ -161,10 +167,9 @@ export function deleteHeader(message: MessageHead, name: string): void {
   const headers = message.headers;
   const slots = slotsOf(message);
   const raw = message.rawHeaders;
-  const slotted = message as unknown as Slotted;
-  const count = slots === undefined ? raw.length : ((slotted[slots.count] as number | undefined) ?? raw.length);
+  const count = viewedCount(message, slots, raw);
   const kept = removeFromViews(raw, headers, distinctView(message, slots), headerSpellingKey(name), count);
-  if (slots !== undefined && kept !== count) slotted[slots.count] = kept;
+  if (slots !== undefined && kept !== count) (message as unknown as Slotted)[slots.count] = kept;
 }
 
 /** Sets the header to exactly one value, replacing any the client sent, in any spelling. */
@@ -174,14 +179,13 @@ export function setHeader(message: MessageHead, name: string, value: string): vo
   const distinct = distinctView(message, slots);
   const raw = message.rawHeaders;
   const lower = name.toLowerCase();
-  const slotted = message as unknown as Slotted;
-  const count = slots === undefined ? raw.length : ((slotted[slots.count] as number | undefined) ?? raw.length);
+  const count = viewedCount(message, slots, raw);
   const kept = removeFromViews(raw, headers, distinct, headerSpellingKey(lower), count);
   headers[lower] = value;
   if (distinct !== undefined) distinct[lower] = [value];
   // Inside the span Node's views read (past it sit the raw entries beyond maxHeadersCount).
   raw.splice(kept, 0, name, value);
-  if (slots !== undefined) slotted[slots.count] = kept + 2;
+  if (slots !== undefined) (message as unknown as Slotted)[slots.count] = kept + 2;
 }
 
 /**
