@@ -28,7 +28,13 @@ export type Problem =
 /** What one scheme says about the credential it was handed. */
 /** `headers`: response headers to send with the accepted request's response (a fresh `DPoP-Nonce`). */
 export type Verdict =
-  | { ok: true; identity: AuthPart; headers?: Readonly<Record<string, string>> }
+  | {
+      ok: true;
+      identity: AuthPart;
+      headers?: Readonly<Record<string, string>>;
+      /** Every scope: an API-key record's `"*"`. Only the apiKey scheme sets it (see Proven). */
+      allScopes?: true;
+    }
   | { ok: false; problem: Problem };
 
 /**

@@ -80,57 +80,71 @@ export function isScopeToken(value: unknown): value is string {
   return typeof value === 'string' && SCOPE_TOKEN.test(value);
 }
 
-// "Every scope" is a grant an API-key record makes (`scopes: ["*"]`), never a scope value: a
-// token's `scope: "*"` or a custom provider's `scopes: ["*"]` is the literal scope named "*".
-// So the grant is recorded beside the identity, out of reach of anything a client or issuer
-// sends: only the apiKey scheme marks its part (grantAllScopes), and mergeAuth carries the mark
-// to every identity folded from a marked one. WeakSets, like the credentials below: nothing on
-// `req.auth` to spread, stringify or forge, and `auth.scopes` stays a plain list of strings.
-const allScopesParts = new WeakSet<AuthPart>();
-const allScopesAuths = new WeakSet<Auth>();
-
-/** Marks the part of an API key whose record grants every scope. Internal: not exported publicly. */
-export function grantAllScopes<T extends AuthPart>(part: T): T {
-  allScopesParts.add(part);
-  return part;
+/**
+ * What one scheme proved on one request, as the pipeline attaches it: the scheme's part of the
+ * identity, and what is kept beside the identity (see mergeAuth).
+ */
+export interface Proven {
+  readonly identity: AuthPart;
+  /** The scheme that consumed the credential: the credential is filed under it. */
+  readonly method: string;
+  readonly credential: string;
+  /** An API-key record's `"*"`: every scope. Only the apiKey scheme grants it. */
+  readonly allScopes: boolean;
 }
+
+// Kept beside the identity, not on it: JSON.stringify, util.inspect and object spread of
+// req.auth never see these, and nothing a client or an issuer sends can reach them.
+// - The raw credentials the schemes consumed, for backendAuth passthrough only, so they never
+//   leak into logs or responses by accident. They are kept per scheme, so a passthrough of the
+//   JWT can never forward a Basic password that ran after it. A Map, not a null-prototype
+//   record: a record is a dictionary-mode object whose every write goes through the runtime
+//   (measured on the cached-token path, BENCHMARKS.md).
+// - "Every scope", a grant an API-key record makes (`scopes: ["*"]`), never a scope value: a
+//   token's `scope: "*"` or a custom provider's `scopes: ["*"]` is the literal scope named "*",
+//   and `auth.scopes` stays a plain list of strings.
+// One WeakMap entry per identity holds both: it costs a fraction of defining a hidden property
+// on every identity, and the grant once had WeakSets of its own, two more ephemeron inserts
+// per request (about 2.8k instructions, BENCHMARKS.md).
+interface Beside {
+  readonly credentials: Map<string, string>;
+  readonly allScopes: boolean;
+}
+const besideByAuth = new WeakMap<Auth, Beside>();
 
 /** True when an API-key record on this identity granted every scope. */
 export function hasAllScopes(auth: Auth): boolean {
-  return allScopesAuths.has(auth);
+  return besideByAuth.get(auth)?.allScopes === true;
 }
 
-/** Folds one scheme's part into what earlier schemes attached (scopes are unioned). */
-export function mergeAuth(existing: Auth | undefined, part: AuthPart): Auth {
-  // The usual case, one scheme per request, skips the union (this runs on every request).
+/**
+ * Folds one scheme's proven part into what earlier schemes attached: scopes are unioned, and
+ * the credentials and the grant of every scope are carried to the new identity.
+ */
+export function mergeAuth(existing: Auth | undefined, proven: Proven): Auth {
+  const part = proven.identity;
+  const credentials = new Map<string, string>();
+  let allScopes = proven.allScopes;
+  let auth: Auth;
   if (existing === undefined) {
+    // The usual case, one scheme per request, skips the union (this runs on every request).
     const granted = part.scopes ?? [];
-    const auth = { ...part, scopes: granted.length < 2 ? [...granted] : [...new Set(granted)] };
-    if (allScopesParts.has(part)) allScopesAuths.add(auth);
-    return auth;
+    auth = { ...part, scopes: granted.length < 2 ? [...granted] : [...new Set(granted)] };
+  } else {
+    const scopes = new Set(existing.scopes);
+    for (const scope of part.scopes ?? []) scopes.add(scope);
+    auth = { ...existing, ...part, scopes: [...scopes] };
+    const before = besideByAuth.get(existing);
+    if (before !== undefined) {
+      for (const [method, credential] of before.credentials) credentials.set(method, credential);
+      allScopes ||= before.allScopes;
+    }
   }
-  const scopes = new Set(existing.scopes);
-  for (const scope of part.scopes ?? []) scopes.add(scope);
-  const merged: Auth = { ...existing, ...part, scopes: [...scopes] };
-  if (allScopesAuths.has(existing) || allScopesParts.has(part)) allScopesAuths.add(merged);
-  for (const [method, credential] of credentialsOf(existing)) {
-    rememberInboundCredential(merged, method, credential);
-  }
-  return merged;
-}
-
-// The raw credentials the schemes consumed stay reachable for backendAuth passthrough only.
-// They live beside the identity, not on it: JSON.stringify, util.inspect and object spread of
-// req.auth never see them, so they never leak into logs or responses by accident. They are
-// kept per scheme, so a passthrough of the JWT can never forward a Basic password that ran
-// after it. (A WeakMap also costs a fraction of defining a hidden property on every identity.)
-// A Map, not a null-prototype record: a record is a dictionary-mode object whose every write
-// goes through the runtime (measured on the cached-token path, BENCHMARKS.md).
-const credentialsByAuth = new WeakMap<Auth, Map<string, string>>();
-const NONE: ReadonlyMap<string, string> = new Map();
-
-function credentialsOf(auth: Auth): ReadonlyMap<string, string> {
-  return credentialsByAuth.get(auth) ?? NONE;
+  // Filed under the scheme that consumed it, never under the method an identity claims: a
+  // custom provider answering method 'jwt' must not turn its API key into a passthrough token.
+  credentials.set(proven.method, proven.credential);
+  besideByAuth.set(auth, { credentials, allScopes });
+  return auth;
 }
 
 /**
@@ -140,17 +154,10 @@ function credentialsOf(auth: Auth): ReadonlyMap<string, string> {
  */
 export const MCP_METHOD = 'mcp';
 
-/** Keeps the credential the scheme `method` consumed, hidden, for `backendAuth` passthrough. */
-export function rememberInboundCredential(auth: Auth, method: string, credential: string): void {
-  const credentials = credentialsByAuth.get(auth);
-  if (credentials !== undefined) credentials.set(method, credential);
-  else credentialsByAuth.set(auth, new Map<string, string>().set(method, credential));
-}
-
 /**
  * The credential the scheme `method` consumed on this request ('jwt' by default: the token
  * `backendAuth({ passthrough })` forwards), if it authenticated one.
  */
 export function inboundCredential(auth: Auth, method = 'jwt'): string | undefined {
-  return credentialsOf(auth).get(method);
+  return besideByAuth.get(auth)?.credentials.get(method);
 }

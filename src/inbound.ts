@@ -13,7 +13,7 @@ import { type AuthError, ConfigError } from './errors.js';
 import { ambiguousPathError } from './http/ambiguity.js';
 import { compilePublicPaths, type PublicPath, type PublicPathMatcher } from './http/public-paths.js';
 import type { RequestHost } from './http/request-host.js';
-import { type Auth, mergeAuth, rememberInboundCredential } from './identity.js';
+import { type Auth, mergeAuth } from './identity.js';
 import type { Logger } from './logger.js';
 import { applyMode, MODES, type Mode, type Outcome } from './modes.js';
 import {
@@ -240,10 +240,7 @@ export class Inbound {
     const decision = applyMode(this.settings.mode, tried.outcome);
     if (decision.action !== 'accept') return UNCHANGED;
     tried.member.locator.strip(host);
-    const auth = mergeAuth(existing, decision.identity);
-    // Filed under the scheme that consumed it, never under the method an identity claims: a
-    // custom provider answering method 'jwt' must not turn its API key into a passthrough token.
-    rememberInboundCredential(auth, tried.member.method, decision.credential);
+    const auth = mergeAuth(existing, decision.proven);
     return tried.headers === undefined ? { auth } : { auth, headers: tried.headers };
   }
 
@@ -286,7 +283,14 @@ function failed(member: Member): Tried {
 
 function judged(member: Member, verdict: Verdict, credential: string, presented: string | undefined): Tried {
   if (verdict.ok) {
-    const outcome = { kind: 'valid', identity: verdict.identity, credential } as const;
+    // Filed under the member's scheme, whatever method the identity names (see mergeAuth).
+    const proven = {
+      identity: verdict.identity,
+      method: member.method,
+      credential,
+      allScopes: verdict.allScopes === true,
+    };
+    const outcome = { kind: 'valid', proven } as const;
     return verdict.headers === undefined
       ? { kind: 'valid', member, outcome }
       : { kind: 'valid', member, outcome, headers: verdict.headers };

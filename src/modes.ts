@@ -1,5 +1,5 @@
 import type { AuthError } from './errors.js';
-import type { AuthPart } from './identity.js';
+import type { Proven } from './identity.js';
 
 /**
  * How a scheme treats a request, the same for every scheme (README "Modes"):
@@ -20,11 +20,11 @@ export type Outcome =
   | { kind: 'invalid'; error: AuthError }
   /** A request we refuse to interpret (a credential sent twice): refused in every mode. */
   | { kind: 'malformed'; error: AuthError }
-  | { kind: 'valid'; identity: AuthPart; credential: string };
+  | { kind: 'valid'; proven: Proven };
 
 export type Decision =
   | { action: 'pass' }
-  | { action: 'accept'; identity: AuthPart; credential: string }
+  | { action: 'accept'; proven: Proven }
   | { action: 'reject'; error: AuthError };
 
 const PASS: Decision = { action: 'pass' };
@@ -33,7 +33,7 @@ const PASS: Decision = { action: 'pass' };
 export function applyMode(mode: Mode, outcome: Outcome): Decision {
   switch (outcome.kind) {
     case 'valid':
-      return { action: 'accept', identity: outcome.identity, credential: outcome.credential };
+      return { action: 'accept', proven: outcome.proven };
     case 'malformed':
       return { action: 'reject', error: outcome.error };
     case 'absent':

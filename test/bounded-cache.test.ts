@@ -18,11 +18,16 @@ function random(seed: number): () => number {
 
 describe('BoundedCache', () => {
   it('evicts exactly what a least-recently-used model evicts, through gets, sets, deletes and clears', () => {
-    for (const [seed, capacity, keySpace] of [
-      [1, 1, 4],
-      [2, 8, 40],
-      [3, 100, 250],
-      [4, 1000, 1500],
+    // `hot`: the share of steps on the key used last, as when one client repeats its token (a
+    // hit on the newest entry is not re-inserted: it is already where re-inserting puts it).
+    for (const [seed, capacity, keySpace, hot] of [
+      [1, 1, 4, 0],
+      [2, 8, 40, 0],
+      [3, 100, 250, 0],
+      [4, 1000, 1500, 0],
+      [5, 1, 3, 0.5],
+      [6, 8, 40, 0.6],
+      [7, 100, 250, 0.8],
     ] as const) {
       const next = random(seed);
       const cache = new BoundedCache<number>(capacity, 3_600_000);
@@ -32,8 +37,10 @@ describe('BoundedCache', () => {
         if (at !== -1) model.splice(at, 1);
         model.push(key);
       };
+      let last = 'k0';
       for (let step = 0; step < 20_000; step++) {
-        const key = `k${Math.floor(next() * keySpace)}`;
+        const key = next() < hot ? last : `k${Math.floor(next() * keySpace)}`;
+        last = key;
         const roll = next();
         if (roll < 0.45) {
           cache.set(key, step, Number.POSITIVE_INFINITY, 0);

@@ -11,14 +11,14 @@ import { type ReloadingFile, reloadingFile } from '../config/reloading-file.js';
 import { flag, lockedTo, optionsObject, parseOptions, refined, refuse, text, z } from '../config/schema.js';
 import { BEARER_LOCATION, CREDENTIAL_LOCATION, type CredentialLocation } from '../credentials/location.js';
 import { ConfigError } from '../errors.js';
-import { type AuthPart, grantAllScopes } from '../identity.js';
+import type { AuthPart } from '../identity.js';
 import type { InboundOptions } from '../inbound.js';
 import { LOGGER, type Logger } from '../logger.js';
 import { memoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
 import { STORE } from '../store/store-option.js';
 import { KeyIndex } from './key-index.js';
-import { API_KEY_RECORD, type ApiKeyRecord, digestOf, isUsable, type StoredApiKey } from './records.js';
+import { API_KEY_RECORD, type ApiKeyRecord, isUsable, lookupKeyOf, type StoredApiKey } from './records.js';
 import { API_KEYS_COLLECTION, type ApiKeyManager, SharedKeys, storedOrThrow } from './shared-keys.js';
 
 export type { ApiKeyManager } from './shared-keys.js';
@@ -156,14 +156,14 @@ export function apiKeyAuthenticator(
           problem: { code: 'unavailable', reason: 'apiKeyAuth closed', retryAfterSeconds: 1 },
         };
       }
-      const digest = digestOf(key);
       // Looked up by SHA-256 digest, never by the key: whatever the map compares, it compares
       // digests, and a client cannot steer the digest of its guess toward a stored one byte by
       // byte, so the lookup leaks nothing about the keys through timing.
+      const lookupKey = lookupKeyOf(key);
       const status = collection.status();
       let found: StoredApiKey | undefined;
-      if (status.fresh) found = keys.lookup(digest);
-      else if (allowUnsyncedStart && status.syncedAt === undefined) found = keys.lookupSeed(digest);
+      if (status.fresh) found = keys.lookup(lookupKey);
+      else if (allowUnsyncedStart && status.syncedAt === undefined) found = keys.lookupSeed(lookupKey);
       else {
         // The copy may miss a revocation made elsewhere: no key is checked against it (fail
         // closed), whether this one is known or not.
@@ -193,8 +193,8 @@ export function apiKeyAuthenticator(
         apiKey: { name: found.name, scopes: [...found.scopes], metadata: { ...found.metadata } },
       };
       // The one place "every scope" is granted: by the operator's record, never by a value a
-      // client or an issuer sends (see grantAllScopes).
-      return { ok: true, identity: found.scopes.includes('*') ? grantAllScopes(identity) : identity };
+      // client or an issuer sends (see Proven in identity.ts).
+      return found.scopes.includes('*') ? { ok: true, identity, allScopes: true } : { ok: true, identity };
     },
     async close() {
       closed = true;

@@ -3,7 +3,14 @@ import type { Logger } from '../logger.js';
 import { logText } from '../logging/log-text.js';
 import type { Collection, StoredValue } from '../store/store.js';
 import { KeyIndex } from './key-index.js';
-import { type ApiKeyInfo, type ApiKeyRecord, infoOf, type StoredApiKey, storeRecord } from './records.js';
+import {
+  type ApiKeyInfo,
+  type ApiKeyRecord,
+  infoOf,
+  lookupKeyOfDigest,
+  type StoredApiKey,
+  storeRecord,
+} from './records.js';
 
 /** The collection apiKeyAuth keeps its records in, on every store. */
 export const API_KEYS_COLLECTION = 'apikeys';
@@ -36,8 +43,8 @@ export interface ApiKeyManager {
  * its field is the key's digest, its value the record's name, scopes, metadata, expiry and
  * revocation.
  *
- * The request path reads one Map by digest, kept up to date by the collection's change events:
- * no promise, no network.
+ * The request path reads one Map by the digest's lookup key (records.ts), kept up to date by the
+ * collection's change events: no promise, no network.
  */
 export class SharedKeys implements ApiKeyManager {
   private seeds: ReadonlyMap<string, StoredApiKey> = new Map();
@@ -56,22 +63,22 @@ export class SharedKeys implements ApiKeyManager {
     this.stopListening();
   }
 
-  /** The key a presented digest names, seeds and stored records together. */
-  lookup(digest: string): StoredApiKey | undefined {
-    return this.effective.get(digest);
+  /** The key a presented key's lookup key (lookupKeyOf) names, seeds and stored records together. */
+  lookup(lookupKey: string): StoredApiKey | undefined {
+    return this.effective.get(lookupKey);
   }
 
-  /** The key a digest names among the seeds only (served before the first sync, when allowed). */
-  lookupSeed(digest: string): StoredApiKey | undefined {
-    return this.seeds.get(digest);
+  /** The same among the seeds only (served before the first sync, when allowed). */
+  lookupSeed(lookupKey: string): StoredApiKey | undefined {
+    return this.seeds.get(lookupKey);
   }
 
   /** Replaces the seeds (start-up, a keys file reload) and rebuilds the keys in force. */
   setSeeds(seeds: readonly StoredApiKey[]): void {
-    this.seeds = new Map(seeds.map((seed) => [seed.digest, seed]));
+    this.seeds = new Map(seeds.map((seed) => [lookupKeyOfDigest(seed.digest), seed]));
     // Rebuilt synchronously: no request can see a half-built map.
     this.effective.clear();
-    for (const [digest, seed] of this.seeds) this.effective.set(digest, seed);
+    for (const [lookupKey, seed] of this.seeds) this.effective.set(lookupKey, seed);
     for (const [field, value] of this.collection.entries()) this.take(field, value);
   }
 
@@ -99,7 +106,7 @@ export class SharedKeys implements ApiKeyManager {
       if (known.name === stored.name)
         throw new ConfigError('record', `the name "${logText(stored.name, 64)}" is used twice`);
     }
-    const clash = this.effective.get(stored.digest);
+    const clash = this.effective.get(lookupKeyOfDigest(stored.digest));
     if (clash !== undefined)
       throw new ConfigError(
         'record',
@@ -125,13 +132,14 @@ export class SharedKeys implements ApiKeyManager {
   private take(field: string, value: StoredValue | undefined): void {
     // Any other field cannot be the digest of a presented key: it can match nothing.
     if (!DIGEST.test(field)) return;
+    const lookupKey = lookupKeyOfDigest(field);
     if (value === undefined) {
-      const seed = this.seeds.get(field);
-      if (seed === undefined) this.effective.delete(field);
-      else this.effective.set(field, seed);
+      const seed = this.seeds.get(lookupKey);
+      if (seed === undefined) this.effective.delete(lookupKey);
+      else this.effective.set(lookupKey, seed);
       return;
     }
-    this.effective.set(field, this.fromStored(field, value));
+    this.effective.set(lookupKey, this.fromStored(field, value));
   }
 
   private *storedKeys(): Generator<[string, StoredApiKey]> {

@@ -61,6 +61,14 @@ export class BoundedCache<V> {
    * after the younger ones: the order stays least-recently-used first.
    */
   private oldest: Iterator<string> | undefined;
+  /**
+   * The entry last inserted, the Map's last: a hit on it (one client repeating its token) is
+   * already where re-inserting would put it. Re-inserting anyway deleted the Map's only live
+   * entry and added it back, which made V8 shrink and rebuild the table on every request (2k
+   * instructions per cached token, BENCHMARKS.md). Cleared when its entry goes, so it never
+   * keeps a deleted value alive.
+   */
+  private newest: Entry<V> | undefined;
 
   constructor(
     readonly maxEntries: number,
@@ -84,12 +92,15 @@ export class BoundedCache<V> {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     if (now >= entry.expiresAt) {
-      this.entries.delete(key);
+      this.delete(key);
       return undefined;
     }
-    // Re-inserting keeps the Map's order least-recently-used first.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    if (entry !== this.newest) {
+      // Re-inserting keeps the Map's order least-recently-used first.
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+      this.newest = entry;
+    }
     return entry.value;
   }
 
@@ -97,8 +108,10 @@ export class BoundedCache<V> {
   set(key: string, value: V, expiresAt = Number.POSITIVE_INFINITY, now = Date.now()): void {
     const until = Math.min(expiresAt, now + this.ttlMs);
     if (until <= now) return;
+    const entry = { value, expiresAt: until };
     this.entries.delete(key);
-    this.entries.set(key, { value, expiresAt: until });
+    this.entries.set(key, entry);
+    this.newest = entry;
     if (this.entries.size > this.maxEntries) this.evictOldest();
   }
 
@@ -112,12 +125,14 @@ export class BoundedCache<V> {
   }
 
   delete(key: string): void {
+    if (this.newest !== undefined && this.entries.get(key) === this.newest) this.newest = undefined;
     this.entries.delete(key);
   }
 
   clear(): void {
     this.entries.clear();
     this.oldest = undefined;
+    this.newest = undefined;
   }
 
   get size(): number {
