@@ -105,10 +105,13 @@ export interface Proven {
 //   and `auth.scopes` stays a plain list of strings.
 // One WeakMap entry per identity holds both: it costs a fraction of defining a hidden property
 // on every identity, and the grant once had WeakSets of its own, two more ephemeron inserts
-// per request (about 2.8k instructions, BENCHMARKS.md).
-interface Beside {
-  readonly credentials: Map<string, string>;
-  readonly allScopes: boolean;
+// per request (about 2.8k instructions, BENCHMARKS.md). A class, not an object literal: V8 tracks
+// a literal's allocation site and deoptimizes mergeAuth once it decides where such objects live.
+class Beside {
+  constructor(
+    readonly credentials: Map<string, string>,
+    readonly allScopes: boolean,
+  ) {}
 }
 const besideByAuth = new WeakMap<Auth, Beside>();
 
@@ -143,7 +146,7 @@ export function mergeAuth(existing: Auth | undefined, proven: Proven): Auth {
   // Filed under the scheme that consumed it, never under the method an identity claims: a
   // custom provider answering method 'jwt' must not turn its API key into a passthrough token.
   credentials.set(proven.method, proven.credential);
-  besideByAuth.set(auth, { credentials, allScopes });
+  besideByAuth.set(auth, new Beside(credentials, allScopes));
   return auth;
 }
 
