@@ -140,6 +140,10 @@ export class Revocations implements TokenRevoker {
         retryAfterSeconds: status.retryAfterSeconds,
       };
     }
+    // Nothing revoked (the usual case): no key to build and look up, on every request (check()
+    // 1.3k -> 0.2k instructions, express-jwt-new, callgrind). After the freshness check: a
+    // copy out of sync fails closed whatever it holds.
+    if (this.collection.size?.() === 0) return undefined;
     const now = Date.now() / 1000;
     const { jti, sub, iat } = claims;
     if (typeof jti === 'string') {

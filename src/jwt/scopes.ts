@@ -9,9 +9,30 @@ import { isScopeToken } from '../identity.js';
  * pieces from leading, trailing or repeated spaces are ignored.
  */
 function scopeList(value: unknown): string[] {
-  if (typeof value === 'string') return value.split(' ').filter(isScopeToken);
+  if (typeof value === 'string') return spaceSeparated(value);
   if (Array.isArray(value)) return value.filter(isScopeToken);
   return [];
+}
+
+/**
+ * `value.split(' ').filter(isScopeToken)`, cut at each space by indexOf: String#split went
+ * to the runtime on every new token (scopeList 2.2k -> 0.6k instructions for `scope: "read"`,
+ * bench:instructions express-jwt-new, callgrind inclusive), and a claim of one scope is then
+ * kept whole, without a copy.
+ */
+function spaceSeparated(value: string): string[] {
+  const scopes: string[] = [];
+  let start = 0;
+  for (;;) {
+    const space = value.indexOf(' ', start);
+    const end = space === -1 ? value.length : space;
+    if (end > start) {
+      const piece = value.slice(start, end);
+      if (isScopeToken(piece)) scopes.push(piece);
+    }
+    if (space === -1) return scopes;
+    start = space + 1;
+  }
 }
 
 /**

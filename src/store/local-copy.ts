@@ -22,6 +22,10 @@ export class LocalCopy {
     return this.#values.entries();
   }
 
+  get size(): number {
+    return this.#values.size;
+  }
+
   onChange(listener: (change: Change) => void): () => void {
     // Wrapped, so the same function given twice is two listeners, each removed on its own.
     const entry = (change: Change) => listener(change);

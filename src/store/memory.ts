@@ -76,6 +76,7 @@ function memoryCollection(copy: LocalCopy, whenOpen: () => void): Collection {
   return {
     get: (field) => copy.get(field),
     entries: () => copy.entries(),
+    size: () => copy.size,
     // Applied before the promise is made: `await add()` and a plain `add()` see the same map.
     put(field: string, value: StoredValue) {
       try {

@@ -453,6 +453,7 @@ class RedisCollection {
     this.api = {
       get: (field) => this.#copy.get(field),
       entries: () => this.#copy.entries(),
+      size: () => this.#copy.size,
       put: async (field, value) => this.#write('put', field, storedForm(value)),
       delete: async (field) => this.#write('delete', field, undefined),
       deleteIf: async (field, expected) => this.#deleteIf(field, storedForm(expected)),

@@ -65,6 +65,12 @@ export interface Collection {
   onChange(listener: (change: Change) => void): () => void;
   /** How fresh the local copy is now. */
   status(): SyncStatus;
+  /**
+   * How many fields the local copy holds. Optional: a consumer that finds it skips its lookups
+   * when the copy is empty (jwtAuth's revocation check, on every request), and looks up as
+   * before when it is absent.
+   */
+  size?(): number;
   /** Resolves after the first successful sync (at once for memory). Never rejects. */
   ready(): Promise<void>;
 }
