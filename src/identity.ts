@@ -158,14 +158,13 @@ export function mergeAuth(existing: Auth | undefined, proven: Proven): Auth {
 export const MCP_METHOD = 'mcp';
 
 /**
- * Whether `value` is an identity the inbound pipeline built: each one it hands an adapter has
- * its consumed credential recorded here first (Inbound.accept), so this record doubles as the
- * set of portcullis identities. A second weak collection of them cost every authenticated
- * Express request one more insertion (the middleware 1.3k instructions, express-jwt-new,
- * callgrind).
+ * Whether `value` is an identity the inbound pipeline built: mergeAuth keeps what it consumed
+ * beside every identity it makes, so that record doubles as the set of portcullis identities. A
+ * second weak collection of them cost every authenticated Express request one more insertion
+ * (the middleware 1.3k instructions, express-jwt-new, callgrind).
  */
 export function isInboundIdentity(value: object): value is Auth {
-  return credentialsByAuth.has(value as Auth);
+  return besideByAuth.has(value as Auth);
 }
 
 /**
