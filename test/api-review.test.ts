@@ -306,6 +306,49 @@ describe.each(all)('review of issue 12 on $name', (framework) => {
     });
   });
 
+  describe('an identity the app set before a scheme', () => {
+    const KEYS = [{ name: 'ops', key: API_KEY, scopes: ['read'] }];
+    const express = framework.name.startsWith('express');
+    /** Sets `auth` on the request (Express) or `ctx.state` (Koa); `inherited`: on a prototype of the request instead (Express). */
+    const setByApp = (inherited: boolean) =>
+      express
+        ? (req: object, _res: unknown, next: () => void) => {
+            const auth = { subject: 'app', scopes: ['from-app'] };
+            if (inherited)
+              Object.setPrototypeOf(
+                req,
+                Object.create(Object.getPrototypeOf(req), { auth: { value: auth, writable: true } }),
+              );
+            else (req as { auth?: unknown }).auth = auth;
+            next();
+          }
+        : (ctx: { state: { auth?: unknown } }, next: () => Promise<unknown>) => {
+            ctx.state.auth = { subject: 'app', scopes: ['from-app'] };
+            return next();
+          };
+
+    it('is merged with the identity of the scheme that runs after it', async () => {
+      const keys = track(lib.apiKeyAuth({ keys: KEYS }));
+      const server = track(await framework.serve([setByApp(false), keys]));
+      const res = await request(server.url).get('/x').set('authorization', `Bearer ${API_KEY}`);
+      expect(res.status).toBe(200);
+      expect(res.body.auth.subject).toBe('ops');
+      expect([...res.body.auth.scopes].sort()).toEqual(['from-app', 'read']);
+    });
+
+    // Express only: a Koa identity lives on ctx.state, which no framework prototype feeds.
+    if (express)
+      it('Express: one the request only inherits (a prototype of the request) is not merged', async () => {
+        const keys = track(lib.apiKeyAuth({ keys: KEYS }));
+        const server = track(await framework.serve([setByApp(true), keys]));
+        const res = await request(server.url).get('/x').set('authorization', `Bearer ${API_KEY}`);
+        expect(res.status).toBe(200);
+        expect(res.body.auth).toEqual(
+          expect.objectContaining({ subject: 'ops', scopes: ['read'], method: 'apiKey' }),
+        );
+      });
+  });
+
   describe('wrong_adapter: all nine factories of the other adapter, at app level and on a route', () => {
     const other = all.find((candidate) => candidate !== framework)!.lib;
     const makers: [string, (l: typeof lib) => unknown][] = [
