@@ -83,10 +83,11 @@ export type ExpressBackendMiddleware = ExpressAuthMiddleware & {
   apply(request: OutgoingRequest, context?: ApplyContext): Promise<PreparedRequest>;
 };
 
-// The identities portcullis set on `req.auth`: what authOf() returns, and the only `req.auth`
-// a later scheme builds on (another library's `req.auth`, express-oauth2-jwt-bearer's say,
-// is not a portcullis identity and is replaced, never merged with). Told apart by the
-// pipeline's own record (isInboundIdentity), not by a set of this adapter's.
+// The identities portcullis set on `req.auth`: what authOf() returns (another library's
+// `req.auth`, express-oauth2-jwt-bearer's say, is not one). Told apart by the pipeline's own
+// record (isInboundIdentity), not by a set of this adapter's. An inbound scheme itself builds
+// on whatever `req.auth` the request holds as its own property, as the Koa adapter does on
+// `ctx.state.auth` (test/api-review.test.ts).
 
 /** What portcullis put on `req.auth`, if anything: a portcullis identity or undefined. */
 function identityOn(req: ExpressRequest): Auth | undefined {
